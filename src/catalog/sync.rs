@@ -1,0 +1,289 @@
+//! Full catalog syncs with replace semantics.
+//!
+//! A sync job opens a sync, pushes its batches, then commits. Pushed products are validated
+//! and appended to a staging file in the data directory (fsync'd before the push is
+//! answered), so searches keep seeing the old catalog until the commit, which replaces the
+//! whole catalog in one index commit. A sync with no activity for its time-to-live expires:
+//! its staging file is removed and the catalog is untouched. Open syncs survive a restart.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::Product;
+use crate::error::{Error, Result};
+
+/// What a client learns about an open sync.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyncInfo {
+    /// The sync's id, to pass as `sync_id`.
+    pub sync_id: String,
+    /// Products staged so far (a product pushed twice counts twice).
+    pub staged: u64,
+    /// Seconds of inactivity after which the sync expires.
+    pub ttl_seconds: u64,
+}
+
+struct OpenSync {
+    path: PathBuf,
+    file: File,
+    staged: u64,
+    last_activity: SystemTime,
+}
+
+/// The open syncs and their staging files.
+pub struct SyncManager {
+    dir: PathBuf,
+    ttl: Duration,
+    open: Mutex<HashMap<String, Arc<Mutex<OpenSync>>>>,
+}
+
+impl SyncManager {
+    /// Opens the staging directory, resuming the syncs found in it.
+    pub fn open(dir: &Path, ttl: Duration) -> Result<SyncManager> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut open = HashMap::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let path = entry.path();
+            let Some(id) = staging_id(&path) else {
+                continue;
+            };
+            let meta = entry.metadata().map_err(|e| Error::io(&path, e))?;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            let staged = count_lines(&path)?;
+            let state = OpenSync {
+                path,
+                file,
+                staged,
+                last_activity: meta.modified().unwrap_or_else(|_| SystemTime::now()),
+            };
+            open.insert(id, Arc::new(Mutex::new(state)));
+        }
+        Ok(SyncManager {
+            dir: dir.to_path_buf(),
+            ttl,
+            open: Mutex::new(open),
+        })
+    }
+
+    /// Opens a new sync.
+    pub fn begin(&self, now: SystemTime) -> Result<SyncInfo> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let path = self.dir.join(format!("{id}.ndjson"));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        let state = OpenSync {
+            path,
+            file,
+            staged: 0,
+            last_activity: now,
+        };
+        self.lock().insert(id.clone(), Arc::new(Mutex::new(state)));
+        Ok(self.info(&id, 0))
+    }
+
+    /// Appends validated products to a sync's staging file (buffered; see [`SyncManager::flush`]).
+    pub fn stage(&self, sync_id: &str, products: &[Product], now: SystemTime) -> Result<()> {
+        let sync = self.get(sync_id)?;
+        let mut sync = sync.lock().map_err(|_| poisoned())?;
+        let mut buf = Vec::with_capacity(products.len() * 512);
+        for p in products {
+            serde_json::to_writer(&mut buf, &p.to_json())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            buf.push(b'\n');
+        }
+        let path = sync.path.clone();
+        sync.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        sync.staged += products.len() as u64;
+        sync.last_activity = now;
+        Ok(())
+    }
+
+    /// Makes everything staged in a sync durable; call before acknowledging a push.
+    pub fn flush(&self, sync_id: &str) -> Result<SyncInfo> {
+        let sync = self.get(sync_id)?;
+        let sync = sync.lock().map_err(|_| poisoned())?;
+        sync.file
+            .sync_data()
+            .map_err(|e| Error::io(&sync.path, e))?;
+        Ok(self.info(sync_id, sync.staged))
+    }
+
+    /// Fails unless the sync is open (checked before a push reads its body).
+    pub fn check(&self, sync_id: &str) -> Result<()> {
+        self.get(sync_id).map(|_| ())
+    }
+
+    /// Closes a sync for commit and returns its staging file; the caller replaces the
+    /// catalog with it and then calls [`SyncManager::finish`] (or [`SyncManager::reopen`]).
+    pub fn take(&self, sync_id: &str) -> Result<PathBuf> {
+        let sync = self
+            .lock()
+            .remove(sync_id)
+            .ok_or_else(|| Error::UnknownSync(sync_id.to_string()))?;
+        let sync = sync.lock().map_err(|_| poisoned())?;
+        sync.file
+            .sync_data()
+            .map_err(|e| Error::io(&sync.path, e))?;
+        Ok(sync.path.clone())
+    }
+
+    /// Puts back a sync whose commit failed, so the job can retry the commit.
+    pub fn reopen(&self, sync_id: &str, path: PathBuf, now: SystemTime) -> Result<()> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let staged = count_lines(&path)?;
+        let state = OpenSync {
+            path,
+            file,
+            staged,
+            last_activity: now,
+        };
+        self.lock()
+            .insert(sync_id.to_string(), Arc::new(Mutex::new(state)));
+        Ok(())
+    }
+
+    /// Removes a committed sync's staging file.
+    pub fn finish(&self, path: &Path) {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a staging file");
+        }
+    }
+
+    /// Abandons a sync: nothing changes in the catalog.
+    pub fn abort(&self, sync_id: &str) -> Result<()> {
+        let path = self.take(sync_id)?;
+        self.finish(&path);
+        Ok(())
+    }
+
+    /// Expires syncs idle for longer than the time-to-live; returns their ids.
+    pub fn expire(&self, now: SystemTime) -> Vec<String> {
+        let idle: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, s)| {
+                s.lock().is_ok_and(|s| {
+                    now.duration_since(s.last_activity)
+                        .is_ok_and(|idle| idle > self.ttl)
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &idle {
+            if self.abort(id).is_ok() {
+                tracing::info!(sync_id = %id, "catalog sync expired; nothing changed");
+            }
+        }
+        idle
+    }
+
+    /// Number of open syncs.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no sync is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn info(&self, id: &str, staged: u64) -> SyncInfo {
+        SyncInfo {
+            sync_id: id.to_string(),
+            staged,
+            ttl_seconds: self.ttl.as_secs(),
+        }
+    }
+
+    fn get(&self, sync_id: &str) -> Result<Arc<Mutex<OpenSync>>> {
+        self.lock()
+            .get(sync_id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownSync(sync_id.to_string()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mutex<OpenSync>>>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Internal("a sync's lock was poisoned by a panic".into())
+}
+
+fn staging_id(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let id = name.strip_suffix(".ndjson")?;
+    id.chars()
+        .all(|c| c.is_ascii_hexdigit())
+        .then(|| id.to_string())
+}
+
+fn count_lines(path: &Path) -> Result<u64> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+}
+
+/// Makes a new file's directory entry durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn product(id: &str) -> Product {
+        Product::from_json(json!({"id": id, "title": "T"})).unwrap()
+    }
+
+    #[test]
+    fn an_idle_sync_expires_and_its_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let a = syncs.begin(t0).unwrap().sync_id;
+        let b = syncs.begin(t0).unwrap().sync_id;
+        syncs.stage(&b, &[product("x")], t0 + Duration::from_secs(50)).unwrap();
+        let expired = syncs.expire(t0 + Duration::from_secs(100));
+        assert_eq!(expired, vec![a.clone()]);
+        assert!(matches!(syncs.check(&a), Err(Error::UnknownSync(_))));
+        assert!(syncs.check(&b).is_ok());
+        assert!(!dir.path().join(format!("{a}.ndjson")).exists());
+    }
+
+    #[test]
+    fn open_syncs_survive_a_restart_with_their_staged_products() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+            let id = syncs.begin(SystemTime::now()).unwrap().sync_id;
+            syncs.stage(&id, &[product("x"), product("y")], SystemTime::now()).unwrap();
+            syncs.flush(&id).unwrap();
+            id
+        };
+        let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+        assert_eq!(syncs.flush(&id).unwrap().staged, 2);
+    }
+}

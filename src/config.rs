@@ -1,0 +1,386 @@
+//! Configuration: a TOML file read in two stages.
+//!
+//! [`RawConfig`] mirrors the file (`deny_unknown_fields`, every key optional) and
+//! [`Config::from_raw`] validates it into typed values, naming the key at fault. Defaults live
+//! in one place, the `Default` impls of the raw structs, and are listed in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The raw `[server]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    /// Address to listen on.
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: u64,
+    /// Searches run at once on the blocking pool.
+    pub search_concurrency: usize,
+    /// Searches allowed to wait for a slot before the server answers 503.
+    pub search_queue: usize,
+    /// `plain` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:7700".into(),
+            data_dir: PathBuf::from("index"),
+            max_body_bytes: 256 << 20,
+            search_concurrency: 2,
+            search_queue: 256,
+            log_format: "plain".into(),
+        }
+    }
+}
+
+/// The raw `[index]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawIndex {
+    /// Indexing threads.
+    pub writer_threads: usize,
+    /// Writer memory budget in MiB.
+    pub writer_heap_mb: usize,
+    /// Seconds an idle catalog sync stays open.
+    pub sync_ttl_seconds: u64,
+}
+
+impl Default for RawIndex {
+    fn default() -> Self {
+        RawIndex {
+            writer_threads: 1,
+            writer_heap_mb: 64,
+            sync_ttl_seconds: 3600,
+        }
+    }
+}
+
+/// The raw `[search]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSearch {
+    /// Hits per page when `limit` is absent.
+    pub default_limit: usize,
+    /// Largest `limit` accepted.
+    pub max_limit: usize,
+    /// Values per facet.
+    pub facet_limit: usize,
+    /// Upper bounds of the price facet's ranges, ascending.
+    pub price_ranges: Vec<f64>,
+    /// Ranking weights.
+    pub weights: RawWeights,
+}
+
+impl Default for RawSearch {
+    fn default() -> Self {
+        RawSearch {
+            default_limit: 10,
+            max_limit: 100,
+            facet_limit: 20,
+            price_ranges: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
+            weights: RawWeights::default(),
+        }
+    }
+}
+
+/// Field weights and priors of the text ranking.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawWeights {
+    /// BM25 weight of the title.
+    pub title: f32,
+    /// BM25 weight of the brand.
+    pub brand: f32,
+    /// BM25 weight of the category path.
+    pub category: f32,
+    /// BM25 weight of attribute values and tags.
+    pub attributes: f32,
+    /// BM25 weight of the description.
+    pub description: f32,
+    /// Share of the other fields' scores added to the best field's (0 = max only, 1 = sum).
+    pub tie_breaker: f32,
+    /// Weight of the bonus for the query's words found together, in order, in the title.
+    pub phrase: f32,
+    /// Weight of the popularity prior: the score is multiplied by up to `1 + popularity`.
+    pub popularity: f32,
+    /// Score factor for out-of-stock products.
+    pub out_of_stock: f32,
+}
+
+impl Default for RawWeights {
+    fn default() -> Self {
+        RawWeights {
+            title: 3.0,
+            brand: 2.0,
+            category: 1.5,
+            attributes: 1.0,
+            description: 0.5,
+            tie_breaker: 0.3,
+            phrase: 1.5,
+            popularity: 0.2,
+            out_of_stock: 0.5,
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`.
+    pub server: RawServer,
+    /// `[index]`.
+    pub index: RawIndex,
+    /// `[search]`.
+    pub search: RawSearch,
+}
+
+/// Validated server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: u64,
+    /// Searches run at once.
+    pub search_concurrency: NonZeroUsize,
+    /// Searches allowed to wait.
+    pub search_queue: usize,
+    /// JSON logs instead of plain text.
+    pub json_logs: bool,
+}
+
+/// Validated index settings.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    /// Indexing threads.
+    pub writer_threads: NonZeroUsize,
+    /// Writer memory budget in bytes.
+    pub writer_heap_bytes: usize,
+    /// Idle time after which a sync expires.
+    pub sync_ttl: Duration,
+}
+
+/// Validated search settings.
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    /// Default page size.
+    pub default_limit: usize,
+    /// Largest page size.
+    pub max_limit: usize,
+    /// Values per facet.
+    pub facet_limit: usize,
+    /// Price facet range bounds, strictly ascending.
+    pub price_ranges: Vec<f64>,
+    /// Ranking weights.
+    pub weights: RawWeights,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server settings.
+    pub server: ServerConfig,
+    /// Index settings.
+    pub index: IndexConfig,
+    /// Search settings.
+    pub search: SearchConfig,
+}
+
+/// A configuration problem, naming the file and key or line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key (the message carries line and column).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// Dotted key (`server.listen`).
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_raw(RawConfig::default()).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads and validates a file. A missing file is an error only when `required`.
+    pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Config::from_raw(raw)
+    }
+
+    /// Validates raw values.
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        let listen = raw
+            .server
+            .listen
+            .parse()
+            .map_err(|_| invalid("server.listen", "must be an address such as 127.0.0.1:7700"))?;
+        let log_format = match raw.server.log_format.as_str() {
+            "plain" => false,
+            "json" => true,
+            _ => return Err(invalid("server.log_format", "must be \"plain\" or \"json\"")),
+        };
+        let search_concurrency = NonZeroUsize::new(raw.server.search_concurrency)
+            .ok_or_else(|| invalid("server.search_concurrency", "must be at least 1"))?;
+        let writer_threads = NonZeroUsize::new(raw.index.writer_threads)
+            .ok_or_else(|| invalid("index.writer_threads", "must be at least 1"))?;
+        if raw.index.writer_heap_mb < 15 * raw.index.writer_threads {
+            return Err(invalid(
+                "index.writer_heap_mb",
+                "must be at least 15 per writer thread",
+            ));
+        }
+        let s = &raw.search;
+        if s.max_limit == 0 || s.default_limit == 0 || s.default_limit > s.max_limit {
+            return Err(invalid(
+                "search.default_limit",
+                "must be between 1 and search.max_limit",
+            ));
+        }
+        if !s.price_ranges.windows(2).all(|w| w[0] < w[1])
+            || s.price_ranges.iter().any(|b| !b.is_finite() || *b <= 0.0)
+        {
+            return Err(invalid(
+                "search.price_ranges",
+                "must be positive and strictly ascending",
+            ));
+        }
+        let w = &s.weights;
+        let weights = [
+            w.title,
+            w.brand,
+            w.category,
+            w.attributes,
+            w.description,
+            w.phrase,
+            w.popularity,
+        ];
+        if weights.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return Err(invalid("search.weights", "weights must be numbers >= 0"));
+        }
+        if !(0.0..=1.0).contains(&w.tie_breaker) || !(0.0..=1.0).contains(&w.out_of_stock) {
+            return Err(invalid(
+                "search.weights",
+                "tie_breaker and out_of_stock must be between 0 and 1",
+            ));
+        }
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                data_dir: raw.server.data_dir,
+                max_body_bytes: raw.server.max_body_bytes,
+                search_concurrency,
+                search_queue: raw.server.search_queue,
+                json_logs: log_format,
+            },
+            index: IndexConfig {
+                writer_threads,
+                writer_heap_bytes: raw.index.writer_heap_mb << 20,
+                sync_ttl: Duration::from_secs(raw.index.sync_ttl_seconds),
+            },
+            search: SearchConfig {
+                default_limit: s.default_limit,
+                max_limit: s.max_limit,
+                facet_limit: s.facet_limit,
+                price_ranges: s.price_ranges.clone(),
+                weights: s.weights.clone(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("attune.toml"))
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.server.listen.port(), 7700);
+        assert_eq!(c.search.max_limit, 100);
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_with_its_line() {
+        let err = parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 3"), "{text}");
+        assert!(text.contains("lisen"), "{text}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        for (text, key) in [
+            ("[server]\nlisten = \"nowhere\"", "server.listen"),
+            ("[server]\nlog_format = \"xml\"", "server.log_format"),
+            ("[search]\nprice_ranges = [10, 5]", "search.price_ranges"),
+            ("[search]\ndefault_limit = 500", "search.default_limit"),
+            ("[search.weights]\ntitle = -1", "search.weights"),
+            ("[index]\nwriter_threads = 0", "index.writer_threads"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Request readers that answer with our error body instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::engine::BodyFormat;
+use crate::error::Error;
+
+/// Largest JSON body of the small endpoints (search, patch, delete), in bytes.
+pub const SMALL_BODY_LIMIT: usize = 1 << 20;
+
+/// A JSON body, read with our errors: 415 for another media type, 413 above 1 MiB, 400 for
+/// malformed JSON.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if body_format(req.headers())? != BodyFormat::JsonArray {
+            return Err(Error::UnsupportedMediaType("application/x-ndjson".into()).into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::BodyTooLarge {
+                    limit: SMALL_BODY_LIMIT as u64,
+                }
+            } else {
+                Error::Malformed(format!("cannot read the body: {e}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| Error::Malformed(format!("invalid JSON body: {e}")).into())
+    }
+}
+
+/// The query string as name/value pairs, in order (repeated names kept).
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(QueryPairs)
+            .map_err(|e| Error::Malformed(format!("invalid query string: {e}")).into())
+    }
+}
+
+/// Which framing a body uses, from its `Content-Type`.
+pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, Error> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Err(Error::UnsupportedMediaType("(none)".into()));
+    };
+    let text = value.to_str().unwrap_or("");
+    let media = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" => Ok(BodyFormat::JsonArray),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl"
+        | "application/x-jsonlines" => Ok(BodyFormat::Ndjson),
+        _ => Err(Error::UnsupportedMediaType(text.to_string())),
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP layer: thin handlers that turn requests into engine calls and results into JSON.
+//!
+//! Nothing here ranks, validates products or touches the index directly; errors become
+//! responses in one place ([`error`]).
+
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod products;
+pub mod router;
+pub mod search;
+pub mod syncs;
+
+pub use router::{ROUTES, router};

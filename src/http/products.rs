@@ -1,0 +1,104 @@
+//! Catalog endpoints: streamed upserts, read, patch, delete.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryPairs, body_format};
+use crate::engine::{BodySplitter, Engine, IngestReport};
+use crate::error::Error;
+use crate::index::DeleteReport;
+
+/// `POST /v1/products`: upsert a JSON array or NDJSON body, streamed.
+pub async fn post_products(
+    State(engine): State<Arc<Engine>>,
+    QueryPairs(query): QueryPairs,
+    request: Request,
+) -> Result<Json<IngestReport>, ApiError> {
+    let mut sync_id = None;
+    for (name, value) in query {
+        match name.as_str() {
+            "sync_id" => sync_id = Some(value),
+            _ => return Err(Error::invalid(name, "unknown parameter").into()),
+        }
+    }
+    let format = body_format(request.headers())?;
+    let limit = engine.config().server.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::BodyTooLarge { limit }.into());
+    }
+    let mut ingest = engine.ingest(sync_id)?;
+    let mut splitter = BodySplitter::new(format);
+    let mut body = request.into_body().into_data_stream();
+    let mut received: u64 = 0;
+    let mut items = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Error::Malformed(format!("cannot read the body: {e}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(Error::BodyTooLarge { limit }.into());
+        }
+        splitter.feed(&chunk, &mut items);
+        ingest.push(std::mem::take(&mut items)).await?;
+    }
+    splitter.finish(&mut items);
+    if !splitter.saw_content() {
+        return Err(Error::Malformed("the body is empty: send products".into()).into());
+    }
+    ingest.push(items).await?;
+    Ok(Json(ingest.finish().await?))
+}
+
+/// `GET /v1/products/{id}`.
+pub async fn get_product(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(engine.product(&id)?.to_json()))
+}
+
+/// `PATCH /v1/products/{id}`: a JSON merge patch (RFC 7396).
+pub async fn patch_product(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(engine.patch_product(&id, patch).await?.to_json()))
+}
+
+/// `DELETE /v1/products/{id}`.
+pub async fn delete_product(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    engine.delete_product(&id).await?;
+    Ok((StatusCode::OK, Json(json!({"deleted": 1}))))
+}
+
+/// Body of `POST /v1/products/delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteIds {
+    /// Ids to delete.
+    pub ids: Vec<String>,
+}
+
+/// `POST /v1/products/delete`: `{"ids": [...]}`.
+pub async fn delete_products(
+    State(engine): State<Arc<Engine>>,
+    JsonBody(body): JsonBody<DeleteIds>,
+) -> Result<Json<DeleteReport>, ApiError> {
+    Ok(Json(engine.delete_products(body.ids).await?))
+}

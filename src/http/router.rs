@@ -1,0 +1,62 @@
+//! The route table and the middleware around it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use super::error::{method_not_allowed, not_found, panic_response};
+use super::extract::SMALL_BODY_LIMIT;
+use super::{health, products, search, syncs};
+use crate::engine::Engine;
+
+/// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
+/// and `docs/openapi.json` to the same set.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/openapi.json"),
+    ("post", "/v1/products"),
+    ("get", "/v1/products/{id}"),
+    ("patch", "/v1/products/{id}"),
+    ("delete", "/v1/products/{id}"),
+    ("post", "/v1/products/delete"),
+    ("post", "/v1/catalog/syncs"),
+    ("post", "/v1/catalog/syncs/{id}/commit"),
+    ("delete", "/v1/catalog/syncs/{id}"),
+    ("get", "/v1/search"),
+    ("post", "/v1/search"),
+];
+
+/// Builds the application.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/health", get(health::get_health))
+        .route("/openapi.json", get(health::get_openapi))
+        .route("/v1/products", post(products::post_products))
+        .route(
+            "/v1/products/{id}",
+            get(products::get_product)
+                .patch(products::patch_product)
+                .delete(products::delete_product),
+        )
+        .route("/v1/products/delete", post(products::delete_products))
+        .route("/v1/catalog/syncs", post(syncs::create_sync))
+        .route("/v1/catalog/syncs/{id}/commit", post(syncs::commit_sync))
+        .route(
+            "/v1/catalog/syncs/{id}",
+            axum::routing::delete(syncs::delete_sync),
+        )
+        .route(
+            "/v1/search",
+            get(search::get_search).post(search::post_search),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(engine)
+}

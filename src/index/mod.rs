@@ -1,0 +1,228 @@
+//! The product index on disk: schema, the single writer, and readers.
+//!
+//! [`ProductIndex`] owns a tantivy index in a directory. Reads go through a [`Searcher`]
+//! snapshot and never wait on writes. All writes go through one writer thread behind a
+//! bounded channel ([`writer`]): it applies operations in arrival order, commits them in
+//! groups (one fsync'd tantivy commit serves every request waiting at that moment), reloads
+//! the reader and only then answers, so an acknowledged write is both durable and visible.
+
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::TermQuery;
+use tantivy::schema::{IndexRecordOption, Value as _};
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tokio::sync::{mpsc, oneshot};
+
+pub use schema::Fields;
+use writer::{Op, WriterConfig};
+
+use crate::catalog::Product;
+use crate::error::{Error, Result};
+
+/// Counts of a bulk delete.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DeleteReport {
+    /// How many of the ids existed and were deleted.
+    pub deleted: usize,
+    /// Ids that were not in the catalog.
+    pub not_found: Vec<String>,
+}
+
+/// What a replace-all (sync commit) did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReplaceReport {
+    /// Products in the catalog after the replace.
+    pub products: u64,
+    /// Products that were in the catalog before and are gone now.
+    pub removed: u64,
+}
+
+/// Marks the start of a multi-batch write, so its commit can tell whether a rollback in
+/// between dropped some of its batches.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteTicket(u64);
+
+/// The product index: a tantivy index, its reader and the writer thread's mailbox.
+pub struct ProductIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    ops: mpsc::Sender<Op>,
+    generation: Arc<AtomicU64>,
+    rollbacks: Arc<AtomicU64>,
+    writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl ProductIndex {
+    /// Opens the index in `dir`, creating it when absent, and starts the writer thread.
+    pub fn open(dir: &Path, config: WriterConfig) -> Result<ProductIndex> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let (schema, fields) = Fields::build();
+        let directory = MmapDirectory::open(dir)
+            .map_err(|e| Error::Internal(format!("cannot open index directory: {e}")))?;
+        let index = Index::open_or_create(directory, schema)?;
+        crate::text::register(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let tantivy_writer =
+            index.writer_with_num_threads(config.threads.get(), config.heap_bytes)?;
+        let generation = Arc::new(AtomicU64::new(tantivy_writer.commit_opstamp()));
+        let rollbacks = Arc::new(AtomicU64::new(0));
+        let (ops, mailbox) = mpsc::channel(config.queue);
+        let worker = writer::Writer::new(
+            tantivy_writer,
+            reader.clone(),
+            fields.clone(),
+            generation.clone(),
+            rollbacks.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name("attune-writer".into())
+            .spawn(move || worker.run(mailbox))
+            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(ProductIndex {
+            index,
+            reader,
+            fields,
+            ops,
+            generation,
+            rollbacks,
+            writer_thread: std::sync::Mutex::new(Some(handle)),
+        })
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// The schema's field handles.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// The tantivy index (for query building).
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+
+    /// The opstamp of the last commit: grows with every committed change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Number of products searchable now.
+    pub fn len(&self) -> u64 {
+        self.searcher().num_docs()
+    }
+
+    /// Whether the catalog is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads one product from the last committed state.
+    pub fn get(&self, id: &str) -> Result<Option<Product>> {
+        lookup(&self.searcher(), &self.fields, id)
+    }
+
+    /// Starts a multi-batch write: pass the ticket to [`ProductIndex::commit`].
+    pub fn begin(&self) -> WriteTicket {
+        WriteTicket(self.rollbacks.load(Ordering::Acquire))
+    }
+
+    /// Queues products for upsert; they become durable at the next [`ProductIndex::commit`].
+    pub async fn upsert(&self, products: Vec<Product>) -> Result<()> {
+        self.send(Op::Upsert(products)).await
+    }
+
+    /// Commits everything queued so far; returns the new generation once durable and
+    /// visible. Fails when a rollback since `ticket` may have dropped the caller's upserts.
+    pub async fn commit(&self, ticket: WriteTicket) -> Result<u64> {
+        self.call(|reply| Op::Commit {
+            since_rollbacks: ticket.0,
+            reply,
+        })
+        .await?
+    }
+
+    /// Applies a JSON merge patch to a product, durably.
+    pub async fn patch(&self, id: String, patch: Value) -> Result<Product> {
+        self.call(|reply| Op::Patch { id, patch, reply }).await?
+    }
+
+    /// Deletes products by id, durably.
+    pub async fn delete(&self, ids: Vec<String>) -> Result<DeleteReport> {
+        self.call(|reply| Op::Delete { ids, reply }).await?
+    }
+
+    /// Replaces the whole catalog with the products staged in `file` (one canonical JSON
+    /// product per line) in a single commit.
+    pub async fn replace_all(&self, file: PathBuf) -> Result<ReplaceReport> {
+        self.call(|reply| Op::ReplaceAll { file, reply }).await?
+    }
+
+    /// Commits what is pending and stops the writer thread; later writes fail.
+    pub fn close(&self) {
+        let handle = self.writer_thread.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = self.ops.try_send(Op::Shutdown);
+            let _ = handle.join();
+        }
+    }
+
+    async fn send(&self, op: Op) -> Result<()> {
+        self.ops.send(op).await.map_err(|_| Error::WriterGone)
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Op) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).await?;
+        rx.await.map_err(|_| Error::WriterGone)
+    }
+}
+
+impl Drop for ProductIndex {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Finds a product by id in a searcher snapshot.
+pub fn lookup(searcher: &Searcher, fields: &Fields, id: &str) -> Result<Option<Product>> {
+    let query = TermQuery::new(
+        Term::from_field_text(fields.id, id),
+        IndexRecordOption::Basic,
+    );
+    let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+    match hits.first() {
+        Some((_, address)) => load(searcher, fields, *address).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Loads the stored canonical JSON of a document.
+pub fn load_source(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Value> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let bytes = doc
+        .get_first(fields.source)
+        .and_then(|v| v.as_bytes())
+        .ok_or_else(|| Error::Internal("document without source".into()))?;
+    serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt source: {e}")))
+}
+
+/// Loads and validates a stored product.
+pub fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Product> {
+    Product::from_json(load_source(searcher, fields, address)?)
+        .map_err(|e| Error::Internal(format!("stored product fails validation: {e}")))
+}

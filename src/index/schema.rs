@@ -1,0 +1,171 @@
+//! The tantivy schema of the product index and the mapping from a [`Product`] to a document.
+//!
+//! Text fields carry BM25 statistics for ranking; keyword fields (`brand_key`, `attr_key`,
+//! `category_key`) are lowercased copies for case-insensitive filters; facet fields keep the
+//! merchant's spelling for display; fast fields feed filters, sorting and the ranking prior.
+
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
+};
+use tantivy::TantivyDocument;
+
+use crate::catalog::Product;
+use crate::text::{self, ANALYZER};
+
+/// Separates an attribute's name from its value in `attr_key` terms.
+pub const ATTR_SEP: char = '\u{1f}';
+
+/// Handles to every field of the product schema.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    /// Product id, raw, for lookups and deletes.
+    pub id: Field,
+    /// Stable hash of the id: the deterministic tie-break.
+    pub tiebreak: Field,
+    /// Canonical product JSON (stored only).
+    pub source: Field,
+    /// Title text.
+    pub title: Field,
+    /// Brand text.
+    pub brand_text: Field,
+    /// Category path text.
+    pub category_text: Field,
+    /// Attribute values and tags as text.
+    pub attrs_text: Field,
+    /// Description text.
+    pub description: Field,
+    /// Category path facet, as given.
+    pub category: Field,
+    /// Category path facet, lowercased, for filters.
+    pub category_key: Field,
+    /// Brand facet, as given.
+    pub brand: Field,
+    /// Brand lowercased, for filters.
+    pub brand_key: Field,
+    /// Attribute facet `/name/value`, as given.
+    pub attr: Field,
+    /// Attribute `name\x1fvalue` lowercased, for filters.
+    pub attr_key: Field,
+    /// Price (fast, range-filterable).
+    pub price: Field,
+    /// In stock flag.
+    pub in_stock: Field,
+    /// Popularity score.
+    pub popularity: Field,
+    /// Rating.
+    pub rating: Field,
+    /// Creation time in epoch seconds.
+    pub created_at: Field,
+}
+
+impl Fields {
+    /// Builds the schema and returns it with the field handles.
+    pub fn build() -> (Schema, Fields) {
+        let mut b = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let fields = Fields {
+            id: b.add_text_field("id", STRING),
+            tiebreak: b.add_u64_field("tiebreak", FAST),
+            source: b.add_bytes_field("source", STORED),
+            title: b.add_text_field("title", text.clone()),
+            brand_text: b.add_text_field("brand_text", text.clone()),
+            category_text: b.add_text_field("category_text", text.clone()),
+            attrs_text: b.add_text_field("attrs_text", text.clone()),
+            description: b.add_text_field("description", text),
+            category: b.add_facet_field("category", FacetOptions::default()),
+            category_key: b.add_facet_field("category_key", FacetOptions::default()),
+            brand: b.add_facet_field("brand", FacetOptions::default()),
+            brand_key: b.add_text_field("brand_key", STRING),
+            attr: b.add_facet_field("attr", FacetOptions::default()),
+            attr_key: b.add_text_field("attr_key", STRING),
+            price: b.add_f64_field("price", FAST | INDEXED),
+            in_stock: b.add_bool_field("in_stock", FAST | INDEXED),
+            popularity: b.add_f64_field("popularity", FAST),
+            rating: b.add_f64_field("rating", FAST),
+            created_at: b.add_i64_field("created_at", FAST),
+        };
+        (b.build(), fields)
+    }
+
+    /// Builds the tantivy document for a product.
+    pub fn document(&self, p: &Product) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.id, &p.id);
+        doc.add_u64(self.tiebreak, tiebreak(&p.id));
+        let source = serde_json::to_vec(&p.to_json()).unwrap_or_default();
+        doc.add_bytes(self.source, &source);
+        doc.add_text(self.title, &p.title);
+        if let Some(brand) = &p.brand {
+            doc.add_text(self.brand_text, brand);
+            doc.add_facet(self.brand, Facet::from_path([brand.as_str()]));
+            doc.add_text(self.brand_key, text::keyword(brand));
+        }
+        if !p.category.is_empty() {
+            doc.add_text(self.category_text, p.category.join(" "));
+            doc.add_facet(self.category, Facet::from_path(p.category.iter()));
+            let lower: Vec<String> = p.category.iter().map(|l| text::keyword(l)).collect();
+            doc.add_facet(self.category_key, Facet::from_path(lower.iter()));
+        }
+        for (name, values) in &p.attributes {
+            for value in values {
+                doc.add_text(self.attrs_text, value);
+                doc.add_facet(self.attr, Facet::from_path([name.as_str(), value.as_str()]));
+                doc.add_text(self.attr_key, attr_key(name, value));
+            }
+        }
+        for tag in &p.tags {
+            doc.add_text(self.attrs_text, tag);
+            doc.add_text(self.attr_key, attr_key("tags", tag));
+        }
+        if let Some(d) = &p.description {
+            doc.add_text(self.description, d);
+        }
+        if let Some(price) = p.price {
+            doc.add_f64(self.price, price);
+        }
+        doc.add_bool(self.in_stock, p.in_stock);
+        if let Some(pop) = p.popularity {
+            doc.add_f64(self.popularity, pop);
+        }
+        if let Some(r) = p.rating {
+            doc.add_f64(self.rating, r);
+        }
+        if let Some((_, secs)) = p.created_at {
+            doc.add_i64(self.created_at, secs);
+        }
+        doc
+    }
+}
+
+/// The filter term for attribute `name` = `value` (case-insensitive).
+pub fn attr_key(name: &str, value: &str) -> String {
+    format!("{}{ATTR_SEP}{}", text::keyword(name), text::keyword(value))
+}
+
+/// A stable 64-bit FNV-1a hash of the id. It must never change between versions: it is
+/// stored in the index and orders ties, so a std hasher (unspecified across releases) won't do.
+pub fn tiebreak(id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tiebreak_hash_is_fixed() {
+        // Known FNV-1a 64 values: changing the function would reorder ties in existing indexes.
+        assert_eq!(tiebreak(""), 0xcbf29ce484222325);
+        assert_eq!(tiebreak("a"), 0xaf63dc4c8601ec8c);
+    }
+}

@@ -1,0 +1,49 @@
+//! attune: a personalized product search server.
+//!
+//! # Map of the crate
+//! Dependencies point one way, from the transport down to storage:
+//!
+//! ```text
+//! main.rs (CLI) ─► server ─► http (axum: router, extractors, one file per resource, errors)
+//!                               │
+//!                               ▼
+//!                            engine (framework-free facade, search pool, ingestion)
+//!                            │         │
+//!                            ▼         ▼
+//!                         search    catalog (product model, validation, streamed bodies, syncs)
+//!             (request → query plan → collect+rank → facets → hydrate)
+//!                            │         │
+//!                            ▼         ▼
+//!                         index (tantivy schema, single writer thread, readers)
+//!                            │
+//!                            ▼
+//!                       text (analyzers) · config · error
+//! ```
+//!
+//! # A search, end to end
+//! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
+//! validates them → [`engine::Engine::search`] queues the work on the blocking pool →
+//! [`search::query::plan`] analyses the words and builds a tantivy query →
+//! one collector pass ranks (text score × priors, [`search::rank`]) and counts facets →
+//! hits are hydrated from the stored product JSON.
+//!
+//! # A write, end to end
+//! `POST /v1/products` streams the body through [`catalog::BodySplitter`], validates each item,
+//! and hands batches to the index writer thread ([`index::writer`]); the answer is sent once
+//! the group commit that holds the last batch is fsync'd and the reader reloaded.
+
+pub mod catalog;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod index;
+pub mod search;
+pub mod server;
+pub mod telemetry;
+pub mod text;
+
+pub use config::Config;
+pub use engine::Engine;
+pub use error::{Error, Result};

@@ -1,0 +1,143 @@
+//! The `attune` command: parse the CLI, load the config, start telemetry, run.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use attune::server::{Server, shutdown_signal};
+use attune::{Config, Engine, demo, telemetry};
+
+/// attune: personalized product search server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Serve a demo store (a built-in catalog, loaded on first start).
+    Demo(ServeArgs),
+    /// Load products from an NDJSON or JSON file (optionally .gz) offline.
+    Import {
+        /// The file to load.
+        file: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: from the config, else 127.0.0.1:7700].
+    #[arg(long, env = "ATTUNE_LISTEN")]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Data directory [default: from the config, else `index`; `index/demo` for the demo].
+    #[arg(long, env = "ATTUNE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (optional unless given explicitly).
+    #[arg(long, env = "ATTUNE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    fn load(&self, default_data_dir: Option<&str>) -> anyhow::Result<Config> {
+        let path = self.config.clone().unwrap_or_else(|| PathBuf::from("attune.toml"));
+        let mut config = Config::load(&path, self.config.is_some())?;
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        } else if let Some(dir) = default_data_dir {
+            config.server.data_dir = config.server.data_dir.join(dir);
+        }
+        Ok(config)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args, false).await,
+        Command::Demo(args) => serve(args, true).await,
+        Command::Import { file, common } => import(file, common).await,
+    }
+}
+
+async fn serve(args: ServeArgs, demo_store: bool) -> anyhow::Result<()> {
+    let mut config = args.common.load(demo_store.then_some("demo"))?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    telemetry::init(config.server.json_logs);
+    let listen = config.server.listen;
+    let engine = open(config).await?;
+    if demo_store && let Some(report) = demo::seed_demo(&engine).await? {
+        tracing::info!(products = report.upserted, "loaded the demo catalog");
+    }
+    let server = Server::bind(engine, listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    if demo_store {
+        let base = format!("http://{}", server.local_addr()?);
+        println!("attune demo store at {base}\ntry:\n{}", demo::example_requests(&base));
+    }
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn import(file: PathBuf, common: CommonArgs) -> anyhow::Result<()> {
+    let config = common.load(None)?;
+    telemetry::init(config.server.json_logs);
+    let engine = open(config).await?;
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    // Gzip input reports uncompressed bytes, so the bar may overshoot; it is a guide only.
+    let report = demo::import_file(&engine, &file, |n| bar.set_position(n.min(size))).await?;
+    bar.finish_and_clear();
+    let closing = engine.clone();
+    tokio::task::spawn_blocking(move || closing.close()).await?;
+    println!(
+        "imported {} products, {} failed, in {:.1} s; catalog now has {} products",
+        report.upserted,
+        report.failed,
+        started.elapsed().as_secs_f64(),
+        engine.index().len()
+    );
+    for e in report.errors.iter().take(20) {
+        println!("  line {}: {} ({})", e.line, e.message, e.code);
+    }
+    if report.failed as usize > report.errors.len().min(20) {
+        println!("  …");
+    }
+    Ok(())
+}
+
+async fn open(config: Config) -> anyhow::Result<Arc<Engine>> {
+    let dir = config.server.data_dir.clone();
+    tokio::task::spawn_blocking(move || Engine::open(config))
+        .await?
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))
+}

@@ -1,0 +1,282 @@
+//! Search: plan the query, retrieve and rank in one collector pass, count facets, hydrate.
+//!
+//! [`search`] is synchronous and CPU-bound; the HTTP layer runs it on the blocking pool.
+
+pub mod facets;
+pub mod query;
+pub mod rank;
+pub mod request;
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tantivy::collector::{Count, MultiCollector, TopDocs};
+use tantivy::{DocAddress, DocId, Score, SegmentReader};
+
+use crate::config::SearchConfig;
+use crate::error::Result;
+use crate::index::{ProductIndex, load_source};
+use facets::{FacetCounts, PathCounts, PriceRanges};
+use rank::{Explain, RankColumns, RankKey, Ranker};
+pub use request::{FacetRequest, Filters, SearchRequest, Sort};
+
+/// One search hit, as returned to the storefront.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    /// Product id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Brand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Category path.
+    pub category: Vec<String>,
+    /// Price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Image address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    /// Product page address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Relevance score after every ranking stage.
+    pub score: f64,
+    /// How the score was made, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+/// How the engine read the request.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueryEcho {
+    /// The words as sent.
+    pub q: String,
+    /// The analysed words every hit matches.
+    pub terms: Vec<String>,
+    /// The filters in force.
+    pub filters: Value,
+    /// The order.
+    pub sort: Sort,
+}
+
+/// The answer to a search.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchResponse {
+    /// The requested page of hits.
+    pub hits: Vec<Hit>,
+    /// Matching products in all.
+    pub total: u64,
+    /// Facet counts, by requested facet name.
+    pub facets: Map<String, Value>,
+    /// How the query was read.
+    pub query: QueryEcho,
+    /// Identifier of this search, for attributing later events to it.
+    pub search_id: String,
+    /// Time spent in the engine, in milliseconds.
+    pub took_ms: f64,
+}
+
+/// Runs a search against the current snapshot of the index.
+pub fn search(index: &ProductIndex, config: &SearchConfig, req: &SearchRequest) -> Result<SearchResponse> {
+    let started = Instant::now();
+    let fields = index.fields();
+    let plan = query::plan(req, fields, &config.weights);
+    let ranker = Ranker {
+        weights: config.weights.clone(),
+        has_text: plan.has_text(),
+        sort: req.sort,
+    };
+    let searcher = index.searcher();
+
+    let mut collectors = MultiCollector::new();
+    let top_ranker = ranker.clone();
+    let top = collectors.add_collector(
+        TopDocs::with_limit(req.limit)
+            .and_offset(req.offset)
+            .tweak_score(move |segment: &SegmentReader| {
+                let cols = RankColumns::open(segment).ok();
+                let ranker = top_ranker.clone();
+                move |doc: DocId, score: Score| match &cols {
+                    Some(cols) => ranker.key(cols, doc, score),
+                    None => RankKey {
+                        primary: f64::NEG_INFINITY,
+                        secondary: 0.0,
+                        tiebreak: u64::MAX,
+                    },
+                }
+            }),
+    );
+    let count = collectors.add_collector(Count);
+    let wants = |f: &FacetRequest| req.facets.contains(f);
+    let wants_attrs = req.facets.iter().any(|f| matches!(f, FacetRequest::Attribute(_)));
+    let category = wants(&FacetRequest::Category)
+        .then(|| collectors.add_collector(FacetCounts::new("category")));
+    let brand = wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
+    let attrs = wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr")));
+    let price = wants(&FacetRequest::Price)
+        .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
+
+    let mut fruits = searcher.search(plan.query.as_ref(), &collectors)?;
+    let top_docs = top.extract(&mut fruits);
+    let total = count.extract(&mut fruits) as u64;
+    let category = category.map(|h| h.extract(&mut fruits));
+    let brand = brand.map(|h| h.extract(&mut fruits));
+    let attrs = attrs.map(|h| h.extract(&mut fruits));
+    let price = price.map(|h| h.extract(&mut fruits));
+
+    let mut facets = Map::new();
+    for facet in &req.facets {
+        let (name, value) = match facet {
+            FacetRequest::Category => (
+                "category".to_string(),
+                category_levels(category.as_ref(), &req.filters.category, config.facet_limit),
+            ),
+            FacetRequest::Brand => (
+                "brand".to_string(),
+                children(brand.as_ref(), &[], config.facet_limit),
+            ),
+            FacetRequest::Price => ("price".to_string(), json!(price.clone().unwrap_or_default())),
+            FacetRequest::Attribute(name) => (
+                format!("attr.{name}"),
+                children(attrs.as_ref(), std::slice::from_ref(name), config.facet_limit),
+            ),
+        };
+        facets.insert(name, value);
+    }
+
+    let mut hits = Vec::with_capacity(top_docs.len());
+    for (key, address) in top_docs {
+        let explain = if req.explain {
+            Some(explain_hit(&ranker, &searcher, plan.query.as_ref(), address)?)
+        } else {
+            None
+        };
+        hits.push(hydrate(load_source(&searcher, fields, address)?, key.secondary, explain));
+    }
+    Ok(SearchResponse {
+        hits,
+        total,
+        facets,
+        query: QueryEcho {
+            q: req.q.clone(),
+            terms: plan.terms,
+            filters: filters_json(&req.filters),
+            sort: req.sort,
+        },
+        search_id: uuid::Uuid::new_v4().simple().to_string(),
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+fn explain_hit(
+    ranker: &Ranker,
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    address: DocAddress,
+) -> Result<Explain> {
+    let segment = searcher.segment_reader(address.segment_ord);
+    let cols = RankColumns::open(segment)?;
+    let text_score = if ranker.has_text {
+        query.explain(searcher, address)?.value()
+    } else {
+        0.0
+    };
+    Ok(ranker.explain(&cols, address.doc_id, text_score))
+}
+
+fn hydrate(source: Value, score: f64, explain: Option<Explain>) -> Hit {
+    let text = |k: &str| source.get(k).and_then(Value::as_str).map(str::to_string);
+    Hit {
+        id: text("id").unwrap_or_default(),
+        title: text("title").unwrap_or_default(),
+        brand: text("brand"),
+        category: source
+            .get("category")
+            .and_then(Value::as_array)
+            .map(|levels| levels.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        price: source.get("price").and_then(Value::as_f64),
+        image_url: text("image_url"),
+        url: text("url"),
+        score,
+        explain,
+    }
+}
+
+/// Category counts: the top level, then the children of each level of the filtered path.
+fn category_levels(counts: Option<&PathCounts>, filter: &[String], limit: usize) -> Value {
+    let Some(counts) = counts else {
+        return json!([]);
+    };
+    let mut out = Vec::new();
+    let mut parent: Vec<String> = Vec::new();
+    for depth in 0..=filter.len() {
+        out.extend(level_entries(counts, &parent, limit));
+        let Some(wanted) = filter.get(depth) else {
+            break;
+        };
+        // Follow the filter down in the merchant's spelling (the filter is case-insensitive).
+        let next = counts
+            .keys()
+            .find(|p| p.len() == depth + 1 && p[..depth] == parent[..] && p[depth].to_lowercase() == wanted.to_lowercase());
+        match next {
+            Some(p) => parent = p.clone(),
+            None => break,
+        }
+    }
+    Value::Array(out)
+}
+
+fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Value> {
+    let mut level: Vec<(&Vec<String>, u64)> = counts
+        .iter()
+        .filter(|(p, _)| p.len() == parent.len() + 1 && p[..parent.len()] == *parent)
+        .map(|(p, n)| (p, *n))
+        .collect();
+    level.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    level
+        .into_iter()
+        .take(limit)
+        .map(|(p, n)| {
+            json!({"value": p[p.len() - 1], "path": p, "level": p.len(), "count": n})
+        })
+        .collect()
+}
+
+/// Counts of the children of `parent` as `{"value", "count"}`, most frequent first.
+fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Value {
+    let Some(counts) = counts else {
+        return json!([]);
+    };
+    let entries: Vec<Value> = level_entries(counts, parent, limit)
+        .into_iter()
+        .map(|e| json!({"value": e["value"], "count": e["count"]}))
+        .collect();
+    Value::Array(entries)
+}
+
+fn filters_json(f: &Filters) -> Value {
+    let mut m = Map::new();
+    if !f.category.is_empty() {
+        m.insert("category".into(), json!(f.category));
+    }
+    if !f.brands.is_empty() {
+        m.insert("brand".into(), json!(f.brands));
+    }
+    if let Some(x) = f.price_min {
+        m.insert("price_min".into(), json!(x));
+    }
+    if let Some(x) = f.price_max {
+        m.insert("price_max".into(), json!(x));
+    }
+    if let Some(x) = f.in_stock {
+        m.insert("in_stock".into(), json!(x));
+    }
+    for (name, values) in &f.attributes {
+        m.insert(format!("attr.{name}"), json!(values));
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,141 @@
+//! Turns a validated request into a tantivy query: scored text clauses plus unscored filters.
+//!
+//! Every query word must match in some field; each word scores as the best of its fields
+//! (weighted BM25) plus a share of the others (`tie_breaker`). A phrase clause on the title
+//! rewards the words found together and in order. Filters are wrapped to score zero so they
+//! narrow the set without moving the order.
+
+use std::ops::Bound;
+
+use tantivy::Term;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur,
+    PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, Field, IndexRecordOption};
+
+use super::request::{Filters, SearchRequest};
+use crate::config::RawWeights;
+use crate::index::Fields;
+use crate::index::schema::attr_key;
+use crate::text;
+
+/// The query plan: what the engine will run, and how it read the request.
+pub struct Plan {
+    /// The tantivy query.
+    pub query: Box<dyn Query>,
+    /// Analysed query words (deduplicated, in order).
+    pub terms: Vec<String>,
+}
+
+impl Plan {
+    /// Whether the request has words to score (otherwise it browses).
+    pub fn has_text(&self) -> bool {
+        !self.terms.is_empty()
+    }
+}
+
+/// Builds the plan for a request.
+pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan {
+    let mut analyzer = text::analyzer();
+    let sequence = text::terms(&mut analyzer, &req.q);
+    let mut terms: Vec<String> = Vec::new();
+    for t in &sequence {
+        if !terms.contains(t) {
+            terms.push(t.clone());
+        }
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for term in &terms {
+        clauses.push((Occur::Must, word_query(term, fields, weights)));
+    }
+    if sequence.len() >= 2 && weights.phrase > 0.0 {
+        let phrase: Vec<(usize, Term)> = sequence
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, Term::from_field_text(fields.title, t)))
+            .collect();
+        let mut query = PhraseQuery::new_with_offset(phrase);
+        query.set_slop(2);
+        clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), weights.phrase))));
+    }
+    for filter in filter_queries(&req.filters, fields) {
+        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+    }
+    let query: Box<dyn Query> = if clauses.is_empty() {
+        Box::new(AllQuery)
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    };
+    Plan { query, terms }
+}
+
+fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
+    let per_field: [(Field, f32); 5] = [
+        (f.title, w.title),
+        (f.brand_text, w.brand),
+        (f.category_text, w.category),
+        (f.attrs_text, w.attributes),
+        (f.description, w.description),
+    ];
+    let disjuncts: Vec<Box<dyn Query>> = per_field
+        .iter()
+        .filter(|(_, weight)| *weight > 0.0)
+        .map(|(field, weight)| {
+            let q = TermQuery::new(
+                Term::from_field_text(*field, term),
+                IndexRecordOption::WithFreqs,
+            );
+            Box::new(BoostQuery::new(Box::new(q), *weight)) as Box<dyn Query>
+        })
+        .collect();
+    Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, w.tie_breaker))
+}
+
+/// One query per filter; a document must match all of them.
+pub fn filter_queries(filters: &Filters, f: &Fields) -> Vec<Box<dyn Query>> {
+    let mut out: Vec<Box<dyn Query>> = Vec::new();
+    if !filters.category.is_empty() {
+        let path: Vec<String> = filters.category.iter().map(|l| text::keyword(l)).collect();
+        let term = Term::from_facet(f.category_key, &Facet::from_path(path.iter()));
+        out.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+    }
+    if !filters.brands.is_empty() {
+        let terms = filters
+            .brands
+            .iter()
+            .map(|b| Term::from_field_text(f.brand_key, &text::keyword(b)));
+        out.push(any_of(terms));
+    }
+    if filters.price_min.is_some() || filters.price_max.is_some() {
+        let bound = |v: Option<f64>| match v {
+            Some(x) => Bound::Included(Term::from_field_f64(f.price, x)),
+            None => Bound::Unbounded,
+        };
+        out.push(Box::new(RangeQuery::new(
+            bound(filters.price_min),
+            bound(filters.price_max),
+        )));
+    }
+    if let Some(in_stock) = filters.in_stock {
+        let term = Term::from_field_bool(f.in_stock, in_stock);
+        out.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+    }
+    for (name, values) in &filters.attributes {
+        let terms = values
+            .iter()
+            .map(|v| Term::from_field_text(f.attr_key, &attr_key(name, v)));
+        out.push(any_of(terms));
+    }
+    out
+}
+
+fn any_of(terms: impl Iterator<Item = Term>) -> Box<dyn Query> {
+    let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+        .map(|t| {
+            let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+            (Occur::Should, q)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(clauses))
+}

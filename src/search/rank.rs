@@ -1,0 +1,179 @@
+//! Ranking stages after retrieval: the text score, then the popularity and stock prior, then
+//! the requested order with a deterministic tie-break.
+//!
+//! Each stage is a small function of fast-field values that reports what it did, so
+//! `explain=true` shows the same numbers the order was computed from. Later stages
+//! (personalization, merchandising rules) join this chain.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+use tantivy::columnar::Column;
+use tantivy::{DocId, Score, SegmentReader};
+
+use super::request::Sort;
+use crate::config::RawWeights;
+
+/// The order of a hit: compared on `primary`, then `secondary`, then the id hash (lower first),
+/// so equal scores always come out in the same order whatever the segment layout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankKey {
+    /// The sort's main value (higher first).
+    pub primary: f64,
+    /// The relevance score, to order equal primaries (higher first).
+    pub secondary: f64,
+    /// Stable hash of the id.
+    pub tiebreak: u64,
+}
+
+impl PartialOrd for RankKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(
+            self.primary
+                .total_cmp(&other.primary)
+                .then(self.secondary.total_cmp(&other.secondary))
+                .then(other.tiebreak.cmp(&self.tiebreak)),
+        )
+    }
+}
+
+/// Fast-field columns one segment needs for ranking.
+pub struct RankColumns {
+    tiebreak: Column<u64>,
+    price: Column<f64>,
+    popularity: Column<f64>,
+    rating: Column<f64>,
+    created_at: Column<i64>,
+    in_stock: Column<bool>,
+}
+
+impl RankColumns {
+    /// Opens the columns of a segment.
+    pub fn open(segment: &SegmentReader) -> tantivy::Result<RankColumns> {
+        let ff = segment.fast_fields();
+        Ok(RankColumns {
+            tiebreak: ff.u64("tiebreak")?,
+            price: ff.f64("price")?,
+            popularity: ff.f64("popularity")?,
+            rating: ff.f64("rating")?,
+            created_at: ff.i64("created_at")?,
+            in_stock: ff.bool("in_stock")?,
+        })
+    }
+}
+
+/// What each stage did to one hit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Explain {
+    /// Weighted BM25 text score (1 when browsing without words).
+    pub text: f64,
+    /// The stages applied after the text score, in order.
+    pub stages: Vec<Stage>,
+    /// The relevance score after every stage.
+    pub score: f64,
+}
+
+/// One ranking stage's effect on a hit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stage {
+    /// Stage name (`popularity`, `stock`).
+    pub stage: &'static str,
+    /// The input value the stage read, when it read one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The factor the score was multiplied by.
+    pub factor: f64,
+}
+
+/// The text-then-prior ranking of one request.
+#[derive(Debug, Clone)]
+pub struct Ranker {
+    /// Weights of the priors.
+    pub weights: RawWeights,
+    /// Whether the request has words (otherwise every text score is 1).
+    pub has_text: bool,
+    /// The order asked for.
+    pub sort: Sort,
+}
+
+impl Ranker {
+    /// Runs every stage on one document and explains it.
+    pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
+        let text = if self.has_text { f64::from(text_score) } else { 1.0 };
+        let popularity = cols.popularity.first(doc);
+        let popularity_factor = 1.0 + f64::from(self.weights.popularity) * saturate(popularity);
+        let stock_factor = if cols.in_stock.first(doc).unwrap_or(true) {
+            1.0
+        } else {
+            f64::from(self.weights.out_of_stock)
+        };
+        Explain {
+            text,
+            stages: vec![
+                Stage {
+                    stage: "popularity",
+                    value: popularity,
+                    factor: popularity_factor,
+                },
+                Stage {
+                    stage: "stock",
+                    value: None,
+                    factor: stock_factor,
+                },
+            ],
+            score: text * popularity_factor * stock_factor,
+        }
+    }
+
+    /// The relevance score of one document (the same number [`Ranker::explain`] ends with).
+    pub fn score(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> f64 {
+        self.explain(cols, doc, text_score).score
+    }
+
+    /// The sort key of one document.
+    pub fn key(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> RankKey {
+        let relevance = self.score(cols, doc, text_score);
+        let missing_last = f64::NEG_INFINITY;
+        let primary = match self.sort {
+            Sort::Relevance => relevance,
+            Sort::PriceAsc => cols.price.first(doc).map_or(missing_last, |p| -p),
+            Sort::PriceDesc => cols.price.first(doc).unwrap_or(missing_last),
+            Sort::Newest => cols.created_at.first(doc).map_or(missing_last, |t| t as f64),
+            Sort::Rating => cols.rating.first(doc).unwrap_or(missing_last),
+            Sort::Popularity => cols.popularity.first(doc).unwrap_or(missing_last),
+        };
+        RankKey {
+            primary,
+            secondary: relevance,
+            tiebreak: cols.tiebreak.first(doc).unwrap_or(0),
+        }
+    }
+}
+
+/// Maps a popularity on any scale to [0, 1): `ln(1+p) / (ln(1+p) + 3)`. Concave, so a
+/// bestseller leads a niche product without drowning text relevance.
+fn saturate(popularity: Option<f64>) -> f64 {
+    let l = popularity.unwrap_or(0.0).max(0.0).ln_1p();
+    l / (l + 3.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_break_on_the_lower_id_hash() {
+        let a = RankKey { primary: 1.0, secondary: 1.0, tiebreak: 5 };
+        let b = RankKey { primary: 1.0, secondary: 1.0, tiebreak: 9 };
+        assert!(a > b);
+        let c = RankKey { primary: 2.0, secondary: 0.0, tiebreak: 99 };
+        assert!(c > a);
+    }
+
+    #[test]
+    fn popularity_saturates_below_one() {
+        assert_eq!(saturate(None), 0.0);
+        assert!(saturate(Some(10.0)) < saturate(Some(1000.0)));
+        assert!(saturate(Some(1e12)) < 1.0);
+    }
+}

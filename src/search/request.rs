@@ -1,0 +1,331 @@
+//! Search requests: read from query-string pairs or a JSON object, validated in one place.
+//!
+//! `GET /v1/search` and `POST /v1/search` accept the same fields; the JSON form is turned into
+//! the same name/value pairs as a query string (lists become repeated pairs), so one parser
+//! validates both and the errors are identical.
+
+use serde_json::Value;
+
+use crate::config::SearchConfig;
+use crate::error::{Error, Result};
+
+/// How hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Text relevance with the popularity and stock prior.
+    Relevance,
+    /// Cheapest first; products without price last.
+    PriceAsc,
+    /// Most expensive first; products without price last.
+    PriceDesc,
+    /// Most recently created first.
+    Newest,
+    /// Best rated first.
+    Rating,
+    /// Most popular first.
+    Popularity,
+}
+
+impl Sort {
+    fn parse(s: &str) -> Result<Sort> {
+        Ok(match s {
+            "relevance" => Sort::Relevance,
+            "price_asc" => Sort::PriceAsc,
+            "price_desc" => Sort::PriceDesc,
+            "newest" => Sort::Newest,
+            "rating" => Sort::Rating,
+            "popularity" => Sort::Popularity,
+            _ => {
+                return Err(Error::invalid(
+                    "sort",
+                    "must be one of relevance, price_asc, price_desc, newest, rating, popularity",
+                ));
+            }
+        })
+    }
+}
+
+/// A facet the client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FacetRequest {
+    /// Category counts by path level.
+    Category,
+    /// Brand counts.
+    Brand,
+    /// Price range counts.
+    Price,
+    /// Counts of one attribute's values.
+    Attribute(String),
+}
+
+/// Filters every hit must pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// Category path prefix.
+    pub category: Vec<String>,
+    /// Any of these brands.
+    pub brands: Vec<String>,
+    /// Lowest price, inclusive.
+    pub price_min: Option<f64>,
+    /// Highest price, inclusive.
+    pub price_max: Option<f64>,
+    /// Stock state.
+    pub in_stock: Option<bool>,
+    /// Attribute name → any of these values (all attributes must match).
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+impl Filters {
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+}
+
+/// A validated search request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// The shopper's words (may be empty: browse).
+    pub q: String,
+    /// The visitor, for personalization.
+    pub visitor_id: Option<String>,
+    /// Filters.
+    pub filters: Filters,
+    /// Order.
+    pub sort: Sort,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Hits to return.
+    pub limit: usize,
+    /// Facets to count.
+    pub facets: Vec<FacetRequest>,
+    /// Whether each hit explains its score.
+    pub explain: bool,
+}
+
+/// Largest `offset + limit` accepted: deep pagination is what sorts and filters are for.
+pub const MAX_WINDOW: usize = 10_000;
+
+impl SearchRequest {
+    /// Validates query-string pairs.
+    pub fn from_pairs(pairs: Vec<(String, String)>, config: &SearchConfig) -> Result<Self> {
+        let mut req = SearchRequest {
+            q: String::new(),
+            visitor_id: None,
+            filters: Filters::default(),
+            sort: Sort::Relevance,
+            offset: 0,
+            limit: config.default_limit,
+            facets: Vec::new(),
+            explain: false,
+        };
+        for (name, value) in pairs {
+            req.set(&name, value, config)?;
+        }
+        if let (Some(lo), Some(hi)) = (req.filters.price_min, req.filters.price_max)
+            && lo > hi
+        {
+            return Err(Error::invalid("price_min", "must not exceed price_max"));
+        }
+        if req.offset + req.limit > MAX_WINDOW {
+            return Err(Error::invalid(
+                "offset",
+                format!("offset + limit must be at most {MAX_WINDOW}"),
+            ));
+        }
+        Ok(req)
+    }
+
+    /// Validates a JSON object with the same fields as the query string.
+    pub fn from_json(value: Value, config: &SearchConfig) -> Result<Self> {
+        let Value::Object(obj) = value else {
+            return Err(Error::Malformed("the body must be a JSON object".into()));
+        };
+        let mut pairs = Vec::new();
+        for (name, value) in obj {
+            if name == "attr" {
+                let Value::Object(attrs) = value else {
+                    return Err(Error::invalid("attr", "must be an object of name → value(s)"));
+                };
+                for (attr, v) in attrs {
+                    push_json_pairs(&mut pairs, format!("attr.{attr}"), v)?;
+                }
+            } else {
+                push_json_pairs(&mut pairs, name, value)?;
+            }
+        }
+        SearchRequest::from_pairs(pairs, config)
+    }
+
+    fn set(&mut self, name: &str, value: String, config: &SearchConfig) -> Result<()> {
+        match name {
+            "q" => self.q = value,
+            "visitor_id" => self.visitor_id = Some(value).filter(|v| !v.is_empty()),
+            "category" => {
+                self.filters.category = value
+                    .split('>')
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+            }
+            "brand" => {
+                if !value.trim().is_empty() {
+                    self.filters.brands.push(value);
+                }
+            }
+            "price_min" => self.filters.price_min = Some(price(name, &value)?),
+            "price_max" => self.filters.price_max = Some(price(name, &value)?),
+            "in_stock" => self.filters.in_stock = Some(boolean(name, &value)?),
+            "sort" => self.sort = Sort::parse(&value)?,
+            "offset" => self.offset = count(name, &value)?,
+            "limit" => {
+                let limit = count(name, &value)?;
+                if limit == 0 || limit > config.max_limit {
+                    return Err(Error::invalid(
+                        "limit",
+                        format!("must be between 1 and {}", config.max_limit),
+                    ));
+                }
+                self.limit = limit;
+            }
+            "facets" => {
+                for facet in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                    let parsed = parse_facet(facet)?;
+                    if !self.facets.contains(&parsed) {
+                        self.facets.push(parsed);
+                    }
+                }
+            }
+            "explain" => self.explain = boolean(name, &value)?,
+            _ => match name.strip_prefix("attr.") {
+                Some(attr) if !attr.is_empty() => {
+                    match self.filters.attributes.iter_mut().find(|(n, _)| n == attr) {
+                        Some((_, values)) => values.push(value),
+                        None => self.filters.attributes.push((attr.to_string(), vec![value])),
+                    }
+                }
+                _ => return Err(Error::invalid(name, "unknown parameter")),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn parse_facet(name: &str) -> Result<FacetRequest> {
+    Ok(match name {
+        "category" => FacetRequest::Category,
+        "brand" => FacetRequest::Brand,
+        "price" => FacetRequest::Price,
+        _ => match name.strip_prefix("attr.") {
+            Some(attr) if !attr.is_empty() => FacetRequest::Attribute(attr.to_string()),
+            _ => {
+                return Err(Error::invalid(
+                    "facets",
+                    format!("unknown facet {name:?}: use category, brand, price or attr.<name>"),
+                ));
+            }
+        },
+    })
+}
+
+fn push_json_pairs(pairs: &mut Vec<(String, String)>, name: String, value: Value) -> Result<()> {
+    match value {
+        Value::Null => {}
+        Value::Array(items) if name == "facets" || name == "brand" || name.starts_with("attr.") => {
+            for item in items {
+                pairs.push((name.clone(), scalar(&name, item)?));
+            }
+        }
+        other => pairs.push((name.clone(), scalar(&name, other)?)),
+    }
+    Ok(())
+}
+
+fn scalar(name: &str, value: Value) -> Result<String> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(Error::invalid(name, "must be a string, number or boolean")),
+    }
+}
+
+fn price(name: &str, value: &str) -> Result<f64> {
+    match value.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(Error::invalid(name, "must be a number >= 0")),
+    }
+}
+
+fn count(name: &str, value: &str) -> Result<usize> {
+    value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| Error::invalid(name, "must be a whole number >= 0"))
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::invalid(name, "must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::json;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    fn field(err: Error) -> String {
+        match err {
+            Error::InvalidField { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_string_and_json_read_the_same_request() {
+        let cfg = Config::default().search;
+        let a = SearchRequest::from_pairs(
+            pairs(&[("q", "shoe"), ("brand", "Acme"), ("brand", "Zed"), ("attr.color", "red"),
+                ("price_max", "50"), ("facets", "brand,attr.color"), ("limit", "5")]),
+            &cfg,
+        )
+        .unwrap();
+        let b = SearchRequest::from_json(
+            json!({"q": "shoe", "brand": ["Acme", "Zed"], "attr": {"color": "red"}, "price_max": 50,
+                   "facets": ["brand", "attr.color"], "limit": 5}),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.filters.attributes, vec![("color".to_string(), vec!["red".to_string()])]);
+    }
+
+    #[test]
+    fn a_limit_above_the_maximum_is_rejected_not_clamped() {
+        let cfg = Config::default().search;
+        let err = SearchRequest::from_pairs(pairs(&[("limit", "101")]), &cfg).unwrap_err();
+        assert_eq!(field(err), "limit");
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        let cfg = Config::default().search;
+        for (name, value) in [("price_min", "cheap"), ("in_stock", "maybe"), ("sort", "random"),
+            ("offset", "-1"), ("facets", "colour"), ("pricemin", "3")] {
+            let err = SearchRequest::from_pairs(pairs(&[(name, value)]), &cfg).unwrap_err();
+            let expected = if name == "facets" { "facets" } else { name };
+            assert_eq!(field(err), expected);
+        }
+        let err = SearchRequest::from_pairs(pairs(&[("price_min", "9"), ("price_max", "3")]), &cfg).unwrap_err();
+        assert_eq!(field(err), "price_min");
+    }
+}

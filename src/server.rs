@@ -1,0 +1,79 @@
+//! Serving: bind, serve the router, expire idle syncs, shut down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+use crate::http;
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    engine: Arc<Engine>,
+}
+
+impl Server {
+    /// Binds the listen address (port 0 picks a free port).
+    pub async fn bind(engine: Arc<Engine>, addr: SocketAddr) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server { listener, engine })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes; in-flight requests finish, then pending writes are
+    /// committed and the writer stops.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let engine = self.engine.clone();
+        let sweeper = tokio::spawn(expire_syncs(engine.clone()));
+        let app = http::router(engine.clone());
+        tracing::info!(addr = %self.listener.local_addr()?, products = engine.index().len(), "attune listening");
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        tokio::task::spawn_blocking(move || engine.close())
+            .await
+            .map_err(std::io::Error::other)?;
+        tracing::info!("attune stopped");
+        served
+    }
+}
+
+async fn expire_syncs(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let syncs = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || syncs.syncs().expire(SystemTime::now())).await;
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
