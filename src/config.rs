@@ -267,15 +267,19 @@ impl Config {
             key,
             message: message.to_string(),
         };
-        let listen = raw
-            .server
-            .listen
-            .parse()
-            .map_err(|_| invalid("server.listen", "must be an address such as 127.0.0.1:7700"))?;
+        let listen =
+            raw.server.listen.parse().map_err(|_| {
+                invalid("server.listen", "must be an address such as 127.0.0.1:7700")
+            })?;
         let log_format = match raw.server.log_format.as_str() {
             "plain" => false,
             "json" => true,
-            _ => return Err(invalid("server.log_format", "must be \"plain\" or \"json\"")),
+            _ => {
+                return Err(invalid(
+                    "server.log_format",
+                    "must be \"plain\" or \"json\"",
+                ));
+            }
         };
         let search_concurrency = NonZeroUsize::new(raw.server.search_concurrency)
             .ok_or_else(|| invalid("server.search_concurrency", "must be at least 1"))?;

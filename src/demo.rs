@@ -75,7 +75,13 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> Result<Option<IngestReport>> {
     if !engine.index().is_empty() {
         return Ok(None);
     }
-    let report = import(engine, GzDecoder::new(DEMO_CATALOG), BodyFormat::Ndjson, |_| {}).await?;
+    let report = import(
+        engine,
+        GzDecoder::new(DEMO_CATALOG),
+        BodyFormat::Ndjson,
+        |_| {},
+    )
+    .await?;
     Ok(Some(report))
 }
 

@@ -158,7 +158,8 @@ impl Engine {
     /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
         let waiting = self.search_waiting.fetch_add(1, Ordering::AcqRel);
-        if waiting >= self.config.server.search_queue + self.config.server.search_concurrency.get() {
+        if waiting >= self.config.server.search_queue + self.config.server.search_concurrency.get()
+        {
             self.search_waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::Overloaded);
         }

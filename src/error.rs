@@ -14,7 +14,7 @@ pub enum Error {
     #[error("{0}")]
     Malformed(String),
     /// A field holds a value the engine cannot accept; `field` names it.
-    #[error("{field}: {message}")]
+    #[error("{}", field_message(field, message))]
     InvalidField {
         /// The offending field, as a dotted path (`price`, `attributes.color`).
         field: String,
@@ -120,6 +120,14 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn field_message(field: &str, message: &str) -> String {
+    if field.is_empty() {
+        message.to_string()
+    } else {
+        format!("{field}: {message}")
     }
 }
 

@@ -55,7 +55,10 @@ struct CommonArgs {
 
 impl CommonArgs {
     fn load(&self, default_data_dir: Option<&str>) -> anyhow::Result<Config> {
-        let path = self.config.clone().unwrap_or_else(|| PathBuf::from("attune.toml"));
+        let path = self
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("attune.toml"));
         let mut config = Config::load(&path, self.config.is_some())?;
         if let Some(dir) = &self.data_dir {
             config.server.data_dir = dir.clone();
@@ -92,7 +95,10 @@ async fn serve(args: ServeArgs, demo_store: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     if demo_store {
         let base = format!("http://{}", server.local_addr()?);
-        println!("attune demo store at {base}\ntry:\n{}", demo::example_requests(&base));
+        println!(
+            "attune demo store at {base}\ntry:\n{}",
+            demo::example_requests(&base)
+        );
     }
     server.run(shutdown_signal()).await?;
     Ok(())

@@ -29,7 +29,10 @@ impl Server {
 
     /// Serves until `shutdown` completes; in-flight requests finish, then pending writes are
     /// committed and the writer stops.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let engine = self.engine.clone();
         let sweeper = tokio::spawn(expire_syncs(engine.clone()));
         let app = http::router(engine.clone());

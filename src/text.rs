@@ -50,6 +50,9 @@ mod tests {
     #[test]
     fn terms_are_lowercased_folded_and_stemmed() {
         let mut a = analyzer();
-        assert_eq!(terms(&mut a, "Running Shoes, Crème"), vec!["run", "shoe", "creme"]);
+        assert_eq!(
+            terms(&mut a, "Running Shoes, Crème"),
+            vec!["run", "shoe", "creme"]
+        );
     }
 }

@@ -320,7 +320,10 @@ mod tests {
         for chunk in [1, 2, 7, 1000] {
             let items = split(BodyFormat::JsonArray, body, chunk);
             assert_eq!(items.len(), 2, "chunk size {chunk}");
-            assert_eq!(items[0], (2, Ok("{\"id\": \"a\", \"t\": \"x]}\\\"\"}".to_string())));
+            assert_eq!(
+                items[0],
+                (2, Ok("{\"id\": \"a\", \"t\": \"x]}\\\"\"}".to_string()))
+            );
             assert_eq!(items[1].0, 3);
         }
     }
@@ -361,12 +364,20 @@ mod tests {
 
     #[test]
     fn parse_item_names_the_line_and_the_id() {
-        let err = parse_item(RawItem { line: 7, bytes: Ok(br#"{"id":"p1","title":"T","price":-2}"#.to_vec()) }).unwrap_err();
+        let err = parse_item(RawItem {
+            line: 7,
+            bytes: Ok(br#"{"id":"p1","title":"T","price":-2}"#.to_vec()),
+        })
+        .unwrap_err();
         assert_eq!(err.line, 7);
         assert_eq!(err.id.as_deref(), Some("p1"));
         assert_eq!(err.code, "invalid_field");
         assert!(err.message.starts_with("price:"), "{}", err.message);
-        let err = parse_item(RawItem { line: 2, bytes: Ok(b"{oops".to_vec()) }).unwrap_err();
+        let err = parse_item(RawItem {
+            line: 2,
+            bytes: Ok(b"{oops".to_vec()),
+        })
+        .unwrap_err();
         assert_eq!(err.code, "malformed_json");
     }
 }

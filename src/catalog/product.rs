@@ -417,13 +417,19 @@ mod tests {
 
     #[test]
     fn a_category_string_is_split_into_a_path() {
-        let p = Product::from_json(json!({"id": "1", "title": "Blender", "category": "Home > Kitchen >  Blenders"})).unwrap();
+        let p = Product::from_json(
+            json!({"id": "1", "title": "Blender", "category": "Home > Kitchen >  Blenders"}),
+        )
+        .unwrap();
         assert_eq!(p.category, vec!["Home", "Kitchen", "Blenders"]);
     }
 
     #[test]
     fn unknown_fields_are_kept_and_returned_as_given() {
-        let p = Product::from_json(json!({"id": "1", "title": "T", "gtin": ["0123"], "meta": {"a": 1}})).unwrap();
+        let p = Product::from_json(
+            json!({"id": "1", "title": "T", "gtin": ["0123"], "meta": {"a": 1}}),
+        )
+        .unwrap();
         let back = p.to_json();
         assert_eq!(back["gtin"], json!(["0123"]));
         assert_eq!(back["meta"], json!({"a": 1}));
@@ -436,12 +442,27 @@ mod tests {
             (json!({"id": "1"}), "title"),
             (json!({"id": "1", "title": "T", "price": -1}), "price"),
             (json!({"id": "1", "title": "T", "price": "12"}), "price"),
-            (json!({"id": "1", "title": "T", "in_stock": "yes"}), "in_stock"),
-            (json!({"id": "1", "title": "T", "attributes": {"color": {"x": 1}}}), "attributes.color"),
-            (json!({"id": "1", "title": "T", "category": ["A", 3]}), "category[1]"),
-            (json!({"id": "1", "title": "T", "created_at": "yesterday"}), "created_at"),
+            (
+                json!({"id": "1", "title": "T", "in_stock": "yes"}),
+                "in_stock",
+            ),
+            (
+                json!({"id": "1", "title": "T", "attributes": {"color": {"x": 1}}}),
+                "attributes.color",
+            ),
+            (
+                json!({"id": "1", "title": "T", "category": ["A", 3]}),
+                "category[1]",
+            ),
+            (
+                json!({"id": "1", "title": "T", "created_at": "yesterday"}),
+                "created_at",
+            ),
             (json!({"id": "1", "title": "T", "lang": "english"}), "lang"),
-            (json!({"id": "1", "title": "T", "review_count": 1.5}), "review_count"),
+            (
+                json!({"id": "1", "title": "T", "review_count": 1.5}),
+                "review_count",
+            ),
             (json!({"id": "x".repeat(257), "title": "T"}), "id"),
         ];
         for (input, field) in cases {
@@ -452,9 +473,16 @@ mod tests {
 
     #[test]
     fn a_patch_merges_attributes_and_null_removes_a_field() {
-        let p = Product::from_json(json!({"id": "1", "title": "T", "price": 10, "brand": "Acme",
-            "attributes": {"color": "red", "size": "M"}})).unwrap();
-        let patched = apply_patch(&p, json!({"price": 12.5, "brand": null, "attributes": {"color": "blue"}})).unwrap();
+        let p = Product::from_json(
+            json!({"id": "1", "title": "T", "price": 10, "brand": "Acme",
+            "attributes": {"color": "red", "size": "M"}}),
+        )
+        .unwrap();
+        let patched = apply_patch(
+            &p,
+            json!({"price": 12.5, "brand": null, "attributes": {"color": "blue"}}),
+        )
+        .unwrap();
         assert_eq!(patched.price, Some(12.5));
         assert_eq!(patched.brand, None);
         assert_eq!(patched.attributes["color"], vec!["blue"]);
@@ -464,9 +492,18 @@ mod tests {
     #[test]
     fn a_patch_cannot_change_the_id_or_break_validation() {
         let p = Product::from_json(json!({"id": "1", "title": "T"})).unwrap();
-        assert_eq!(field_of(apply_patch(&p, json!({"id": "2"})).unwrap_err()), "id");
-        assert_eq!(field_of(apply_patch(&p, json!({"price": -3})).unwrap_err()), "price");
-        assert_eq!(field_of(apply_patch(&p, json!({"title": null})).unwrap_err()), "title");
+        assert_eq!(
+            field_of(apply_patch(&p, json!({"id": "2"})).unwrap_err()),
+            "id"
+        );
+        assert_eq!(
+            field_of(apply_patch(&p, json!({"price": -3})).unwrap_err()),
+            "price"
+        );
+        assert_eq!(
+            field_of(apply_patch(&p, json!({"title": null})).unwrap_err()),
+            "title"
+        );
     }
 
     #[test]

@@ -265,7 +265,9 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let a = syncs.begin(t0).unwrap().sync_id;
         let b = syncs.begin(t0).unwrap().sync_id;
-        syncs.stage(&b, &[product("x")], t0 + Duration::from_secs(50)).unwrap();
+        syncs
+            .stage(&b, &[product("x")], t0 + Duration::from_secs(50))
+            .unwrap();
         let expired = syncs.expire(t0 + Duration::from_secs(100));
         assert_eq!(expired, vec![a.clone()]);
         assert!(matches!(syncs.check(&a), Err(Error::UnknownSync(_))));
@@ -279,7 +281,9 @@ mod tests {
         let id = {
             let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
             let id = syncs.begin(SystemTime::now()).unwrap().sync_id;
-            syncs.stage(&id, &[product("x"), product("y")], SystemTime::now()).unwrap();
+            syncs
+                .stage(&id, &[product("x"), product("y")], SystemTime::now())
+                .unwrap();
             syncs.flush(&id).unwrap();
             id
         };

@@ -45,7 +45,11 @@ impl IntoResponse for ApiError {
 
 /// Builds an error answer.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 /// Answer for unknown paths.

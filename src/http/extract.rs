@@ -60,10 +60,17 @@ pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, Error> {
         return Err(Error::UnsupportedMediaType("(none)".into()));
     };
     let text = value.to_str().unwrap_or("");
-    let media = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" => Ok(BodyFormat::JsonArray),
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl"
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
         | "application/x-jsonlines" => Ok(BodyFormat::Ndjson),
         _ => Err(Error::UnsupportedMediaType(text.to_string())),
     }

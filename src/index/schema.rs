@@ -4,11 +4,11 @@
 //! `category_key`) are lowercased copies for case-insensitive filters; facet fields keep the
 //! merchant's spelling for display; fast fields feed filters, sorting and the ranking prior.
 
+use tantivy::TantivyDocument;
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
-use tantivy::TantivyDocument;
 
 use crate::catalog::Product;
 use crate::text::{self, ANALYZER};

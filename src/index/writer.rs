@@ -85,9 +85,12 @@ pub enum Op {
 /// An answer owed once the turn's commit is done.
 enum Pending {
     Commit(oneshot::Sender<Result<u64>>),
-    Patch(oneshot::Sender<Result<Product>>, Result<Product>),
+    Patch(oneshot::Sender<Result<Product>>, Box<Result<Product>>),
     Delete(oneshot::Sender<Result<DeleteReport>>, Result<DeleteReport>),
-    Replace(oneshot::Sender<Result<ReplaceReport>>, Result<ReplaceReport>),
+    Replace(
+        oneshot::Sender<Result<ReplaceReport>>,
+        Result<ReplaceReport>,
+    ),
 }
 
 /// Most operations taken in one turn; bounds the overlay's size.
@@ -170,7 +173,8 @@ impl Writer {
                 reply,
             } => {
                 if self.rollbacks.load(Ordering::Acquire) != since_rollbacks {
-                    let lost = Error::Internal("a failed commit rolled back part of this write".into());
+                    let lost =
+                        Error::Internal("a failed commit rolled back part of this write".into());
                     let _ = reply.send(Err(lost));
                 } else {
                     pending.push(Pending::Commit(reply));
@@ -178,7 +182,7 @@ impl Writer {
             }
             Op::Patch { id, patch, reply } => {
                 let result = self.patch(&id, patch);
-                pending.push(Pending::Patch(reply, result));
+                pending.push(Pending::Patch(reply, Box::new(result)));
             }
             Op::Delete { ids, reply } => {
                 let result = self.delete(ids);
@@ -284,7 +288,9 @@ impl Writer {
     fn finish_turn(&mut self, pending: Vec<Pending>) {
         let outcome = if self.poisoned {
             self.rollback();
-            Err(Error::Internal("an operation failed half-applied; rolled back".into()))
+            Err(Error::Internal(
+                "an operation failed half-applied; rolled back".into(),
+            ))
         } else if self.dirty || !pending.is_empty() {
             self.commit()
         } else {
@@ -299,10 +305,14 @@ impl Writer {
     }
 
     fn commit(&mut self) -> Result<u64> {
-        let result = self.writer.commit().map_err(Error::from).and_then(|opstamp| {
-            self.reader.reload()?;
-            Ok(opstamp)
-        });
+        let result = self
+            .writer
+            .commit()
+            .map_err(Error::from)
+            .and_then(|opstamp| {
+                self.reader.reload()?;
+                Ok(opstamp)
+            });
         match result {
             Ok(opstamp) => {
                 self.generation.store(opstamp, Ordering::Release);
@@ -369,7 +379,7 @@ fn answer(owed: Pending, outcome: &Result<u64>) {
             let _ = tx.send(outcome.as_ref().map(|g| *g).map_err(failure));
         }
         Pending::Patch(tx, r) => {
-            let _ = tx.send(outcome.as_ref().map_err(failure).and(r));
+            let _ = tx.send(outcome.as_ref().map_err(failure).and(*r));
         }
         Pending::Delete(tx, r) => {
             let _ = tx.send(outcome.as_ref().map_err(failure).and(r));

@@ -38,7 +38,11 @@ impl Collector for FacetCounts {
     type Fruit = PathCounts;
     type Child = FacetSegment;
 
-    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<FacetSegment> {
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
         Ok(FacetSegment {
             reader: segment.facet_reader(self.field)?,
             counts: HashMap::new(),
@@ -120,7 +124,11 @@ impl Collector for PriceRanges {
     type Fruit = Vec<PriceBucket>;
     type Child = PriceSegment;
 
-    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<PriceSegment> {
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<PriceSegment> {
         Ok(PriceSegment {
             column: segment.fast_fields().f64("price")?,
             bounds: self.bounds.clone(),

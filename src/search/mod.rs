@@ -80,7 +80,11 @@ pub struct SearchResponse {
 }
 
 /// Runs a search against the current snapshot of the index.
-pub fn search(index: &ProductIndex, config: &SearchConfig, req: &SearchRequest) -> Result<SearchResponse> {
+pub fn search(
+    index: &ProductIndex,
+    config: &SearchConfig,
+    req: &SearchRequest,
+) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
     let plan = query::plan(req, fields, &config.weights);
@@ -93,34 +97,41 @@ pub fn search(index: &ProductIndex, config: &SearchConfig, req: &SearchRequest) 
 
     let mut collectors = MultiCollector::new();
     let top_ranker = ranker.clone();
-    let top = collectors.add_collector(
-        TopDocs::with_limit(req.limit)
-            .and_offset(req.offset)
-            .tweak_score(move |segment: &SegmentReader| {
-                let cols = RankColumns::open(segment).ok();
-                let ranker = top_ranker.clone();
-                move |doc: DocId, score: Score| match &cols {
-                    Some(cols) => ranker.key(cols, doc, score),
-                    None => RankKey {
-                        primary: f64::NEG_INFINITY,
-                        secondary: 0.0,
-                        tiebreak: u64::MAX,
-                    },
-                }
-            }),
-    );
+    // tantivy's TopDocs cannot take a limit of 0 (a facets-only request).
+    let top = (req.limit > 0).then(|| {
+        collectors.add_collector(
+            TopDocs::with_limit(req.limit)
+                .and_offset(req.offset)
+                .tweak_score(move |segment: &SegmentReader| {
+                    let cols = RankColumns::open(segment).ok();
+                    let ranker = top_ranker.clone();
+                    move |doc: DocId, score: Score| match &cols {
+                        Some(cols) => ranker.key(cols, doc, score),
+                        None => RankKey {
+                            primary: f64::NEG_INFINITY,
+                            secondary: 0.0,
+                            tiebreak: u64::MAX,
+                        },
+                    }
+                }),
+        )
+    });
     let count = collectors.add_collector(Count);
     let wants = |f: &FacetRequest| req.facets.contains(f);
-    let wants_attrs = req.facets.iter().any(|f| matches!(f, FacetRequest::Attribute(_)));
+    let wants_attrs = req
+        .facets
+        .iter()
+        .any(|f| matches!(f, FacetRequest::Attribute(_)));
     let category = wants(&FacetRequest::Category)
         .then(|| collectors.add_collector(FacetCounts::new("category")));
-    let brand = wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
+    let brand =
+        wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
     let attrs = wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr")));
     let price = wants(&FacetRequest::Price)
         .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
 
     let mut fruits = searcher.search(plan.query.as_ref(), &collectors)?;
-    let top_docs = top.extract(&mut fruits);
+    let top_docs = top.map(|h| h.extract(&mut fruits)).unwrap_or_default();
     let total = count.extract(&mut fruits) as u64;
     let category = category.map(|h| h.extract(&mut fruits));
     let brand = brand.map(|h| h.extract(&mut fruits));
@@ -138,10 +149,13 @@ pub fn search(index: &ProductIndex, config: &SearchConfig, req: &SearchRequest) 
                 "brand".to_string(),
                 children(brand.as_ref(), &[], config.facet_limit),
             ),
-            FacetRequest::Price => ("price".to_string(), json!(price.clone().unwrap_or_default())),
+            FacetRequest::Price => (
+                "price".to_string(),
+                json!(price.clone().unwrap_or_default()),
+            ),
             FacetRequest::Attribute(name) => (
                 format!("attr.{name}"),
-                children(attrs.as_ref(), std::slice::from_ref(name), config.facet_limit),
+                attribute_values(attrs.as_ref(), name, config.facet_limit),
             ),
         };
         facets.insert(name, value);
@@ -150,11 +164,20 @@ pub fn search(index: &ProductIndex, config: &SearchConfig, req: &SearchRequest) 
     let mut hits = Vec::with_capacity(top_docs.len());
     for (key, address) in top_docs {
         let explain = if req.explain {
-            Some(explain_hit(&ranker, &searcher, plan.query.as_ref(), address)?)
+            Some(explain_hit(
+                &ranker,
+                &searcher,
+                plan.query.as_ref(),
+                address,
+            )?)
         } else {
             None
         };
-        hits.push(hydrate(load_source(&searcher, fields, address)?, key.secondary, explain));
+        hits.push(hydrate(
+            load_source(&searcher, fields, address)?,
+            key.secondary,
+            explain,
+        ));
     }
     Ok(SearchResponse {
         hits,
@@ -196,7 +219,12 @@ fn hydrate(source: Value, score: f64, explain: Option<Explain>) -> Hit {
         category: source
             .get("category")
             .and_then(Value::as_array)
-            .map(|levels| levels.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+            .map(|levels| {
+                levels
+                    .iter()
+                    .filter_map(|l| l.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         price: source.get("price").and_then(Value::as_f64),
         image_url: text("image_url"),
@@ -219,9 +247,11 @@ fn category_levels(counts: Option<&PathCounts>, filter: &[String], limit: usize)
             break;
         };
         // Follow the filter down in the merchant's spelling (the filter is case-insensitive).
-        let next = counts
-            .keys()
-            .find(|p| p.len() == depth + 1 && p[..depth] == parent[..] && p[depth].to_lowercase() == wanted.to_lowercase());
+        let next = counts.keys().find(|p| {
+            p.len() == depth + 1
+                && p[..depth] == parent[..]
+                && p[depth].to_lowercase() == wanted.to_lowercase()
+        });
         match next {
             Some(p) => parent = p.clone(),
             None => break,
@@ -240,9 +270,7 @@ fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Va
     level
         .into_iter()
         .take(limit)
-        .map(|(p, n)| {
-            json!({"value": p[p.len() - 1], "path": p, "level": p.len(), "count": n})
-        })
+        .map(|(p, n)| json!({"value": p[p.len() - 1], "path": p, "level": p.len(), "count": n}))
         .collect()
 }
 
@@ -256,6 +284,20 @@ fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Val
         .map(|e| json!({"value": e["value"], "count": e["count"]}))
         .collect();
     Value::Array(entries)
+}
+
+/// Counts of one attribute's values; the name matches case-insensitively, like the filter.
+fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Value {
+    let wanted = name.to_lowercase();
+    let stored = counts.and_then(|c| {
+        c.keys()
+            .find(|p| p.len() == 1 && p[0].to_lowercase() == wanted)
+            .cloned()
+    });
+    match stored {
+        Some(parent) => children(counts, &parent, limit),
+        None => json!([]),
+    }
 }
 
 fn filters_json(f: &Filters) -> Value {

@@ -9,8 +9,8 @@ use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur,
-    PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, PhraseQuery,
+    Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 
@@ -56,8 +56,12 @@ pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan 
             .map(|(i, t)| (i, Term::from_field_text(fields.title, t)))
             .collect();
         let mut query = PhraseQuery::new_with_offset(phrase);
-        query.set_slop(2);
-        clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), weights.phrase))));
+        // Slop 1 allows one word in between ("bottle of water") but not a swap, which costs 2.
+        query.set_slop(1);
+        clauses.push((
+            Occur::Should,
+            Box::new(BoostQuery::new(Box::new(query), weights.phrase)),
+        ));
     }
     for filter in filter_queries(&req.filters, fields) {
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
@@ -89,7 +93,10 @@ fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
             Box::new(BoostQuery::new(Box::new(q), *weight)) as Box<dyn Query>
         })
         .collect();
-    Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, w.tie_breaker))
+    Box::new(DisjunctionMaxQuery::with_tie_breaker(
+        disjuncts,
+        w.tie_breaker,
+    ))
 }
 
 /// One query per filter; a document must match all of them.

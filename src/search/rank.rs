@@ -99,7 +99,11 @@ pub struct Ranker {
 impl Ranker {
     /// Runs every stage on one document and explains it.
     pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
-        let text = if self.has_text { f64::from(text_score) } else { 1.0 };
+        let text = if self.has_text {
+            f64::from(text_score)
+        } else {
+            1.0
+        };
         let popularity = cols.popularity.first(doc);
         let popularity_factor = 1.0 + f64::from(self.weights.popularity) * saturate(popularity);
         let stock_factor = if cols.in_stock.first(doc).unwrap_or(true) {
@@ -138,7 +142,10 @@ impl Ranker {
             Sort::Relevance => relevance,
             Sort::PriceAsc => cols.price.first(doc).map_or(missing_last, |p| -p),
             Sort::PriceDesc => cols.price.first(doc).unwrap_or(missing_last),
-            Sort::Newest => cols.created_at.first(doc).map_or(missing_last, |t| t as f64),
+            Sort::Newest => cols
+                .created_at
+                .first(doc)
+                .map_or(missing_last, |t| t as f64),
             Sort::Rating => cols.rating.first(doc).unwrap_or(missing_last),
             Sort::Popularity => cols.popularity.first(doc).unwrap_or(missing_last),
         };
@@ -163,10 +170,22 @@ mod tests {
 
     #[test]
     fn ties_break_on_the_lower_id_hash() {
-        let a = RankKey { primary: 1.0, secondary: 1.0, tiebreak: 5 };
-        let b = RankKey { primary: 1.0, secondary: 1.0, tiebreak: 9 };
+        let a = RankKey {
+            primary: 1.0,
+            secondary: 1.0,
+            tiebreak: 5,
+        };
+        let b = RankKey {
+            primary: 1.0,
+            secondary: 1.0,
+            tiebreak: 9,
+        };
         assert!(a > b);
-        let c = RankKey { primary: 2.0, secondary: 0.0, tiebreak: 99 };
+        let c = RankKey {
+            primary: 2.0,
+            secondary: 0.0,
+            tiebreak: 99,
+        };
         assert!(c > a);
     }
 

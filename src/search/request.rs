@@ -146,7 +146,10 @@ impl SearchRequest {
         for (name, value) in obj {
             if name == "attr" {
                 let Value::Object(attrs) = value else {
-                    return Err(Error::invalid("attr", "must be an object of name → value(s)"));
+                    return Err(Error::invalid(
+                        "attr",
+                        "must be an object of name → value(s)",
+                    ));
                 };
                 for (attr, v) in attrs {
                     push_json_pairs(&mut pairs, format!("attr.{attr}"), v)?;
@@ -181,10 +184,10 @@ impl SearchRequest {
             "offset" => self.offset = count(name, &value)?,
             "limit" => {
                 let limit = count(name, &value)?;
-                if limit == 0 || limit > config.max_limit {
+                if limit > config.max_limit {
                     return Err(Error::invalid(
                         "limit",
-                        format!("must be between 1 and {}", config.max_limit),
+                        format!("must be between 0 and {}", config.max_limit),
                     ));
                 }
                 self.limit = limit;
@@ -202,7 +205,10 @@ impl SearchRequest {
                 Some(attr) if !attr.is_empty() => {
                     match self.filters.attributes.iter_mut().find(|(n, _)| n == attr) {
                         Some((_, values)) => values.push(value),
-                        None => self.filters.attributes.push((attr.to_string(), vec![value])),
+                        None => self
+                            .filters
+                            .attributes
+                            .push((attr.to_string(), vec![value])),
                     }
                 }
                 _ => return Err(Error::invalid(name, "unknown parameter")),
@@ -280,7 +286,10 @@ mod tests {
     use serde_json::json;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn field(err: Error) -> String {
@@ -294,8 +303,15 @@ mod tests {
     fn query_string_and_json_read_the_same_request() {
         let cfg = Config::default().search;
         let a = SearchRequest::from_pairs(
-            pairs(&[("q", "shoe"), ("brand", "Acme"), ("brand", "Zed"), ("attr.color", "red"),
-                ("price_max", "50"), ("facets", "brand,attr.color"), ("limit", "5")]),
+            pairs(&[
+                ("q", "shoe"),
+                ("brand", "Acme"),
+                ("brand", "Zed"),
+                ("attr.color", "red"),
+                ("price_max", "50"),
+                ("facets", "brand,attr.color"),
+                ("limit", "5"),
+            ]),
             &cfg,
         )
         .unwrap();
@@ -306,7 +322,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.filters.attributes, vec![("color".to_string(), vec!["red".to_string()])]);
+        assert_eq!(
+            a.filters.attributes,
+            vec![("color".to_string(), vec!["red".to_string()])]
+        );
     }
 
     #[test]
@@ -319,13 +338,20 @@ mod tests {
     #[test]
     fn bad_values_name_their_parameter() {
         let cfg = Config::default().search;
-        for (name, value) in [("price_min", "cheap"), ("in_stock", "maybe"), ("sort", "random"),
-            ("offset", "-1"), ("facets", "colour"), ("pricemin", "3")] {
+        for (name, value) in [
+            ("price_min", "cheap"),
+            ("in_stock", "maybe"),
+            ("sort", "random"),
+            ("offset", "-1"),
+            ("facets", "colour"),
+            ("pricemin", "3"),
+        ] {
             let err = SearchRequest::from_pairs(pairs(&[(name, value)]), &cfg).unwrap_err();
             let expected = if name == "facets" { "facets" } else { name };
             assert_eq!(field(err), expected);
         }
-        let err = SearchRequest::from_pairs(pairs(&[("price_min", "9"), ("price_max", "3")]), &cfg).unwrap_err();
+        let err = SearchRequest::from_pairs(pairs(&[("price_min", "9"), ("price_max", "3")]), &cfg)
+            .unwrap_err();
         assert_eq!(field(err), "price_min");
     }
 }

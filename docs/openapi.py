@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Writes docs/openapi.json. Edit this file, run it, and commit both; the test
+`openapi::the_spec_lists_exactly_the_route_table` keeps the spec in step with the router."""
+import json
+
+def err(desc):
+    return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+def ok(desc, schema):
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+ref = lambda name: {"$ref": f"#/components/schemas/{name}"}
+id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}
+common_errors = {"400": err("malformed request"), "422": err("invalid field (named in the message)"),
+                 "500": err("internal error (details in the server log)")}
+
+search_params = [
+    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "the shopper's words; empty browses"},
+    {"name": "visitor_id", "in": "query", "schema": {"type": "string"}},
+    {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "path prefix, `A > B`, case-insensitive"},
+    {"name": "brand", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True, "description": "repeatable; any of"},
+    {"name": "price_min", "in": "query", "schema": {"type": "number", "minimum": 0}},
+    {"name": "price_max", "in": "query", "schema": {"type": "number", "minimum": 0}},
+    {"name": "in_stock", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "attr", "in": "query", "style": "deepObject", "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+     "description": "`attr.<name>=<value>`, repeatable; values of one attribute are OR-ed, attributes AND-ed"},
+    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "price_asc", "price_desc", "newest", "rating", "popularity"]}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 10}},
+    {"name": "facets", "in": "query", "schema": {"type": "string"}, "description": "comma-separated: category, brand, price, attr.<name>"},
+    {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
+]
+
+spec = {
+    "openapi": "3.0.3",
+    "info": {"title": "attune", "version": "0.1.0", "description": "Personalized product search server. See docs/api.md."},
+    "paths": {
+        "/health": {"get": {"summary": "Liveness and catalog size", "responses": {"200": ok("ok", ref("Health"))}}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}}},
+        "/v1/products": {"post": {
+            "summary": "Upsert products (JSON array or NDJSON, streamed)",
+            "parameters": [{"name": "sync_id", "in": "query", "schema": {"type": "string"}, "description": "stage into an open full sync instead"}],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "array", "items": ref("Product")}},
+                "application/x-ndjson": {"schema": ref("Product")}}},
+            "responses": {"200": ok("applied; durable and searchable when sent", ref("IngestReport")),
+                          "404": err("unknown sync"), "413": err("body too large"), "415": err("unsupported content type"), **common_errors}}},
+        "/v1/products/{id}": {
+            "get": {"summary": "Read a product", "parameters": [id_param],
+                    "responses": {"200": ok("the product", ref("Product")), "404": err("unknown product"), **common_errors}},
+            "patch": {"summary": "Partial update (JSON merge patch, RFC 7396)", "parameters": [id_param],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "responses": {"200": ok("the patched product", ref("Product")), "404": err("unknown product"),
+                                    "415": err("unsupported content type"), **common_errors}},
+            "delete": {"summary": "Delete a product", "parameters": [id_param],
+                       "responses": {"200": ok("deleted", {"type": "object", "properties": {"deleted": {"type": "integer"}}}),
+                                     "404": err("unknown product"), **common_errors}}},
+        "/v1/products/delete": {"post": {
+            "summary": "Delete products in bulk",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ids"], "properties": {"ids": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": {"200": ok("deleted", ref("DeleteReport")), "415": err("unsupported content type"), **common_errors}}},
+        "/v1/catalog/syncs": {"post": {"summary": "Open a full catalog sync",
+                                       "responses": {"201": ok("the sync", ref("SyncInfo")), **common_errors}}},
+        "/v1/catalog/syncs/{id}/commit": {"post": {
+            "summary": "Replace the catalog with the sync's products, atomically", "parameters": [id_param],
+            "responses": {"200": ok("replaced", ref("ReplaceReport")), "404": err("unknown or closed sync"), **common_errors}}},
+        "/v1/catalog/syncs/{id}": {"delete": {
+            "summary": "Abandon a sync; the catalog is unchanged", "parameters": [id_param],
+            "responses": {"200": ok("aborted", {"type": "object"}), "404": err("unknown or closed sync"), **common_errors}}},
+        "/v1/search": {
+            "get": {"summary": "Search and browse", "parameters": search_params,
+                    "responses": {"200": ok("results", ref("SearchResponse")), "503": err("busy, retry"), **common_errors}},
+            "post": {"summary": "Search with a JSON body (same fields; `attr` is an object)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                     "responses": {"200": ok("results", ref("SearchResponse")), "413": err("body too large"),
+                                   "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
+    },
+    "components": {"schemas": {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+                  "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+        "Health": {"type": "object", "properties": {"status": {"type": "string"}, "products": {"type": "integer"},
+                   "generation": {"type": "integer"}, "open_syncs": {"type": "integer"}, "version": {"type": "string"}}},
+        "Product": {"type": "object", "required": ["id", "title"], "additionalProperties": True, "properties": {
+            "id": {"type": "string", "maxLength": 256}, "title": {"type": "string"}, "description": {"type": "string"},
+            "brand": {"type": "string"},
+            "category": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+            "price": {"type": "number", "minimum": 0}, "currency": {"type": "string"},
+            "attributes": {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+            "tags": {"type": "array", "items": {"type": "string"}}, "in_stock": {"type": "boolean", "default": True},
+            "popularity": {"type": "number", "minimum": 0}, "rating": {"type": "number", "minimum": 0},
+            "review_count": {"type": "integer", "minimum": 0}, "image_url": {"type": "string"}, "url": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"}, "lang": {"type": "string", "minLength": 2, "maxLength": 2}}},
+        "IngestReport": {"type": "object", "properties": {"upserted": {"type": "integer"}, "failed": {"type": "integer"},
+            "sync_id": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": "integer"}, "id": {"type": "string"},
+                       "code": {"type": "string"}, "message": {"type": "string"}}}}}},
+        "DeleteReport": {"type": "object", "properties": {"deleted": {"type": "integer"}, "not_found": {"type": "array", "items": {"type": "string"}}}},
+        "SyncInfo": {"type": "object", "properties": {"sync_id": {"type": "string"}, "staged": {"type": "integer"}, "ttl_seconds": {"type": "integer"}}},
+        "ReplaceReport": {"type": "object", "properties": {"products": {"type": "integer"}, "removed": {"type": "integer"}}},
+        "SearchResponse": {"type": "object", "properties": {
+            "hits": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "brand": {"type": "string"},
+                "category": {"type": "array", "items": {"type": "string"}}, "price": {"type": "number"},
+                "image_url": {"type": "string"}, "url": {"type": "string"}, "score": {"type": "number"},
+                "explain": {"type": "object"}}}},
+            "total": {"type": "integer"}, "facets": {"type": "object"}, "query": {"type": "object"},
+            "search_id": {"type": "string"}, "took_ms": {"type": "number"}}},
+    }},
+}
+with open("docs/openapi.json", "w") as f:
+    json.dump(spec, f, indent=2)
+    f.write("\n")

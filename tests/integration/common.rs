@@ -1,0 +1,137 @@
+//! Test helpers: an app over a temporary data directory, driven through the real router.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use attune::{Config, Engine, http};
+
+/// The hand-written small catalog of `fixtures/`.
+pub const SMALL_CATALOG: &str = include_str!("../../fixtures/small_catalog.ndjson");
+/// Hand-written edge cases, some invalid on purpose.
+pub const EDGE_CASES: &str = include_str!("../../fixtures/edge_cases.ndjson");
+
+/// An engine over a temporary directory and the router in front of it.
+pub struct TestApp {
+    pub engine: Arc<Engine>,
+    pub router: Router,
+    /// Kept so the directory outlives the engine.
+    pub _dir: tempfile::TempDir,
+}
+
+/// A response: status and JSON body (Null when the body is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A fresh, empty app.
+    pub fn new() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = open_engine(dir.path(), Config::default());
+        let router = http::router(engine.clone());
+        TestApp {
+            engine,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// A fresh app holding the small catalog.
+    pub async fn with_small_catalog() -> TestApp {
+        let app = TestApp::new();
+        let r = app.ndjson("/v1/products", SMALL_CATALOG).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["failed"], 0, "{}", r.body);
+        app
+    }
+
+    /// Sends a request with an optional body and content type.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        let request = builder.body(body.into()).expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    /// GET a path.
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Method::GET, uri, None, Body::empty()).await
+    }
+
+    /// POST without a body.
+    pub async fn post_empty(&self, uri: &str) -> Reply {
+        self.send(Method::POST, uri, None, Body::empty()).await
+    }
+
+    /// Send a JSON body.
+    pub async fn json(&self, method: Method, uri: &str, body: &Value) -> Reply {
+        self.send(method, uri, Some("application/json"), body.to_string())
+            .await
+    }
+
+    /// POST an NDJSON body.
+    pub async fn ndjson(&self, uri: &str, body: &str) -> Reply {
+        self.send(
+            Method::POST,
+            uri,
+            Some("application/x-ndjson"),
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// Ids of the hits of a search.
+    pub async fn search_ids(&self, query: &str) -> Vec<String> {
+        let r = self.get(&format!("/v1/search?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
+        ids(&r.body)
+    }
+}
+
+/// Opens an engine on a data directory.
+pub fn open_engine(dir: &Path, mut config: Config) -> Arc<Engine> {
+    config.server.data_dir = dir.to_path_buf();
+    Engine::open(config).expect("engine opens")
+}
+
+/// The `id`s of `body.hits`.
+pub fn ids(body: &Value) -> Vec<String> {
+    body["hits"]
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .map(|h| h["id"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

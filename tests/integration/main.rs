@@ -1,0 +1,9 @@
+//! Integration tests: the real router over a real on-disk index, and the real binary on a port.
+
+mod catalog;
+mod common;
+mod errors;
+mod openapi;
+mod search;
+mod server;
+mod syncs;

@@ -1,0 +1,243 @@
+//! Search API: text ranking, every filter, every sort, facets, pagination, explain.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::{TestApp, ids};
+
+#[tokio::test]
+async fn every_query_word_must_match_somewhere() {
+    let app = TestApp::with_small_catalog().await;
+    let mut hits = app.search_ids("q=running+shoe").await;
+    hits.sort();
+    assert_eq!(hits, vec!["shoe-1", "shoe-2", "shoe-3"]);
+    assert!(app.search_ids("q=running+blender").await.is_empty());
+}
+
+#[tokio::test]
+async fn words_match_across_title_brand_category_attributes_and_description() {
+    let app = TestApp::with_small_catalog().await;
+    assert_eq!(app.search_ids("q=lumo").await, vec!["lamp-1"]);
+    assert_eq!(app.search_ids("q=drinkware+ceramic").await, vec!["mug-1"]);
+    assert_eq!(app.search_ids("q=grippy").await, vec!["shoe-1"]);
+    assert_eq!(app.search_ids("q=clearance").await, vec!["shoe-3"]);
+}
+
+#[tokio::test]
+async fn a_title_match_outranks_a_description_match() {
+    let app = TestApp::with_small_catalog().await;
+    // "straw" is in bottle-2's title and only in bottle-1's description.
+    let hits = app.search_ids("q=straw").await;
+    assert_eq!(hits, vec!["bottle-2", "bottle-1"]);
+}
+
+#[tokio::test]
+async fn words_in_order_in_the_title_rank_first() {
+    let app = TestApp::new();
+    let body = "{\"id\":\"a\",\"title\":\"water bottle cap\",\"popularity\":0}\n{\"id\":\"b\",\"title\":\"bottle of water\",\"popularity\":0}\n";
+    app.ndjson("/v1/products", body).await;
+    assert_eq!(app.search_ids("q=water+bottle").await, vec!["a", "b"]);
+    assert_eq!(app.search_ids("q=bottle+water").await, vec!["b", "a"]);
+}
+
+#[tokio::test]
+async fn popularity_and_stock_break_otherwise_equal_text_scores() {
+    let app = TestApp::new();
+    let body = concat!(
+        "{\"id\":\"low\",\"title\":\"plain mug\",\"popularity\":1}\n",
+        "{\"id\":\"high\",\"title\":\"plain mug\",\"popularity\":5000}\n",
+        "{\"id\":\"gone\",\"title\":\"plain mug\",\"popularity\":5000,\"in_stock\":false}\n",
+    );
+    app.ndjson("/v1/products", body).await;
+    assert_eq!(app.search_ids("q=mug").await, vec!["high", "low", "gone"]);
+}
+
+#[tokio::test]
+async fn equal_scores_come_back_in_the_same_order_every_time() {
+    let app = TestApp::new();
+    let body: String = (0..30)
+        .map(|i| format!("{{\"id\":\"t{i}\",\"title\":\"same title\"}}\n"))
+        .collect();
+    app.ndjson("/v1/products", &body).await;
+    let first = app.search_ids("q=same&limit=30").await;
+    // Rewriting half the products moves them to a new segment; the order must not change.
+    let half: String = (0..15)
+        .map(|i| format!("{{\"id\":\"t{i}\",\"title\":\"same title\"}}\n"))
+        .collect();
+    app.ndjson("/v1/products", &half).await;
+    assert_eq!(app.search_ids("q=same&limit=30").await, first);
+    let page2 = app.search_ids("q=same&limit=10&offset=10").await;
+    assert_eq!(page2, first[10..20].to_vec());
+}
+
+#[tokio::test]
+async fn filters_narrow_the_results() {
+    let app = TestApp::with_small_catalog().await;
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(app.search_ids("category=Home+%3E+Kitchen&limit=50").await),
+        vec!["blender-1", "blender-2", "bottle-3", "mug-1"]
+    );
+    assert_eq!(
+        sorted(
+            app.search_ids("category=home+%3E+kitchen+%3E+blenders")
+                .await
+        ),
+        vec!["blender-1", "blender-2"]
+    );
+    assert_eq!(
+        sorted(app.search_ids("brand=acme&brand=ZOOM").await),
+        vec!["shoe-1", "shoe-2", "shoe-3", "shoe-5"]
+    );
+    assert_eq!(
+        sorted(app.search_ids("q=shoe&price_min=50&price_max=120").await),
+        vec!["shoe-1", "shoe-2"]
+    );
+    assert_eq!(
+        sorted(app.search_ids("q=running&in_stock=false").await),
+        vec!["shoe-3"]
+    );
+    assert_eq!(
+        sorted(app.search_ids("attr.color=red").await),
+        vec!["shoe-1", "shoe-3"]
+    );
+    assert_eq!(
+        sorted(app.search_ids("attr.color=red&attr.size=43").await),
+        vec!["shoe-1"]
+    );
+    assert_eq!(
+        sorted(
+            app.search_ids("attr.material=glass&attr.material=steel")
+                .await
+        ),
+        vec!["bottle-1", "bottle-3"]
+    );
+}
+
+#[tokio::test]
+async fn every_sort_orders_as_named_and_puts_missing_values_last() {
+    let app = TestApp::with_small_catalog().await;
+    let q = "category=Shoes";
+    assert_eq!(
+        app.search_ids(&format!("{q}&sort=price_asc")).await,
+        vec!["shoe-3", "shoe-5", "shoe-2", "shoe-1", "shoe-4"]
+    );
+    assert_eq!(
+        app.search_ids(&format!("{q}&sort=price_desc")).await,
+        vec!["shoe-4", "shoe-1", "shoe-2", "shoe-5", "shoe-3"]
+    );
+    assert_eq!(
+        app.search_ids(&format!("{q}&sort=newest")).await,
+        vec!["shoe-4", "shoe-1", "shoe-2", "shoe-3", "shoe-5"]
+    );
+    assert_eq!(
+        app.search_ids(&format!("{q}&sort=rating")).await,
+        vec!["shoe-4", "shoe-1", "shoe-2", "shoe-5", "shoe-3"]
+    );
+    assert_eq!(
+        app.search_ids(&format!("{q}&sort=popularity")).await,
+        vec!["shoe-2", "shoe-5", "shoe-1", "shoe-3", "shoe-4"]
+    );
+    // mug-1 has no price: last both ways.
+    let asc = app
+        .search_ids("category=Home&sort=price_asc&limit=50")
+        .await;
+    let desc = app
+        .search_ids("category=Home&sort=price_desc&limit=50")
+        .await;
+    assert_eq!(asc.last().unwrap(), "mug-1");
+    assert_eq!(desc.last().unwrap(), "mug-1");
+}
+
+#[tokio::test]
+async fn an_empty_query_browses_by_popularity() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?limit=3").await;
+    assert_eq!(r.body["total"], 12);
+    assert_eq!(ids(&r.body), vec!["bottle-1", "shoe-2", "blender-2"]);
+}
+
+#[tokio::test]
+async fn facets_count_categories_by_level_brands_prices_and_attributes() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .get("/v1/search?facets=category,brand,price,attr.color&category=home&limit=0")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["total"], 5);
+    assert!(r.body["hits"].as_array().unwrap().is_empty());
+    let f = &r.body["facets"];
+    assert_eq!(
+        f["category"],
+        json!([
+            {"value": "Home", "path": ["Home"], "level": 1, "count": 5},
+            {"value": "Kitchen", "path": ["Home", "Kitchen"], "level": 2, "count": 4},
+            {"value": "Lighting", "path": ["Home", "Lighting"], "level": 2, "count": 1},
+        ])
+    );
+    assert_eq!(
+        f["brand"],
+        json!([{"value": "Clearly", "count": 2}, {"value": "Mixo", "count": 2}, {"value": "Lumo", "count": 1}])
+    );
+    assert_eq!(
+        f["price"],
+        json!([{"min": 10.0, "max": 25.0, "count": 1}, {"min": 25.0, "max": 50.0, "count": 2}, {"min": 50.0, "max": 100.0, "count": 1}])
+    );
+    assert_eq!(
+        f["attr.color"],
+        json!([{"value": "Black", "count": 2}, {"value": "Clear", "count": 1}, {"value": "Silver", "count": 1}, {"value": "White", "count": 1}])
+    );
+}
+
+#[tokio::test]
+async fn post_search_takes_the_same_fields_as_json() {
+    let app = TestApp::with_small_catalog().await;
+    let get = app
+        .get("/v1/search?q=shoe&brand=Acme&attr.color=red&sort=price_asc")
+        .await;
+    let post = app
+        .json(
+            Method::POST,
+            "/v1/search",
+            &json!({"q": "shoe", "brand": ["Acme"], "attr": {"color": "red"}, "sort": "price_asc"}),
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::OK);
+    assert_eq!(ids(&get.body), ids(&post.body));
+    assert_eq!(ids(&post.body), vec!["shoe-3", "shoe-1"]);
+    assert_eq!(
+        post.body["query"]["filters"],
+        json!({"brand": ["Acme"], "attr.color": ["red"]})
+    );
+}
+
+#[tokio::test]
+async fn explain_adds_up_to_the_score() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=running+shoe&explain=true").await;
+    for hit in r.body["hits"].as_array().unwrap() {
+        let e = &hit["explain"];
+        let mut product = e["text"].as_f64().unwrap();
+        for stage in e["stages"].as_array().unwrap() {
+            product *= stage["factor"].as_f64().unwrap();
+        }
+        let score = hit["score"].as_f64().unwrap();
+        assert!((product - score).abs() < 1e-3 * score.max(1.0), "{hit}");
+        assert!((e["score"].as_f64().unwrap() - score).abs() < 1e-9);
+    }
+    let r = app.get("/v1/search?q=running+shoe").await;
+    assert!(r.body["hits"][0].get("explain").is_none());
+}
+
+#[tokio::test]
+async fn the_answer_says_how_the_query_was_read() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=Running+Shoes&price_max=100").await;
+    assert_eq!(r.body["query"]["terms"], json!(["run", "shoe"]));
+    assert_eq!(r.body["query"]["filters"], json!({"price_max": 100.0}));
+    assert_eq!(r.body["search_id"].as_str().unwrap().len(), 32);
+    assert!(r.body["took_ms"].as_f64().unwrap() >= 0.0);
+}

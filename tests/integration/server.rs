@@ -1,0 +1,154 @@
+//! The real binary on a real port: HTTP end to end, durability across `kill -9`, graceful stop.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+const NDJSON: &str = "application/x-ndjson";
+const JSON: &str = "application/json";
+
+struct Process {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Process {
+    fn start(data_dir: &Path) -> Process {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_attune"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the attune binary starts");
+        Process {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request and returns the status and the JSON body (Null if not JSON).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct).body(body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ready(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
+                return r.json().await.unwrap();
+            }
+            assert!(Instant::now() < deadline, "server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn batch(from: usize, to: usize) -> String {
+    (from..to)
+        .map(|i| format!("{{\"id\":\"p{i}\",\"title\":\"Product number {i}\",\"price\":{i}}}\n"))
+        .collect()
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Process::start(dir.path());
+    server.ready().await;
+    let mut acknowledged = 0;
+    for round in 0..5 {
+        let body = batch(round * 200, round * 200 + 200);
+        let (status, reply) = server
+            .call(Method::POST, "/v1/products", Some(NDJSON), body)
+            .await;
+        assert_eq!(status, 200);
+        acknowledged += reply["upserted"].as_u64().unwrap();
+    }
+    let patch = r#"{"title": "Patched seven"}"#.to_string();
+    let (status, _) = server
+        .call(Method::PATCH, "/v1/products/p7", Some(JSON), patch)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call(Method::DELETE, "/v1/products/p8", None, String::new())
+        .await;
+    assert_eq!(status, 200);
+    drop(server); // SIGKILL: no shutdown hook runs
+
+    let server = Process::start(dir.path());
+    let health = server.ready().await;
+    assert_eq!(health["products"].as_u64().unwrap(), acknowledged - 1);
+    let (_, p) = server
+        .call(Method::GET, "/v1/products/p7", None, String::new())
+        .await;
+    assert_eq!(p["title"], "Patched seven");
+    let (status, _) = server
+        .call(Method::GET, "/v1/products/p8", None, String::new())
+        .await;
+    assert_eq!(status, 404);
+    let query = "/v1/search?q=product+number&price_min=990";
+    let (_, found) = server.call(Method::GET, query, None, String::new()).await;
+    assert_eq!(found["total"], 10);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Process::start(dir.path());
+    server.ready().await;
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            assert!(exit.success(), "exit status {exit}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
