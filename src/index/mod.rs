@@ -226,3 +226,97 @@ pub fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result
     Product::from_json(load_source(searcher, fields, address)?)
         .map_err(|e| Error::Internal(format!("stored product fails validation: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn product(id: &str, title: &str) -> Product {
+        Product::from_json(json!({"id": id, "title": title})).unwrap()
+    }
+
+    fn open(dir: &Path) -> ProductIndex {
+        ProductIndex::open(dir, WriterConfig::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn uncommitted_batches_are_invisible_until_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open(dir.path());
+        let ticket = index.begin();
+        index.upsert(vec![product("a", "A")]).await.unwrap();
+        // Nothing waits for an answer, so nothing is committed yet.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(index.get("a").unwrap().is_none());
+        let generation = index.commit(ticket).await.unwrap();
+        assert!(generation > 0);
+        assert_eq!(index.get("a").unwrap().unwrap().title, "A");
+    }
+
+    #[tokio::test]
+    async fn a_patch_reads_the_latest_uncommitted_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open(dir.path());
+        index.upsert(vec![product("a", "First")]).await.unwrap();
+        index.upsert(vec![product("a", "Second")]).await.unwrap();
+        let patched = index.patch("a".into(), json!({"price": 5})).await.unwrap();
+        assert_eq!(patched.title, "Second");
+        assert_eq!(index.get("a").unwrap().unwrap().price, Some(5.0));
+    }
+
+    #[tokio::test]
+    async fn deletes_see_uncommitted_writes_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open(dir.path());
+        index
+            .upsert(vec![product("a", "A"), product("b", "B")])
+            .await
+            .unwrap();
+        let report = index.delete(vec!["a".into(), "zzz".into()]).await.unwrap();
+        assert_eq!(report.deleted, 1);
+        assert_eq!(report.not_found, vec!["zzz"]);
+        let again = index.delete(vec!["a".into()]).await.unwrap();
+        assert_eq!(again.not_found, vec!["a"]);
+        assert_eq!(index.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn after_a_replace_only_the_staged_products_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open(&dir.path().join("idx"));
+        let ticket = index.begin();
+        index.upsert(vec![product("old", "Old")]).await.unwrap();
+        index.commit(ticket).await.unwrap();
+        let staged = dir.path().join("staged.ndjson");
+        std::fs::write(&staged, "{\"id\":\"new\",\"title\":\"New\"}\n").unwrap();
+        let report = index.replace_all(staged).await.unwrap();
+        assert_eq!(
+            report,
+            ReplaceReport {
+                products: 1,
+                removed: 1
+            }
+        );
+        let report = index
+            .delete(vec!["old".into(), "new".into()])
+            .await
+            .unwrap();
+        assert_eq!(report.not_found, vec!["old"]);
+        assert_eq!(index.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_staging_file_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open(&dir.path().join("idx"));
+        let ticket = index.begin();
+        index.upsert(vec![product("old", "Old")]).await.unwrap();
+        index.commit(ticket).await.unwrap();
+        let staged = dir.path().join("staged.ndjson");
+        std::fs::write(&staged, "{\"id\":\"new\",\"title\":\"New\"}\n{broken\n").unwrap();
+        assert!(index.replace_all(staged).await.is_err());
+        assert!(index.get("old").unwrap().is_some());
+        assert!(index.get("new").unwrap().is_none());
+    }
+}

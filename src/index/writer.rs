@@ -1,10 +1,14 @@
 //! The single writer thread: applies catalog operations in order and commits them in groups.
 //!
-//! Each turn of the loop takes every operation waiting in the mailbox (up to a cap), applies
-//! them to the tantivy writer, commits once, reloads the reader, and then answers every
-//! request of the turn. A request is therefore answered only after its changes are fsync'd and
-//! searchable. Operations that read a product (patch, delete) see the writes of the same turn
-//! through a small overlay, because those are not in the reader yet.
+//! Each turn of the loop takes every operation waiting in the mailbox (up to a cap) and applies
+//! them to the tantivy writer. When anyone in the turn waits for an answer (a commit, patch,
+//! delete or replace), the turn ends with one commit and a reader reload, then answers them
+//! all: a request is answered only after its changes are fsync'd and searchable, and one
+//! fsync serves every request waiting at that moment (group commit). Batches of a streaming
+//! upload need no answer, so they are applied without a commit until the upload's own commit.
+//!
+//! Writes not yet committed are invisible to the reader; an overlay of their ids lets deletes
+//! see them, and a patch of such a product commits first so it reads the latest version.
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -84,7 +88,8 @@ pub enum Op {
 
 /// An answer owed once the turn's commit is done.
 enum Pending {
-    Commit(oneshot::Sender<Result<u64>>),
+    /// A commit, with the rollback count when its writer started.
+    Commit(oneshot::Sender<Result<u64>>, u64),
     Patch(oneshot::Sender<Result<Product>>, Box<Result<Product>>),
     Delete(oneshot::Sender<Result<DeleteReport>>, Result<DeleteReport>),
     Replace(
@@ -93,7 +98,7 @@ enum Pending {
     ),
 }
 
-/// Most operations taken in one turn; bounds the overlay's size.
+/// Most operations taken in one turn, so waiting requests are answered even under a flood.
 const MAX_OPS_PER_TURN: usize = 256;
 
 /// The state of the writer thread.
@@ -102,8 +107,10 @@ pub struct Writer {
     reader: IndexReader,
     fields: Fields,
     generation: Arc<AtomicU64>,
-    /// Products written (Some) or deleted (None) during the current turn.
-    overlay: HashMap<String, Option<Product>>,
+    /// Ids written (true) or deleted (false) since the last commit.
+    overlay: HashMap<String, bool>,
+    /// Whether the catalog was replaced since the last commit (the reader's ids are all gone).
+    cleared: bool,
     dirty: bool,
     /// Set when an operation failed half-applied: the turn is rolled back, not committed.
     poisoned: bool,
@@ -126,6 +133,7 @@ impl Writer {
             fields,
             generation,
             overlay: HashMap::new(),
+            cleared: false,
             dirty: false,
             poisoned: false,
             rollbacks,
@@ -155,8 +163,10 @@ impl Writer {
             }
             self.finish_turn(pending);
         }
-        if self.dirty {
-            self.finish_turn(Vec::new());
+        if self.dirty
+            && let Err(e) = self.commit()
+        {
+            tracing::error!(error = %e, "final commit failed");
         }
         tracing::info!("index writer stopped");
     }
@@ -171,15 +181,7 @@ impl Writer {
             Op::Commit {
                 since_rollbacks,
                 reply,
-            } => {
-                if self.rollbacks.load(Ordering::Acquire) != since_rollbacks {
-                    let lost =
-                        Error::Internal("a failed commit rolled back part of this write".into());
-                    let _ = reply.send(Err(lost));
-                } else {
-                    pending.push(Pending::Commit(reply));
-                }
-            }
+            } => pending.push(Pending::Commit(reply, since_rollbacks)),
             Op::Patch { id, patch, reply } => {
                 let result = self.patch(&id, patch);
                 pending.push(Pending::Patch(reply, Box::new(result)));
@@ -203,20 +205,29 @@ impl Writer {
         if let Err(e) = self.writer.add_document(doc) {
             tracing::error!(error = %e, "cannot add a document");
         }
-        self.overlay.insert(product.id.clone(), Some(product));
+        self.overlay.insert(product.id, true);
         self.dirty = true;
     }
 
-    fn current(&self, id: &str) -> Result<Option<Product>> {
+    fn exists(&self, id: &str) -> Result<bool> {
         match self.overlay.get(id) {
-            Some(state) => Ok(state.clone()),
-            None => lookup(&self.reader.searcher(), &self.fields, id),
+            Some(written) => Ok(*written),
+            None if self.cleared => Ok(false),
+            None => Ok(lookup(&self.reader.searcher(), &self.fields, id)?.is_some()),
         }
     }
 
     fn patch(&mut self, id: &str, patch: Value) -> Result<Product> {
-        let current = self
-            .current(id)?
+        if self.overlay.get(id) == Some(&true) {
+            // The latest version is not in the reader yet: commit so it can be read.
+            if let Err(e) = self.commit() {
+                self.poisoned = true;
+                return Err(e);
+            }
+        } else if !self.exists(id)? {
+            return Err(Error::UnknownProduct(id.to_string()));
+        }
+        let current = lookup(&self.reader.searcher(), &self.fields, id)?
             .ok_or_else(|| Error::UnknownProduct(id.to_string()))?;
         let patched = apply_patch(&current, patch)?;
         self.upsert(patched.clone());
@@ -226,13 +237,13 @@ impl Writer {
     fn delete(&mut self, ids: Vec<String>) -> Result<DeleteReport> {
         let mut report = DeleteReport::default();
         for id in ids {
-            if self.current(&id)?.is_none() {
+            if !self.exists(&id)? {
                 report.not_found.push(id);
                 continue;
             }
             self.writer
                 .delete_term(Term::from_field_text(self.fields.id, &id));
-            self.overlay.insert(id, None);
+            self.overlay.insert(id, false);
             report.deleted += 1;
             self.dirty = true;
         }
@@ -252,6 +263,7 @@ impl Writer {
         let removed = old_ids.len() as u64 - kept;
         self.writer.delete_query(Box::new(AllQuery))?;
         self.overlay.clear();
+        self.cleared = true;
         self.dirty = true;
         let applied = for_each_staged(file, |product| self.upsert(product));
         if let Err(e) = applied {
@@ -285,22 +297,23 @@ impl Writer {
         Ok(ids)
     }
 
+    /// Commits when someone waits and answers everyone of the turn.
     fn finish_turn(&mut self, pending: Vec<Pending>) {
+        if pending.is_empty() && !self.poisoned {
+            return;
+        }
         let outcome = if self.poisoned {
             self.rollback();
+            self.poisoned = false;
             Err(Error::Internal(
                 "an operation failed half-applied; rolled back".into(),
             ))
-        } else if self.dirty || !pending.is_empty() {
-            self.commit()
         } else {
-            Ok(self.generation.load(Ordering::Acquire))
+            self.commit()
         };
-        self.overlay.clear();
-        self.dirty = false;
-        self.poisoned = false;
+        let rollbacks = self.rollbacks.load(Ordering::Acquire);
         for owed in pending {
-            answer(owed, &outcome);
+            answer(owed, &outcome, rollbacks);
         }
     }
 
@@ -313,6 +326,7 @@ impl Writer {
                 self.reader.reload()?;
                 Ok(opstamp)
             });
+        self.forget_uncommitted();
         match result {
             Ok(opstamp) => {
                 self.generation.store(opstamp, Ordering::Release);
@@ -326,7 +340,15 @@ impl Writer {
         }
     }
 
+    /// After a commit or a rollback the reader is the truth again.
+    fn forget_uncommitted(&mut self) {
+        self.overlay.clear();
+        self.cleared = false;
+        self.dirty = false;
+    }
+
     fn rollback(&mut self) {
+        self.forget_uncommitted();
         self.rollbacks.fetch_add(1, Ordering::AcqRel);
         if let Err(e) = self.writer.rollback() {
             tracing::error!(error = %e, "rollback failed");
@@ -372,11 +394,20 @@ fn segment_has_live(
     false
 }
 
-fn answer(owed: Pending, outcome: &Result<u64>) {
+/// Answers one request of a turn. A commit whose writer saw a rollback since it started
+/// fails even if this turn's commit worked: some of its earlier batches were discarded.
+fn answer(owed: Pending, outcome: &Result<u64>, rollbacks: u64) {
     let failure = |e: &Error| Error::Internal(format!("commit failed: {e}"));
     match owed {
-        Pending::Commit(tx) => {
-            let _ = tx.send(outcome.as_ref().map(|g| *g).map_err(failure));
+        Pending::Commit(tx, since) => {
+            let result = if since != rollbacks {
+                Err(Error::Internal(
+                    "a failed commit rolled back part of this write".into(),
+                ))
+            } else {
+                outcome.as_ref().map(|g| *g).map_err(failure)
+            };
+            let _ = tx.send(result);
         }
         Pending::Patch(tx, r) => {
             let _ = tx.send(outcome.as_ref().map_err(failure).and(*r));

@@ -2,6 +2,7 @@
 //!
 //! [`search`] is synchronous and CPU-bound; the HTTP layer runs it on the blocking pool.
 
+pub mod baseline;
 pub mod facets;
 pub mod query;
 pub mod rank;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# HTTP load benchmark. Starts the release server pinned to core 0, ingests the 46k-product
+# Best Buy catalog (../shared/data/retrotech_bestbuy, evaluation only) over HTTP, then runs wrk
+# pinned to core 1 with 8 connections over 1,215 real Best Buy queries, and measures the same
+# queries in-process on one core (plain tantivy and attune) as the baseline.
+# Usage: benches/load.sh [seconds per run, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-20}
+SHARED=../shared/data
+CATALOG=$SHARED/retrotech_bestbuy/products.ndjson.gz
+QUERIES=$SHARED/bestbuy_acm_sample/queries.txt
+PORT=${PORT:-7790}
+BASE=http://127.0.0.1:$PORT
+command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+
+cargo build --release --quiet --bin attune --example inprocess_qps
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+zcat "$CATALOG" > "$WORK/products.ndjson"
+echo "catalog: $(wc -l < "$WORK/products.ndjson") products, $(du -h "$WORK/products.ndjson" | cut -f1)"
+
+RUST_LOG=warn taskset -c 0 target/release/attune serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" &
+SERVER=$!
+for _ in $(seq 100); do curl -sf $BASE/health >/dev/null && break; sleep 0.1; done
+rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status; }
+
+start=$(date +%s.%N)
+taskset -c 1 curl -sf -X POST -H 'content-type: application/x-ndjson' --data-binary @"$WORK/products.ndjson" $BASE/v1/products > "$WORK/ingest.json"
+end=$(date +%s.%N)
+echo "ingest over HTTP, one NDJSON body: $(echo "$end - $start" | bc) s: $(head -c 200 "$WORK/ingest.json")"
+echo "RSS after ingest: $(rss)"
+
+run_wrk() {
+  QUERIES_FILE=$QUERIES EXTRA_PARAMS=$1 taskset -c 1 wrk -t1 -c8 -d${SECS}s --latency -s benches/queries.lua $BASE \
+    | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /non-2xx/ {err=$3} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, err}'
+}
+echo "HTTP search, 8 connections:                 $(run_wrk '')"
+echo "HTTP search + facets category,brand,price:  $(run_wrk '&facets=category,brand,price')"
+echo "RSS after load: $(rss)"
+kill $SERVER; wait $SERVER 2>/dev/null || true
+
+taskset -c 0 target/release/examples/inprocess_qps "$WORK/data" "$QUERIES" "$SECS"

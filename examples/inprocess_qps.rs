@@ -1,0 +1,71 @@
+//! In-process queries per second on one thread, for the load script's baseline: plain tantivy
+//! BM25 and attune's full search path over the same data directory and query list.
+//!
+//! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`).
+
+use std::time::{Duration, Instant};
+
+use attune::search::baseline::PlainBm25;
+use attune::search::{SearchRequest, search};
+use attune::{Config, Engine};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    anyhow::ensure!(
+        args.len() == 4,
+        "usage: inprocess_qps DATA_DIR QUERIES_FILE SECONDS"
+    );
+    let mut config = Config::default();
+    config.server.data_dir = args[1].clone().into();
+    let queries: Vec<String> = std::fs::read_to_string(&args[2])?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let seconds: u64 = args[3].parse()?;
+    let engine = Engine::open(config)?;
+    let search_config = engine.config().search.clone();
+    let plain = PlainBm25::new(engine.index());
+
+    let plain_qps = run(&queries, seconds, |q| {
+        plain
+            .top_ids(engine.index(), q, 10)
+            .map(|ids| ids.len())
+            .unwrap_or(0)
+    });
+    let requests: Vec<SearchRequest> = queries
+        .iter()
+        .map(|q| SearchRequest::from_pairs(vec![("q".into(), q.clone())], &search_config))
+        .collect::<Result<_, _>>()?;
+    let mut next = requests.iter().cycle();
+    let attune_qps = run(&queries, seconds, |_| {
+        let req = next.next().expect("cycle");
+        search(engine.index(), &search_config, req)
+            .map(|a| a.hits.len())
+            .unwrap_or(0)
+    });
+    println!("products: {}", engine.index().len());
+    println!("plain tantivy BM25 in-process, 1 thread: {plain_qps:.0} queries/s");
+    println!("attune search in-process, 1 thread:      {attune_qps:.0} queries/s");
+    engine.close();
+    Ok(())
+}
+
+fn run(queries: &[String], seconds: u64, mut f: impl FnMut(&str) -> usize) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut done = 0u64;
+    let mut hits = 0usize;
+    for q in queries.iter().cycle() {
+        hits += f(q);
+        done += 1;
+        if done % 64 == 0 && Instant::now() >= deadline {
+            break;
+        }
+    }
+    assert!(
+        hits > 0,
+        "no query found anything: the index is empty or broken"
+    );
+    done as f64 / started.elapsed().as_secs_f64()
+}

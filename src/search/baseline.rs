@@ -1,0 +1,58 @@
+//! Plain tantivy BM25: the yardstick that benchmarks and relevance evaluations compare against.
+//!
+//! Same index and analyzer, but tantivy's own query parser over the text fields (all words
+//! required, no field weights, no phrase bonus, no priors, no filters), top hits by raw BM25,
+//! stored documents loaded. Whatever attune adds on top is measured against this.
+
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::{DocAddress, Score, Searcher};
+
+use crate::error::Result;
+use crate::index::{ProductIndex, load_source};
+
+/// A reusable plain-BM25 searcher over a product index.
+pub struct PlainBm25 {
+    parser: QueryParser,
+}
+
+impl PlainBm25 {
+    /// Builds the parser over the index's text fields.
+    pub fn new(index: &ProductIndex) -> PlainBm25 {
+        let f = index.fields();
+        let fields = vec![
+            f.title,
+            f.brand_text,
+            f.category_text,
+            f.attrs_text,
+            f.description,
+        ];
+        let mut parser = QueryParser::for_index(index.tantivy(), fields);
+        parser.set_conjunction_by_default();
+        PlainBm25 { parser }
+    }
+
+    /// Top `limit` hits for `q` in a snapshot (query syntax errors are ignored leniently).
+    pub fn top(
+        &self,
+        searcher: &Searcher,
+        q: &str,
+        limit: usize,
+    ) -> Result<Vec<(Score, DocAddress)>> {
+        let (query, _) = self.parser.parse_query_lenient(q);
+        Ok(searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?)
+    }
+
+    /// Top `limit` hits with their stored product ids, as a storefront would need them.
+    pub fn top_ids(&self, index: &ProductIndex, q: &str, limit: usize) -> Result<Vec<String>> {
+        let searcher = index.searcher();
+        let fields = index.fields();
+        self.top(&searcher, q, limit)?
+            .into_iter()
+            .map(|(_, address)| {
+                let source = load_source(&searcher, fields, address)?;
+                Ok(source["id"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+}
