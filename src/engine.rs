@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::ingest::{ItemError, RawItem, parse_item};
 use crate::catalog::sync::{SyncInfo, SyncManager};
@@ -44,8 +44,7 @@ pub struct Engine {
     config: Config,
     index: ProductIndex,
     syncs: Arc<SyncManager>,
-    search_slots: Arc<Semaphore>,
-    search_waiting: AtomicUsize,
+    search_gate: Arc<Gate>,
 }
 
 impl Engine {
@@ -61,12 +60,14 @@ impl Engine {
             },
         )?;
         let syncs = SyncManager::open(&data.join("syncs"), config.index.sync_ttl)?;
-        let slots = config.server.search_concurrency.get();
+        let gate = Gate::new(
+            config.server.search_concurrency.get(),
+            config.server.search_queue,
+        );
         Ok(Arc::new(Engine {
             index,
             syncs: Arc::new(syncs),
-            search_slots: Arc::new(Semaphore::new(slots)),
-            search_waiting: AtomicUsize::new(0),
+            search_gate: Arc::new(gate),
             config,
         }))
     }
@@ -157,15 +158,7 @@ impl Engine {
 
     /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
-        let waiting = self.search_waiting.fetch_add(1, Ordering::AcqRel);
-        if waiting >= self.config.server.search_queue + self.config.server.search_concurrency.get()
-        {
-            self.search_waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::Overloaded);
-        }
-        let permit = self.search_slots.clone().acquire_owned().await;
-        self.search_waiting.fetch_sub(1, Ordering::AcqRel);
-        let permit = permit.map_err(|_| Error::Overloaded)?;
+        let permit = self.search_gate.enter().await?;
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -178,6 +171,40 @@ impl Engine {
     /// Commits pending writes and stops the writer (graceful shutdown).
     pub fn close(&self) {
         self.index.close();
+    }
+}
+
+/// Admission to the blocking pool: `slots` run at once, at most `queue` more wait, and
+/// anyone beyond that is turned away at once with [`Error::Overloaded`] (a 503), so a burst
+/// cannot pile up unbounded work or memory.
+pub struct Gate {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+impl Gate {
+    /// A gate with `slots` concurrent holders and `queue` waiters.
+    pub fn new(slots: usize, queue: usize) -> Gate {
+        Gate {
+            slots: Arc::new(Semaphore::new(slots)),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+
+    /// Waits for a slot, or fails at once when the queue is full.
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded);
+        }
+        let permit = self.slots.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| Error::Overloaded)
     }
 }
 
@@ -254,3 +281,25 @@ impl Ingest {
 
 /// Re-exported so callers can build splitters without reaching into the catalog module.
 pub use ingest::{BodyFormat, BodySplitter};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_gate_queues_up_to_its_limit_and_turns_the_rest_away() {
+        let gate = Arc::new(Gate::new(1, 1));
+        let first = gate.enter().await.unwrap();
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.enter().await.map(|_| ()) })
+        };
+        while gate.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(gate.enter().await, Err(Error::Overloaded)));
+        drop(first);
+        assert!(waiter.await.unwrap().is_ok());
+        assert!(gate.enter().await.is_ok());
+    }
+}

@@ -31,7 +31,8 @@ impl FacetCounts {
 /// Per-segment state of [`FacetCounts`].
 pub struct FacetSegment {
     reader: FacetReader,
-    counts: HashMap<u64, u64>,
+    /// Count per facet ordinal of the segment (dense: ordinals are 0..num_facets).
+    counts: Vec<u64>,
 }
 
 impl Collector for FacetCounts {
@@ -43,9 +44,10 @@ impl Collector for FacetCounts {
         _: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegment> {
+        let reader = segment.facet_reader(self.field)?;
         Ok(FacetSegment {
-            reader: segment.facet_reader(self.field)?,
-            counts: HashMap::new(),
+            counts: vec![0; reader.num_facets()],
+            reader,
         })
     }
 
@@ -69,15 +71,17 @@ impl SegmentCollector for FacetSegment {
 
     fn collect(&mut self, doc: DocId, _: Score) {
         for ord in self.reader.facet_ords(doc) {
-            *self.counts.entry(ord).or_default() += 1;
+            if let Some(n) = self.counts.get_mut(ord as usize) {
+                *n += 1;
+            }
         }
     }
 
     fn harvest(self) -> PathCounts {
         let mut out = PathCounts::new();
         let mut facet = Facet::root();
-        for (ord, n) in self.counts {
-            if self.reader.facet_from_ord(ord, &mut facet).is_err() {
+        for (ord, &n) in self.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            if self.reader.facet_from_ord(ord as u64, &mut facet).is_err() {
                 continue;
             }
             let path: Vec<String> = facet.to_path().into_iter().map(str::to_string).collect();
