@@ -17,7 +17,7 @@ use serde_json::Value;
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::TermQuery;
-use tantivy::schema::{IndexRecordOption, Value as _};
+use tantivy::schema::{Field, IndexRecordOption, Value as _};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 use tokio::sync::{mpsc, oneshot};
 
@@ -214,11 +214,19 @@ pub fn lookup(searcher: &Searcher, fields: &Fields, id: &str) -> Result<Option<P
 /// Loads the stored canonical JSON of a document.
 pub fn load_source(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Value> {
     let doc: TantivyDocument = searcher.doc(address)?;
+    parse_stored(&doc, fields.source)
+}
+
+/// Parses the JSON stored in a bytes field of a document.
+pub fn parse_stored<'d, T: serde::Deserialize<'d>>(
+    doc: &'d TantivyDocument,
+    field: Field,
+) -> Result<T> {
     let bytes = doc
-        .get_first(fields.source)
+        .get_first(field)
         .and_then(|v| v.as_bytes())
-        .ok_or_else(|| Error::Internal("document without source".into()))?;
-    serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt source: {e}")))
+        .ok_or_else(|| Error::Internal("document without a stored field".into()))?;
+    serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt stored JSON: {e}")))
 }
 
 /// Loads and validates a stored product.

@@ -25,6 +25,9 @@ pub struct Fields {
     pub tiebreak: Field,
     /// Canonical product JSON (stored only).
     pub source: Field,
+    /// The fields a search hit shows, as compact JSON (stored only): hydrating a hit
+    /// parses this instead of the whole product.
+    pub hit: Field,
     /// Title text.
     pub title: Field,
     /// Brand text.
@@ -72,6 +75,7 @@ impl Fields {
             id: b.add_text_field("id", STRING),
             tiebreak: b.add_u64_field("tiebreak", FAST),
             source: b.add_bytes_field("source", STORED),
+            hit: b.add_bytes_field("hit", STORED),
             title: b.add_text_field("title", text.clone()),
             brand_text: b.add_text_field("brand_text", text.clone()),
             category_text: b.add_text_field("category_text", text.clone()),
@@ -99,6 +103,8 @@ impl Fields {
         doc.add_u64(self.tiebreak, tiebreak(&p.id));
         let source = serde_json::to_vec(&p.to_json()).unwrap_or_default();
         doc.add_bytes(self.source, &source);
+        let hit = serde_json::to_vec(&StoredHit::of(p)).unwrap_or_default();
+        doc.add_bytes(self.hit, &hit);
         doc.add_text(self.title, &p.title);
         if let Some(brand) = &p.brand {
             doc.add_text(self.brand_text, brand);
@@ -139,6 +145,47 @@ impl Fields {
             doc.add_i64(self.created_at, secs);
         }
         doc
+    }
+}
+
+/// What a search hit shows of a product, stored apart from the full product.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredHit<'a> {
+    /// Product id.
+    #[serde(borrow)]
+    pub id: std::borrow::Cow<'a, str>,
+    /// Title.
+    #[serde(borrow)]
+    pub title: std::borrow::Cow<'a, str>,
+    /// Brand.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<std::borrow::Cow<'a, str>>,
+    /// Category path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub category: Vec<String>,
+    /// Price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Image address.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<std::borrow::Cow<'a, str>>,
+    /// Product page address.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> StoredHit<'a> {
+    /// The hit fields of a product.
+    pub fn of(p: &'a Product) -> StoredHit<'a> {
+        StoredHit {
+            id: p.id.as_str().into(),
+            title: p.title.as_str().into(),
+            brand: p.brand.as_deref().map(Into::into),
+            category: p.category.clone(),
+            price: p.price,
+            image_url: p.image_url.as_deref().map(Into::into),
+            url: p.url.as_deref().map(Into::into),
+        }
     }
 }
 

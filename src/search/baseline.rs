@@ -6,10 +6,11 @@
 
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::{DocAddress, Score, Searcher};
+use tantivy::{DocAddress, Score, Searcher, TantivyDocument};
 
 use crate::error::Result;
-use crate::index::{ProductIndex, load_source};
+use crate::index::schema::StoredHit;
+use crate::index::{ProductIndex, parse_stored};
 
 /// A reusable plain-BM25 searcher over a product index.
 pub struct PlainBm25 {
@@ -43,15 +44,17 @@ impl PlainBm25 {
         Ok(searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?)
     }
 
-    /// Top `limit` hits with their stored product ids, as a storefront would need them.
+    /// Top `limit` hits with their ids, read from the stored hit fields (the same stored
+    /// data attune's hits are built from, so the comparison is like for like).
     pub fn top_ids(&self, index: &ProductIndex, q: &str, limit: usize) -> Result<Vec<String>> {
         let searcher = index.searcher();
         let fields = index.fields();
         self.top(&searcher, q, limit)?
             .into_iter()
             .map(|(_, address)| {
-                let source = load_source(&searcher, fields, address)?;
-                Ok(source["id"].as_str().unwrap_or_default().to_string())
+                let doc: TantivyDocument = searcher.doc(address)?;
+                let hit: StoredHit = parse_stored(&doc, fields.hit)?;
+                Ok(hit.id.into_owned())
             })
             .collect()
     }

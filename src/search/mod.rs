@@ -8,16 +8,18 @@ pub mod query;
 pub mod rank;
 pub mod request;
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tantivy::collector::{Count, MultiCollector, TopDocs};
-use tantivy::{DocAddress, DocId, Score, SegmentReader};
+use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument};
 
 use crate::config::SearchConfig;
 use crate::error::Result;
-use crate::index::{ProductIndex, load_source};
+use crate::index::schema::StoredHit;
+use crate::index::{Fields, ProductIndex, parse_stored};
 use facets::{FacetCounts, PathCounts, PriceRanges};
 use rank::{Explain, RankColumns, RankKey, Ranker};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
@@ -174,11 +176,7 @@ pub fn search(
         } else {
             None
         };
-        hits.push(hydrate(
-            load_source(&searcher, fields, address)?,
-            key.secondary,
-            explain,
-        ));
+        hits.push(hydrate(&searcher, fields, address, key.secondary, explain)?);
     }
     Ok(SearchResponse {
         hits,
@@ -211,28 +209,27 @@ fn explain_hit(
     Ok(ranker.explain(&cols, address.doc_id, text_score))
 }
 
-fn hydrate(source: Value, score: f64, explain: Option<Explain>) -> Hit {
-    let text = |k: &str| source.get(k).and_then(Value::as_str).map(str::to_string);
-    Hit {
-        id: text("id").unwrap_or_default(),
-        title: text("title").unwrap_or_default(),
-        brand: text("brand"),
-        category: source
-            .get("category")
-            .and_then(Value::as_array)
-            .map(|levels| {
-                levels
-                    .iter()
-                    .filter_map(|l| l.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        price: source.get("price").and_then(Value::as_f64),
-        image_url: text("image_url"),
-        url: text("url"),
+/// Builds a hit from the document's stored hit fields.
+fn hydrate(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    address: DocAddress,
+    score: f64,
+    explain: Option<Explain>,
+) -> Result<Hit> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let stored: StoredHit = parse_stored(&doc, fields.hit)?;
+    Ok(Hit {
+        id: stored.id.into_owned(),
+        title: stored.title.into_owned(),
+        brand: stored.brand.map(Cow::into_owned),
+        category: stored.category,
+        price: stored.price,
+        image_url: stored.image_url.map(Cow::into_owned),
+        url: stored.url.map(Cow::into_owned),
         score,
         explain,
-    }
+    })
 }
 
 /// Category counts: the top level, then the children of each level of the filtered path.

@@ -74,7 +74,7 @@ pub struct Explain {
 }
 
 /// One ranking stage's effect on a hit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Stage {
     /// Stage name (`popularity`, `stock`).
     pub stage: &'static str,
@@ -97,41 +97,53 @@ pub struct Ranker {
 }
 
 impl Ranker {
-    /// Runs every stage on one document and explains it.
-    pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
-        let text = if self.has_text {
+    /// The stages after the text score, for one document. A fixed array, so ranking every
+    /// matching document allocates nothing; [`Ranker::explain`] reports the same values.
+    fn stages(&self, cols: &RankColumns, doc: DocId) -> [Stage; 2] {
+        let popularity = cols.popularity.first(doc);
+        let in_stock = cols.in_stock.first(doc).unwrap_or(true);
+        [
+            Stage {
+                stage: "popularity",
+                value: popularity,
+                factor: 1.0 + f64::from(self.weights.popularity) * saturate(popularity),
+            },
+            Stage {
+                stage: "stock",
+                value: None,
+                factor: if in_stock {
+                    1.0
+                } else {
+                    f64::from(self.weights.out_of_stock)
+                },
+            },
+        ]
+    }
+
+    fn text(&self, text_score: Score) -> f64 {
+        if self.has_text {
             f64::from(text_score)
         } else {
             1.0
-        };
-        let popularity = cols.popularity.first(doc);
-        let popularity_factor = 1.0 + f64::from(self.weights.popularity) * saturate(popularity);
-        let stock_factor = if cols.in_stock.first(doc).unwrap_or(true) {
-            1.0
-        } else {
-            f64::from(self.weights.out_of_stock)
-        };
-        Explain {
-            text,
-            stages: vec![
-                Stage {
-                    stage: "popularity",
-                    value: popularity,
-                    factor: popularity_factor,
-                },
-                Stage {
-                    stage: "stock",
-                    value: None,
-                    factor: stock_factor,
-                },
-            ],
-            score: text * popularity_factor * stock_factor,
         }
     }
 
-    /// The relevance score of one document (the same number [`Ranker::explain`] ends with).
+    /// Runs every stage on one document and explains it.
+    pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
+        let stages = self.stages(cols, doc);
+        Explain {
+            text: self.text(text_score),
+            score: self.score(cols, doc, text_score),
+            stages: stages.to_vec(),
+        }
+    }
+
+    /// The relevance score of one document: the text score times every stage's factor.
     pub fn score(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> f64 {
-        self.explain(cols, doc, text_score).score
+        let stages = self.stages(cols, doc);
+        stages
+            .iter()
+            .fold(self.text(text_score), |score, stage| score * stage.factor)
     }
 
     /// The sort key of one document.
