@@ -15,7 +15,11 @@ fn main() -> anyhow::Result<()> {
         args.len() == 4,
         "usage: inprocess_qps DATA_DIR QUERIES_FILE SECONDS"
     );
-    let mut config = Config::default();
+    // ATTUNE_CONFIG names a config file, to compare ranking settings.
+    let mut config = match std::env::var_os("ATTUNE_CONFIG") {
+        Some(path) => Config::load(std::path::Path::new(&path), true)?,
+        None => Config::default(),
+    };
     config.server.data_dir = args[1].clone().into();
     let queries: Vec<String> = std::fs::read_to_string(&args[2])?
         .lines()

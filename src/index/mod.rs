@@ -18,7 +18,9 @@ use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::TermQuery;
 use tantivy::schema::{Field, IndexRecordOption, Value as _};
-use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexSettings, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 use tokio::sync::{mpsc, oneshot};
 
 pub use schema::Fields;
@@ -26,6 +28,14 @@ use writer::{Op, WriterConfig};
 
 use crate::catalog::Product;
 use crate::error::{Error, Result};
+
+/// Size of a compressed block of the document store. Reading one hit decompresses its whole
+/// block, so blocks much larger than a product (tantivy's default is 16 KiB) make hydration
+/// the most expensive part of a search.
+const DOCSTORE_BLOCK_BYTES: usize = 4096;
+
+/// Decompressed blocks cached per segment: popular products stay decompressed.
+const DOCSTORE_CACHE_BLOCKS: usize = 1000;
 
 /// Counts of a bulk delete.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -68,11 +78,19 @@ impl ProductIndex {
         let (schema, fields) = Fields::build();
         let directory = MmapDirectory::open(dir)
             .map_err(|e| Error::Internal(format!("cannot open index directory: {e}")))?;
-        let index = Index::open_or_create(directory, schema)?;
+        let settings = IndexSettings {
+            docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+            ..IndexSettings::default()
+        };
+        let index = Index::builder()
+            .schema(schema)
+            .settings(settings)
+            .open_or_create(directory)?;
         crate::text::register(&index);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
             .try_into()?;
         let tantivy_writer =
             index.writer_with_num_threads(config.threads.get(), config.heap_bytes)?;

@@ -3,6 +3,7 @@
 //! [`search`] is synchronous and CPU-bound; the HTTP layer runs it on the blocking pool.
 
 pub mod baseline;
+pub mod collect;
 pub mod facets;
 pub mod query;
 pub mod rank;
@@ -13,15 +14,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tantivy::collector::{Count, MultiCollector, TopDocs};
-use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument};
+use tantivy::collector::MultiCollector;
+use tantivy::{DocAddress, TantivyDocument};
 
 use crate::config::SearchConfig;
 use crate::error::Result;
 use crate::index::schema::StoredHit;
 use crate::index::{Fields, ProductIndex, parse_stored};
+use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, PathCounts, PriceRanges};
-use rank::{Explain, RankColumns, RankKey, Ranker};
+use rank::{Explain, RankColumns, Ranker};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
 
 /// One search hit, as returned to the storefront.
@@ -98,48 +100,23 @@ pub fn search(
     };
     let searcher = index.searcher();
 
-    let mut collectors = MultiCollector::new();
-    let top_ranker = ranker.clone();
-    // tantivy's TopDocs cannot take a limit of 0 (a facets-only request).
-    let top = (req.limit > 0).then(|| {
-        collectors.add_collector(
-            TopDocs::with_limit(req.limit)
-                .and_offset(req.offset)
-                .tweak_score(move |segment: &SegmentReader| {
-                    let cols = RankColumns::open(segment).ok();
-                    let ranker = top_ranker.clone();
-                    move |doc: DocId, score: Score| match &cols {
-                        Some(cols) => ranker.key(cols, doc, score),
-                        None => RankKey {
-                            primary: f64::NEG_INFINITY,
-                            secondary: 0.0,
-                            tiebreak: u64::MAX,
-                        },
-                    }
-                }),
+    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit);
+    let (ranked, counts) = if req.facets.is_empty() {
+        (
+            searcher.search(plan.query.as_ref(), &top)?,
+            FacetFruits::default(),
         )
-    });
-    let count = collectors.add_collector(Count);
-    let wants = |f: &FacetRequest| req.facets.contains(f);
-    let wants_attrs = req
-        .facets
-        .iter()
-        .any(|f| matches!(f, FacetRequest::Attribute(_)));
-    let category = wants(&FacetRequest::Category)
-        .then(|| collectors.add_collector(FacetCounts::new("category")));
-    let brand =
-        wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
-    let attrs = wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr")));
-    let price = wants(&FacetRequest::Price)
-        .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
-
-    let mut fruits = searcher.search(plan.query.as_ref(), &collectors)?;
-    let top_docs = top.map(|h| h.extract(&mut fruits)).unwrap_or_default();
-    let total = count.extract(&mut fruits) as u64;
-    let category = category.map(|h| h.extract(&mut fruits));
-    let brand = brand.map(|h| h.extract(&mut fruits));
-    let attrs = attrs.map(|h| h.extract(&mut fruits));
-    let price = price.map(|h| h.extract(&mut fruits));
+    } else {
+        collect_with_facets(&searcher, plan.query.as_ref(), top, req, config)?
+    };
+    let FacetFruits {
+        category,
+        brand,
+        attrs,
+        price,
+    } = counts;
+    let total = ranked.total;
+    let top_docs = ranked.hits;
 
     let mut facets = Map::new();
     for facet in &req.facets {
@@ -207,6 +184,48 @@ fn explain_hit(
         0.0
     };
     Ok(ranker.explain(&cols, address.doc_id, text_score))
+}
+
+/// Facet counts of one search, each present when requested.
+#[derive(Default)]
+struct FacetFruits {
+    category: Option<PathCounts>,
+    brand: Option<PathCounts>,
+    attrs: Option<PathCounts>,
+    price: Option<Vec<facets::PriceBucket>>,
+}
+
+/// Runs the top-k collector and the requested facet collectors in one pass.
+fn collect_with_facets(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    top: TopRankedCollector,
+    req: &SearchRequest,
+    config: &SearchConfig,
+) -> Result<(TopRanked, FacetFruits)> {
+    let mut collectors = MultiCollector::new();
+    let top = collectors.add_collector(top);
+    let wants = |f: &FacetRequest| req.facets.contains(f);
+    let wants_attrs = req
+        .facets
+        .iter()
+        .any(|f| matches!(f, FacetRequest::Attribute(_)));
+    let category = wants(&FacetRequest::Category)
+        .then(|| collectors.add_collector(FacetCounts::new("category")));
+    let brand =
+        wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
+    let attrs = wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr")));
+    let price = wants(&FacetRequest::Price)
+        .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
+    let mut fruits = searcher.search(query, &collectors)?;
+    let ranked = top.extract(&mut fruits);
+    let counts = FacetFruits {
+        category: category.map(|h| h.extract(&mut fruits)),
+        brand: brand.map(|h| h.extract(&mut fruits)),
+        attrs: attrs.map(|h| h.extract(&mut fruits)),
+        price: price.map(|h| h.extract(&mut fruits)),
+    };
+    Ok((ranked, counts))
 }
 
 /// Builds a hit from the document's stored hit fields.

@@ -26,14 +26,20 @@ pub struct RankKey {
     pub tiebreak: u64,
 }
 
+impl Eq for RankKey {}
+
+impl Ord for RankKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.primary
+            .total_cmp(&other.primary)
+            .then(self.secondary.total_cmp(&other.secondary))
+            .then(other.tiebreak.cmp(&self.tiebreak))
+    }
+}
+
 impl PartialOrd for RankKey {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(
-            self.primary
-                .total_cmp(&other.primary)
-                .then(self.secondary.total_cmp(&other.secondary))
-                .then(other.tiebreak.cmp(&self.tiebreak)),
-        )
+        Some(self.cmp(other))
     }
 }
 
@@ -144,6 +150,18 @@ impl Ranker {
         stages
             .iter()
             .fold(self.text(text_score), |score, stage| score * stage.factor)
+    }
+
+    /// The largest factor the stages can apply together: a document whose text score times
+    /// this cannot beat the current k-th best needs no fast-field reads at all.
+    pub fn max_factor(&self) -> f64 {
+        1.0 + f64::from(self.weights.popularity)
+    }
+
+    /// An upper bound of the primary sort value from the text score alone, when the sort
+    /// is by relevance (other sorts cannot be bounded by text).
+    pub fn primary_bound(&self, text_score: Score) -> Option<f64> {
+        (self.sort == Sort::Relevance).then(|| self.text(text_score) * self.max_factor())
     }
 
     /// The sort key of one document.

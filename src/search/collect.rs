@@ -1,0 +1,203 @@
+//! The top-k collector: counts every match and keeps the best `k` by [`RankKey`].
+//!
+//! It runs the ranking stages lazily: once `k` hits are held, a document whose text score
+//! times the stages' largest possible factor cannot beat the k-th best is skipped without
+//! reading a fast field. Broad queries match thousands of documents, so this bound, not the
+//! stages themselves, decides what ranking costs.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use super::rank::{RankColumns, RankKey, Ranker};
+#[cfg(test)]
+use super::request::Sort;
+
+/// What the collector returns: the page of hits and the number of matches.
+#[derive(Debug, Default)]
+pub struct TopRanked {
+    /// Hits of the requested page, best first.
+    pub hits: Vec<(RankKey, DocAddress)>,
+    /// Matching documents in all.
+    pub total: u64,
+}
+
+/// Collects the top `offset + limit` hits and returns the page `offset..offset + limit`.
+pub struct TopRankedCollector {
+    ranker: Ranker,
+    offset: usize,
+    limit: usize,
+}
+
+impl TopRankedCollector {
+    /// A collector for one page.
+    pub fn new(ranker: Ranker, offset: usize, limit: usize) -> Self {
+        TopRankedCollector {
+            ranker,
+            offset,
+            limit,
+        }
+    }
+}
+
+/// Per-segment state.
+pub struct TopRankedSegment {
+    ranker: Ranker,
+    columns: RankColumns,
+    segment: SegmentOrdinal,
+    k: usize,
+    heap: BinaryHeap<Reverse<(RankKey, DocId)>>,
+    total: u64,
+}
+
+impl Collector for TopRankedCollector {
+    type Fruit = TopRanked;
+    type Child = TopRankedSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TopRankedSegment> {
+        let k = self.offset + self.limit;
+        Ok(TopRankedSegment {
+            ranker: self.ranker.clone(),
+            columns: RankColumns::open(reader)?,
+            segment,
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+            total: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.ranker.has_text
+    }
+
+    fn merge_fruits(&self, fruits: Vec<TopRanked>) -> tantivy::Result<TopRanked> {
+        let total = fruits.iter().map(|f| f.total).sum();
+        let mut hits: Vec<(RankKey, DocAddress)> =
+            fruits.into_iter().flat_map(|f| f.hits).collect();
+        // Best first; equal keys (same id hash) are impossible for distinct products, but
+        // order by address too so the result never depends on the merge order.
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let hits = hits
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        Ok(TopRanked { hits, total })
+    }
+}
+
+impl SegmentCollector for TopRankedSegment {
+    type Fruit = TopRanked;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.total += 1;
+        if self.k == 0 {
+            return;
+        }
+        if self.heap.len() >= self.k
+            && let (Some(bound), Some(Reverse((worst, _)))) =
+                (self.ranker.primary_bound(score), self.heap.peek())
+            && bound < worst.primary
+        {
+            return;
+        }
+        let key = self.ranker.key(&self.columns, doc, score);
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse((key, doc)));
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && key > worst.0.0
+        {
+            *worst = Reverse((key, doc));
+        }
+    }
+
+    fn harvest(self) -> TopRanked {
+        let segment = self.segment;
+        TopRanked {
+            hits: self
+                .heap
+                .into_iter()
+                .map(|Reverse((key, doc))| (key, DocAddress::new(segment, doc)))
+                .collect(),
+            total: self.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Product;
+    use crate::config::Config;
+    use crate::index::ProductIndex;
+    use crate::index::writer::WriterConfig;
+    use crate::search::{SearchRequest, query};
+    use proptest::prelude::*;
+    use tantivy::collector::TopDocs;
+
+    const WORDS: &[&str] = &["red", "shoe", "lamp", "blue", "mug", "steel"];
+
+    fn catalog() -> impl Strategy<Value = Vec<(Vec<usize>, u32, bool)>> {
+        prop::collection::vec(
+            (
+                prop::collection::vec(0..WORDS.len(), 1..5),
+                0u32..5000,
+                any::<bool>(),
+            ),
+            1..40,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The lazily bounded collector returns exactly what ranking every match returns
+        /// (tantivy's own top-k over the same keys, no bound).
+        #[test]
+        fn the_bounded_top_k_equals_ranking_every_match(
+            docs in catalog(),
+            word in 0..WORDS.len(),
+            offset in 0usize..5,
+            limit in 1usize..8,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
+            let products: Vec<Product> = docs.iter().enumerate().map(|(i, (words, pop, stock))| {
+                let title: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
+                Product::from_json(serde_json::json!({"id": format!("p{i}"), "title": title.join(" "),
+                    "popularity": pop, "in_stock": stock})).unwrap()
+            }).collect();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let ticket = index.begin();
+                index.upsert(products).await.unwrap();
+                index.commit(ticket).await.unwrap();
+            });
+            let config = Config::default().search;
+            let req = SearchRequest::from_pairs(vec![("q".into(), WORDS[word].into())], &config).unwrap();
+            let plan = query::plan(&req, index.fields(), &config.weights);
+            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance };
+            let searcher = index.searcher();
+
+            let ours = searcher.search(plan.query.as_ref(), &TopRankedCollector::new(ranker.clone(), offset, limit)).unwrap();
+            let oracle_ranker = ranker.clone();
+            let oracle = searcher.search(plan.query.as_ref(), &TopDocs::with_limit(offset + limit).tweak_score(
+                move |segment: &SegmentReader| {
+                    let cols = RankColumns::open(segment).unwrap();
+                    let ranker = oracle_ranker.clone();
+                    move |doc: DocId, score: Score| ranker.key(&cols, doc, score)
+                })).unwrap();
+            let expected: Vec<RankKey> = oracle.into_iter().skip(offset).map(|(k, _)| k).collect();
+            let got: Vec<RankKey> = ours.hits.iter().map(|(k, _)| *k).collect();
+            prop_assert_eq!(got, expected);
+            let matching = docs.iter().filter(|(words, _, _)| words.contains(&word)).count() as u64;
+            prop_assert_eq!(ours.total, matching);
+        }
+    }
+}
