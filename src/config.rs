@@ -107,8 +107,6 @@ pub struct RawWeights {
     pub attributes: f32,
     /// BM25 weight of the description.
     pub description: f32,
-    /// Share of the other fields' scores added to the best field's (0 = max only, 1 = sum).
-    pub tie_breaker: f32,
     /// Weight of the bonus for the query's words found together, in order, in the title.
     pub phrase: f32,
     /// Weight of the popularity prior: the score is multiplied by up to `1 + popularity`.
@@ -125,7 +123,6 @@ impl Default for RawWeights {
             category: 1.5,
             attributes: 1.0,
             description: 0.5,
-            tie_breaker: 0.3,
             phrase: 1.5,
             popularity: 0.2,
             out_of_stock: 0.5,
@@ -319,10 +316,10 @@ impl Config {
         if weights.iter().any(|x| !x.is_finite() || *x < 0.0) {
             return Err(invalid("search.weights", "weights must be numbers >= 0"));
         }
-        if !(0.0..=1.0).contains(&w.tie_breaker) || !(0.0..=1.0).contains(&w.out_of_stock) {
+        if !(0.0..=1.0).contains(&w.out_of_stock) {
             return Err(invalid(
                 "search.weights",
-                "tie_breaker and out_of_stock must be between 0 and 1",
+                "out_of_stock must be between 0 and 1",
             ));
         }
         Ok(Config {

@@ -1,16 +1,16 @@
 //! Turns a validated request into a tantivy query: scored text clauses plus unscored filters.
 //!
-//! Every query word must match in some field; each word scores as the best of its fields
-//! (weighted BM25) plus a share of the others (`tie_breaker`). A phrase clause on the title
-//! rewards the words found together and in order. Filters are wrapped to score zero so they
+//! Every query word must match in some field; each word scores as the weighted sum of its
+//! fields' BM25 scores (a disjunction-max was 40 % slower on the Best Buy query mix for no
+//! measured gain). A phrase clause on the title rewards the words found together and in order. Filters are wrapped to score zero so they
 //! narrow the set without moving the order.
 
 use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, PhraseQuery,
-    Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 
@@ -82,7 +82,7 @@ fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
         (f.attrs_text, w.attributes),
         (f.description, w.description),
     ];
-    let disjuncts: Vec<Box<dyn Query>> = per_field
+    let fields: Vec<(Occur, Box<dyn Query>)> = per_field
         .iter()
         .filter(|(_, weight)| *weight > 0.0)
         .map(|(field, weight)| {
@@ -90,13 +90,11 @@ fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
                 Term::from_field_text(*field, term),
                 IndexRecordOption::WithFreqs,
             );
-            Box::new(BoostQuery::new(Box::new(q), *weight)) as Box<dyn Query>
+            let boosted: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(q), *weight));
+            (Occur::Should, boosted)
         })
         .collect();
-    Box::new(DisjunctionMaxQuery::with_tie_breaker(
-        disjuncts,
-        w.tie_breaker,
-    ))
+    Box::new(BooleanQuery::new(fields))
 }
 
 /// One query per filter; a document must match all of them.
