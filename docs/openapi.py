@@ -75,8 +75,45 @@ spec = {
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                      "responses": {"200": ok("results", ref("SearchResponse")), "413": err("body too large"),
                                    "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
+        "/v1/events": {"post": {
+            "summary": "Record visitor events (one object, a JSON array of up to 1,000, or NDJSON)",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"oneOf": [ref("Event"), {"type": "array", "maxItems": 1000, "items": ref("Event")}]}},
+                "application/x-ndjson": {"schema": ref("Event")}}},
+            "responses": {"200": ok("recorded; durable and applied when sent", ref("EventReport")),
+                          "413": err("body too large"), "415": err("unsupported content type"), **common_errors}}},
+        "/v1/visitors/{id}": {
+            "get": {"summary": "The profile ranking uses", "parameters": [id_param],
+                    "responses": {"200": ok("the profile", ref("Profile")), "404": err("unknown visitor"), **common_errors}},
+            "delete": {"summary": "Erase the profile, its aliases and its events from memory and disk", "parameters": [id_param],
+                       "responses": {"200": ok("erased", {"type": "object"}), "404": err("unknown visitor"), **common_errors}}},
+        "/v1/visitors/{id}/identify": {"post": {
+            "summary": "Merge an anonymous visitor into a user", "parameters": [id_param],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "string"}}}}}},
+            "responses": {"200": ok("merged", {"type": "object", "properties": {"visitor_id": {"type": "string"}, "profile_id": {"type": "string"}}}),
+                          "415": err("unsupported content type"), **common_errors}}},
+        "/v1/visitors/{id}/preferences": {"put": {
+            "summary": "Replace stated preferences (zero-party data); `personalize: false` opts out", "parameters": [id_param],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Preferences")}}},
+            "responses": {"200": ok("the profile", ref("Profile")), "415": err("unsupported content type"), **common_errors}}},
     },
     "components": {"schemas": {
+        "Event": {"type": "object", "required": ["type", "visitor_id"], "additionalProperties": False, "properties": {
+            "type": {"type": "string", "enum": ["view", "click", "add_to_cart", "remove_from_cart", "purchase", "return", "search"]},
+            "visitor_id": {"type": "string"}, "user_id": {"type": "string"}, "product_id": {"type": "string"},
+            "query": {"type": "string"}, "position": {"type": "integer", "minimum": 1}, "search_id": {"type": "string"},
+            "order_id": {"type": "string"}, "price": {"type": "number", "minimum": 0}, "quantity": {"type": "integer", "minimum": 1},
+            "timestamp": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "description": "epoch ms"}]},
+            "source": {"type": "string"}}},
+        "EventReport": {"type": "object", "properties": {"accepted": {"type": "integer"}, "failed": {"type": "integer"},
+            "errors": {"type": "array", "items": {"type": "object"}}}},
+        "Preferences": {"type": "object", "additionalProperties": False, "properties": {
+            "categories": {"type": "array", "items": {"type": "string"}}, "brands": {"type": "array", "items": {"type": "string"}},
+            "price_min": {"type": "number"}, "price_max": {"type": "number"},
+            "sizes": {"type": "array", "items": {"type": "string"}}, "colors": {"type": "array", "items": {"type": "string"}},
+            "personalize": {"type": "boolean", "default": True}}},
+        "Profile": {"type": "object", "description": "see docs/api.md"},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
                   "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "products": {"type": "integer"},

@@ -130,6 +130,135 @@ impl Default for RawWeights {
     }
 }
 
+/// The raw `[profiles]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawProfiles {
+    /// Days for an affinity to halve.
+    pub half_life_days: f64,
+    /// Minutes of inactivity that end a session.
+    pub session_timeout_minutes: u64,
+    /// Days after which an inactive anonymous profile is evicted.
+    pub anonymous_ttl_days: u64,
+    /// Days without activity after which a visitor is `lapsed`.
+    pub lapsed_after_days: u64,
+    /// Most profiles kept in memory; beyond, the least recently active anonymous ones go.
+    pub max_profiles: usize,
+    /// Seconds between background snapshots.
+    pub snapshot_interval_seconds: u64,
+    /// Affinity entries kept per profile.
+    pub max_categories: usize,
+    /// Brand entries kept per profile.
+    pub max_brands: usize,
+    /// Attribute entries kept per profile.
+    pub max_attributes: usize,
+    /// Weight of each event type.
+    pub weights: RawEventWeights,
+}
+
+impl Default for RawProfiles {
+    fn default() -> Self {
+        RawProfiles {
+            half_life_days: 14.0,
+            session_timeout_minutes: 30,
+            anonymous_ttl_days: 30,
+            lapsed_after_days: 90,
+            max_profiles: 1_000_000,
+            snapshot_interval_seconds: 300,
+            max_categories: 24,
+            max_brands: 12,
+            max_attributes: 24,
+            weights: RawEventWeights::default(),
+        }
+    }
+}
+
+/// Affinity weight of each event type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawEventWeights {
+    /// Product page view.
+    pub view: f32,
+    /// Click.
+    pub click: f32,
+    /// Add to cart.
+    pub add_to_cart: f32,
+    /// Remove from cart.
+    pub remove_from_cart: f32,
+    /// Purchase.
+    pub purchase: f32,
+    /// Return.
+    pub r#return: f32,
+}
+
+impl Default for RawEventWeights {
+    fn default() -> Self {
+        RawEventWeights {
+            view: 1.0,
+            click: 2.0,
+            add_to_cart: 5.0,
+            remove_from_cart: -3.0,
+            purchase: 10.0,
+            r#return: -8.0,
+        }
+    }
+}
+
+/// Per-profile caps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileCaps {
+    /// Category entries.
+    pub categories: usize,
+    /// Brand entries.
+    pub brands: usize,
+    /// Attribute entries.
+    pub attributes: usize,
+}
+
+/// Validated profile settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilesConfig {
+    /// Half-life in milliseconds.
+    pub half_life_ms: f64,
+    /// Session timeout in milliseconds.
+    pub session_timeout_ms: i64,
+    /// Anonymous profile time-to-live in milliseconds.
+    pub anonymous_ttl_ms: i64,
+    /// Inactivity that makes a visitor lapsed, in milliseconds.
+    pub lapsed_after_ms: i64,
+    /// Most profiles in memory.
+    pub max_profiles: usize,
+    /// Time between snapshots.
+    pub snapshot_interval: Duration,
+    /// Caps.
+    pub caps: ProfileCaps,
+    /// Event weights.
+    pub weights: RawEventWeights,
+}
+
+impl ProfilesConfig {
+    /// The weight of an event type (searches carry none).
+    pub fn weight(&self, kind: crate::profiles::event::EventType) -> f32 {
+        use crate::profiles::event::EventType as E;
+        let w = &self.weights;
+        match kind {
+            E::View => w.view,
+            E::Click => w.click,
+            E::AddToCart => w.add_to_cart,
+            E::RemoveFromCart => w.remove_from_cart,
+            E::Purchase => w.purchase,
+            E::Return => w.r#return,
+            E::Search => 0.0,
+        }
+    }
+}
+
+impl Default for ProfilesConfig {
+    fn default() -> Self {
+        Config::default().profiles
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -140,6 +269,8 @@ pub struct RawConfig {
     pub index: RawIndex,
     /// `[search]`.
     pub search: RawSearch,
+    /// `[profiles]`.
+    pub profiles: RawProfiles,
 }
 
 /// Validated server settings.
@@ -194,6 +325,8 @@ pub struct Config {
     pub index: IndexConfig,
     /// Search settings.
     pub search: SearchConfig,
+    /// Profile settings.
+    pub profiles: ProfilesConfig,
 }
 
 /// A configuration problem, naming the file and key or line.
@@ -322,7 +455,9 @@ impl Config {
                 "out_of_stock must be between 0 and 1",
             ));
         }
+        let profiles = profiles_config(&raw.profiles)?;
         Ok(Config {
+            profiles,
             server: ServerConfig {
                 listen,
                 data_dir: raw.server.data_dir,
@@ -345,6 +480,63 @@ impl Config {
             },
         })
     }
+}
+
+fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
+    let invalid = |key, message: &str| ConfigError::Invalid {
+        key,
+        message: message.to_string(),
+    };
+    if !(p.half_life_days.is_finite() && p.half_life_days > 0.0) {
+        return Err(invalid("profiles.half_life_days", "must be a number > 0"));
+    }
+    if p.session_timeout_minutes == 0 {
+        return Err(invalid(
+            "profiles.session_timeout_minutes",
+            "must be at least 1",
+        ));
+    }
+    if p.snapshot_interval_seconds == 0 {
+        return Err(invalid(
+            "profiles.snapshot_interval_seconds",
+            "must be at least 1",
+        ));
+    }
+    if p.max_categories == 0 || p.max_brands == 0 || p.max_attributes == 0 || p.max_profiles == 0 {
+        return Err(invalid(
+            "profiles.max_categories",
+            "caps must be at least 1",
+        ));
+    }
+    let w = &p.weights;
+    if [
+        w.view,
+        w.click,
+        w.add_to_cart,
+        w.remove_from_cart,
+        w.purchase,
+        w.r#return,
+    ]
+    .iter()
+    .any(|x| !x.is_finite())
+    {
+        return Err(invalid("profiles.weights", "weights must be numbers"));
+    }
+    const MS_PER_DAY: f64 = 86_400_000.0;
+    Ok(ProfilesConfig {
+        half_life_ms: p.half_life_days * MS_PER_DAY,
+        session_timeout_ms: p.session_timeout_minutes as i64 * 60_000,
+        anonymous_ttl_ms: p.anonymous_ttl_days as i64 * 86_400_000,
+        lapsed_after_ms: p.lapsed_after_days as i64 * 86_400_000,
+        max_profiles: p.max_profiles,
+        snapshot_interval: Duration::from_secs(p.snapshot_interval_seconds),
+        caps: ProfileCaps {
+            categories: p.max_categories,
+            brands: p.max_brands,
+            attributes: p.max_attributes,
+        },
+        weights: p.weights.clone(),
+    })
 }
 
 #[cfg(test)]

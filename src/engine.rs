@@ -18,6 +18,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::writer::WriterConfig;
 use crate::index::{DeleteReport, ProductIndex, ReplaceReport, WriteTicket};
+use crate::profiles::event::Event;
+use crate::profiles::facts::FactsCache;
+use crate::profiles::journal::Journal;
+use crate::profiles::profile::Preferences;
+use crate::profiles::view::ProfileView;
+use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::search::{self, SearchRequest, SearchResponse};
 
 /// Products per batch handed to the writer while a body streams in.
@@ -42,8 +48,11 @@ pub struct IngestReport {
 /// The engine.
 pub struct Engine {
     config: Config,
-    index: ProductIndex,
+    index: Arc<ProductIndex>,
     syncs: Arc<SyncManager>,
+    facts: Arc<FactsCache>,
+    profiles: Arc<ProfileStore>,
+    journal: Journal,
     search_gate: Arc<Gate>,
 }
 
@@ -59,7 +68,11 @@ impl Engine {
                 ..WriterConfig::default()
             },
         )?;
+        let index = Arc::new(index);
         let syncs = SyncManager::open(&data.join("syncs"), config.index.sync_ttl)?;
+        let facts = Arc::new(FactsCache::new(index.clone()));
+        let profiles = Arc::new(ProfileStore::new(config.profiles.clone(), facts.clone()));
+        let journal = Journal::open(&data.join("profiles"), profiles.clone())?;
         let gate = Gate::new(
             config.server.search_concurrency.get(),
             config.server.search_queue,
@@ -67,6 +80,9 @@ impl Engine {
         Ok(Arc::new(Engine {
             index,
             syncs: Arc::new(syncs),
+            facts,
+            profiles,
+            journal,
             search_gate: Arc::new(gate),
             config,
         }))
@@ -95,6 +111,7 @@ impl Engine {
         Ok(Ingest {
             engine: self.clone(),
             ticket: self.index.begin(),
+            written: Vec::new(),
             batch: Vec::with_capacity(BATCH),
             report: IngestReport {
                 sync_id: sync_id.clone(),
@@ -113,12 +130,15 @@ impl Engine {
 
     /// Applies a merge patch to one product.
     pub async fn patch_product(&self, id: &str, patch: serde_json::Value) -> Result<Product> {
-        self.index.patch(id.to_string(), patch).await
+        let product = self.index.patch(id.to_string(), patch).await?;
+        self.facts.invalidate(id);
+        Ok(product)
     }
 
     /// Deletes one product; unknown ids are an error.
     pub async fn delete_product(&self, id: &str) -> Result<()> {
         let report = self.index.delete(vec![id.to_string()]).await?;
+        self.facts.invalidate(id);
         if report.deleted == 0 {
             return Err(Error::UnknownProduct(id.to_string()));
         }
@@ -127,7 +147,11 @@ impl Engine {
 
     /// Deletes products in bulk; unknown ids are reported, not an error.
     pub async fn delete_products(&self, ids: Vec<String>) -> Result<DeleteReport> {
-        self.index.delete(ids).await
+        let report = self.index.delete(ids.clone()).await?;
+        for id in &ids {
+            self.facts.invalidate(id);
+        }
+        Ok(report)
     }
 
     /// Opens a full catalog sync.
@@ -141,6 +165,7 @@ impl Engine {
         match self.index.replace_all(path.clone()).await {
             Ok(report) => {
                 self.syncs.finish(&path);
+                self.facts.clear();
                 Ok(report)
             }
             Err(e) => {
@@ -168,9 +193,78 @@ impl Engine {
         .map_err(|e| Error::Internal(format!("search task failed: {e}")))?
     }
 
-    /// Commits pending writes and stops the writer (graceful shutdown).
+    /// Commits pending writes, stops the writer and the journal (graceful shutdown).
     pub fn close(&self) {
         self.index.close();
+        self.journal.close();
+    }
+
+    /// The visitor profiles.
+    pub fn profiles(&self) -> &ProfileStore {
+        &self.profiles
+    }
+
+    /// Starts an ingestion of streamed events.
+    pub fn events(self: &Arc<Self>, format: BodyFormat) -> EventIngest {
+        EventIngest {
+            engine: self.clone(),
+            format,
+            items: 0,
+            batch: Vec::new(),
+            report: EventReport::default(),
+        }
+    }
+
+    /// Merges an anonymous visitor into a user, durably.
+    pub async fn identify(&self, visitor_id: &str, user_id: &str) -> Result<String> {
+        let entry = Entry::Identify {
+            visitor_id: visitor_id.to_string(),
+            user_id: user_id.to_string(),
+        };
+        self.journal.append(vec![entry]).await?;
+        Ok(self.profiles.resolve(visitor_id))
+    }
+
+    /// Replaces a visitor's stated preferences, durably.
+    pub async fn set_preferences(&self, id: &str, preferences: Preferences) -> Result<ProfileView> {
+        let entry = Entry::Preferences {
+            id: id.to_string(),
+            preferences,
+        };
+        self.journal.append(vec![entry]).await?;
+        self.visitor(id)
+    }
+
+    /// The profile ranking uses for a visitor or user id, decayed to now.
+    pub fn visitor(&self, id: &str) -> Result<ProfileView> {
+        let profile = self
+            .profiles
+            .get(id)
+            .ok_or_else(|| Error::UnknownVisitor(id.to_string()))?;
+        let aliases = self.profiles.aliases_of(&profile.id);
+        Ok(ProfileView::of(
+            &profile,
+            aliases,
+            now_ms(),
+            &self.config.profiles,
+        ))
+    }
+
+    /// Erases a profile, its aliases and its events from memory and disk.
+    pub async fn forget_visitor(&self, id: &str) -> Result<()> {
+        if self.profiles.get(id).is_none() {
+            return Err(Error::UnknownVisitor(id.to_string()));
+        }
+        self.journal
+            .append(vec![Entry::Forget { id: id.to_string() }])
+            .await?;
+        // The events are in the log until a snapshot replaces it.
+        self.journal.snapshot().await
+    }
+
+    /// Snapshots the profiles and truncates their log.
+    pub async fn snapshot_profiles(&self) -> Result<()> {
+        self.journal.snapshot().await
     }
 }
 
@@ -215,6 +309,26 @@ pub struct Ingest {
     ticket: WriteTicket,
     batch: Vec<Product>,
     report: IngestReport,
+    /// Ids written, to refresh what profiles know of them once committed.
+    written: Vec<String>,
+}
+
+/// Takes the items of a streamed body, batch by batch.
+pub trait ItemSink {
+    /// Validates and forwards items.
+    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl ItemSink for Ingest {
+    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send {
+        Ingest::push(self, items)
+    }
+}
+
+impl ItemSink for EventIngest {
+    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send {
+        EventIngest::push(self, items)
+    }
 }
 
 impl Ingest {
@@ -253,6 +367,9 @@ impl Ingest {
             None => {
                 if self.report.upserted > 0 {
                     self.engine.index.commit(self.ticket).await?;
+                    for id in &self.written {
+                        self.engine.facts.invalidate(id);
+                    }
                 }
             }
         }
@@ -272,11 +389,94 @@ impl Ingest {
                     .await
                     .map_err(|e| Error::Internal(e.to_string()))??;
             }
-            None => self.engine.index.upsert(batch).await?,
+            None => {
+                self.written.extend(batch.iter().map(|p| p.id.clone()));
+                self.engine.index.upsert(batch).await?
+            }
         }
         self.report.upserted += n;
         Ok(())
     }
+}
+
+/// Most events in one JSON array.
+pub const MAX_EVENTS_PER_ARRAY: u64 = 1000;
+/// Events appended to the journal together while a body streams in.
+const EVENT_BATCH: usize = 1000;
+
+/// The outcome of one event ingestion request.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct EventReport {
+    /// Events durably recorded and applied.
+    pub accepted: u64,
+    /// Events rejected.
+    pub failed: u64,
+    /// Why (at most [`MAX_LISTED_ERRORS`]).
+    pub errors: Vec<ItemError>,
+}
+
+/// An event ingestion in progress.
+pub struct EventIngest {
+    engine: Arc<Engine>,
+    format: BodyFormat,
+    items: u64,
+    batch: Vec<Entry>,
+    report: EventReport,
+}
+
+impl EventIngest {
+    /// Validates items and appends full batches to the journal.
+    pub async fn push(&mut self, items: Vec<RawItem>) -> Result<()> {
+        let now = now_ms();
+        for item in items {
+            self.items += 1;
+            if self.format == BodyFormat::JsonArray && self.items > MAX_EVENTS_PER_ARRAY {
+                return Err(Error::invalid(
+                    "",
+                    format!(
+                        "a JSON array holds at most {MAX_EVENTS_PER_ARRAY} events: send NDJSON for more"
+                    ),
+                ));
+            }
+            match parse_event(item, now) {
+                Ok(event) => self.batch.push(Entry::Event { event }),
+                Err(e) => {
+                    self.report.failed += 1;
+                    if self.report.errors.len() < MAX_LISTED_ERRORS {
+                        self.report.errors.push(e);
+                    }
+                }
+            }
+            // A JSON array is checked whole before any of it is recorded.
+            if self.format == BodyFormat::Ndjson && self.batch.len() >= EVENT_BATCH {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the rest; returns once everything accepted is durable.
+    pub async fn finish(mut self) -> Result<EventReport> {
+        self.flush().await?;
+        Ok(self.report)
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        self.engine.journal.append(batch).await?;
+        self.report.accepted += n;
+        Ok(())
+    }
+}
+
+fn parse_event(item: RawItem, now: i64) -> std::result::Result<Event, ItemError> {
+    let line = item.line;
+    let value = ingest::parse_json(item)?;
+    Event::from_json(value, now).map_err(|e| ingest::item_error(line, None, &e))
 }
 
 /// Re-exported so callers can build splitters without reaching into the catalog module.

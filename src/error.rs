@@ -24,6 +24,9 @@ pub enum Error {
     /// No product has this id.
     #[error("no product with id {0:?}")]
     UnknownProduct(String),
+    /// No profile exists for this visitor or user id.
+    #[error("no profile for visitor {0:?}")]
+    UnknownVisitor(String),
     /// No open catalog sync has this id (never opened, committed, or expired).
     #[error("no open catalog sync with id {0:?}")]
     UnknownSync(String),
@@ -83,7 +86,9 @@ impl Error {
         match self {
             Error::Malformed(_) => ErrorKind::Malformed,
             Error::InvalidField { .. } => ErrorKind::Invalid,
-            Error::UnknownProduct(_) | Error::UnknownSync(_) => ErrorKind::NotFound,
+            Error::UnknownProduct(_) | Error::UnknownSync(_) | Error::UnknownVisitor(_) => {
+                ErrorKind::NotFound
+            }
             Error::BodyTooLarge { .. } => ErrorKind::TooLarge,
             Error::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
             Error::Overloaded | Error::WriterGone => ErrorKind::Unavailable,
@@ -98,6 +103,7 @@ impl Error {
             Error::InvalidField { .. } => "invalid_field",
             Error::UnknownProduct(_) => "unknown_product",
             Error::UnknownSync(_) => "unknown_sync",
+            Error::UnknownVisitor(_) => "unknown_visitor",
             Error::BodyTooLarge { .. } => "body_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Overloaded => "overloaded",

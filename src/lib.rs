@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod index;
+pub mod profiles;
 pub mod search;
 pub mod server;
 pub mod telemetry;

@@ -35,12 +35,14 @@ impl Server {
     ) -> std::io::Result<()> {
         let engine = self.engine.clone();
         let sweeper = tokio::spawn(expire_syncs(engine.clone()));
+        let snapshots = tokio::spawn(snapshot_profiles(engine.clone()));
         let app = http::router(engine.clone());
         tracing::info!(addr = %self.listener.local_addr()?, products = engine.index().len(), "attune listening");
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        snapshots.abort();
         tokio::task::spawn_blocking(move || engine.close())
             .await
             .map_err(std::io::Error::other)?;
@@ -55,6 +57,18 @@ async fn expire_syncs(engine: Arc<Engine>) {
         tick.tick().await;
         let syncs = engine.clone();
         let _ = tokio::task::spawn_blocking(move || syncs.syncs().expire(SystemTime::now())).await;
+    }
+}
+
+/// Snapshots the profiles on the configured interval, so the journal stays short.
+async fn snapshot_profiles(engine: Arc<Engine>) {
+    let every = engine.config().profiles.snapshot_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = engine.snapshot_profiles().await {
+            tracing::error!(error = %e, "profile snapshot failed");
+        }
     }
 }
 

@@ -44,27 +44,24 @@ pub struct ItemError {
     pub message: String,
 }
 
-/// Parses and validates one raw item.
-pub fn parse_item(item: RawItem) -> Result<Product, ItemError> {
-    let bytes = item.bytes.map_err(|message| ItemError {
+/// Parses one raw item as JSON.
+pub fn parse_json(item: RawItem) -> Result<Value, ItemError> {
+    let malformed = |message| ItemError {
         line: item.line,
         id: None,
         code: "malformed_json",
         message,
-    })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| ItemError {
-        line: item.line,
-        id: None,
-        code: "malformed_json",
-        message: format!("invalid JSON: {e}"),
-    })?;
+    };
+    let bytes = item.bytes.map_err(malformed)?;
+    serde_json::from_slice(&bytes).map_err(|e| malformed(format!("invalid JSON: {e}")))
+}
+
+/// Parses and validates one raw item as a product.
+pub fn parse_item(item: RawItem) -> Result<Product, ItemError> {
+    let line = item.line;
+    let value = parse_json(item)?;
     let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-    Product::from_json(value).map_err(|e| ItemError {
-        line: item.line,
-        id,
-        code: e.code(),
-        message: e.to_string(),
-    })
+    Product::from_json(value).map_err(|e| item_error(line, id, &e))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,12 +3,13 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::engine::BodyFormat;
+use crate::engine::{BodyFormat, BodySplitter, ItemSink};
 use crate::error::Error;
 
 /// Largest JSON body of the small endpoints (search, patch, delete), in bytes.
@@ -52,6 +53,43 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
             .map(QueryPairs)
             .map_err(|e| Error::Malformed(format!("invalid query string: {e}")).into())
     }
+}
+
+/// Streams a body through a splitter into `sink`, enforcing `limit` bytes (413 above it,
+/// checked against `Content-Length` before reading when there is one). An empty body is a 400.
+pub async fn feed_body(
+    request: Request,
+    format: BodyFormat,
+    limit: u64,
+    sink: &mut impl ItemSink,
+) -> Result<(), ApiError> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::BodyTooLarge { limit }.into());
+    }
+    let mut splitter = BodySplitter::new(format);
+    let mut body = request.into_body().into_data_stream();
+    let mut received: u64 = 0;
+    let mut items = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Error::Malformed(format!("cannot read the body: {e}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(Error::BodyTooLarge { limit }.into());
+        }
+        splitter.feed(&chunk, &mut items);
+        sink.push(std::mem::take(&mut items)).await?;
+    }
+    splitter.finish(&mut items);
+    if !splitter.saw_content() {
+        return Err(Error::Malformed("the body is empty".into()).into());
+    }
+    sink.push(items).await?;
+    Ok(())
 }
 
 /// Which framing a body uses, from its `Content-Type`.

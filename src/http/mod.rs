@@ -4,11 +4,13 @@
 //! responses in one place ([`error`]).
 
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod products;
 pub mod router;
 pub mod search;
 pub mod syncs;
+pub mod visitors;
 
 pub use router::{ROUTES, router};

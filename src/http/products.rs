@@ -5,14 +5,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_LENGTH;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryPairs, body_format};
-use crate::engine::{BodySplitter, Engine, IngestReport};
+use super::extract::{JsonBody, QueryPairs, body_format, feed_body};
+use crate::engine::{Engine, IngestReport};
 use crate::error::Error;
 use crate::index::DeleteReport;
 
@@ -30,34 +28,14 @@ pub async fn post_products(
         }
     }
     let format = body_format(request.headers())?;
-    let limit = engine.config().server.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(Error::BodyTooLarge { limit }.into());
-    }
     let mut ingest = engine.ingest(sync_id)?;
-    let mut splitter = BodySplitter::new(format);
-    let mut body = request.into_body().into_data_stream();
-    let mut received: u64 = 0;
-    let mut items = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| Error::Malformed(format!("cannot read the body: {e}")))?;
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(Error::BodyTooLarge { limit }.into());
-        }
-        splitter.feed(&chunk, &mut items);
-        ingest.push(std::mem::take(&mut items)).await?;
-    }
-    splitter.finish(&mut items);
-    if !splitter.saw_content() {
-        return Err(Error::Malformed("the body is empty: send products".into()).into());
-    }
-    ingest.push(items).await?;
+    feed_body(
+        request,
+        format,
+        engine.config().server.max_body_bytes,
+        &mut ingest,
+    )
+    .await?;
     Ok(Json(ingest.finish().await?))
 }
 

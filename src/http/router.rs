@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::{method_not_allowed, not_found, panic_response};
 use super::extract::SMALL_BODY_LIMIT;
-use super::{health, products, search, syncs};
+use super::{events, health, products, search, syncs, visitors};
 use crate::engine::Engine;
 
 /// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
@@ -28,6 +28,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/catalog/syncs/{id}"),
     ("get", "/v1/search"),
     ("post", "/v1/search"),
+    ("post", "/v1/events"),
+    ("get", "/v1/visitors/{id}"),
+    ("delete", "/v1/visitors/{id}"),
+    ("post", "/v1/visitors/{id}/identify"),
+    ("put", "/v1/visitors/{id}/preferences"),
 ];
 
 /// Builds the application.
@@ -52,6 +57,19 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route(
             "/v1/search",
             get(search::get_search).post(search::post_search),
+        )
+        .route("/v1/events", post(events::post_events))
+        .route(
+            "/v1/visitors/{id}",
+            get(visitors::get_visitor).delete(visitors::delete_visitor),
+        )
+        .route(
+            "/v1/visitors/{id}/identify",
+            post(visitors::identify_visitor),
+        )
+        .route(
+            "/v1/visitors/{id}/preferences",
+            axum::routing::put(visitors::put_preferences),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

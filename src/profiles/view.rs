@@ -1,0 +1,196 @@
+//! The profile as ranking uses it, decayed to "now": what `GET /v1/visitors/{id}` returns.
+//!
+//! Affinities are reported with their decayed score and a weight in [-1, 1] (the score divided
+//! by the strongest of its kind). Stated preferences take precedence: a stated category or
+//! brand gets weight 1 (the maximum) whatever was inferred, and is marked `stated`.
+
+use serde::Serialize;
+
+use super::profile::{Affinities, Preferences, Profile, Recent};
+use crate::config::ProfilesConfig;
+
+/// Where the visitor is in their relationship with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// One session, no order.
+    New,
+    /// Several sessions, no order.
+    Returning,
+    /// At least one order, active.
+    Customer,
+    /// No activity for `profiles.lapsed_after_days`.
+    Lapsed,
+}
+
+/// One affinity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AffinityView {
+    /// Category path, brand, or `name=value`.
+    pub value: String,
+    /// Decayed score now.
+    pub score: f32,
+    /// Score relative to the strongest of its kind, in [-1, 1]; 1 when stated.
+    pub weight: f32,
+    /// Whether the shopper stated it.
+    pub stated: bool,
+}
+
+/// A profile decayed to one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileView {
+    /// The canonical profile id.
+    pub profile_id: String,
+    /// Other ids merged into it.
+    pub aliases: Vec<String>,
+    /// Whether results are personalized for this visitor.
+    pub personalize: bool,
+    /// Lifecycle stage.
+    pub lifecycle: Lifecycle,
+    /// First acquisition source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Category affinities, strongest first.
+    pub categories: Vec<AffinityView>,
+    /// Brand affinities.
+    pub brands: Vec<AffinityView>,
+    /// Attribute value affinities.
+    pub attributes: Vec<AffinityView>,
+    /// The current session's intent (undecayed category and brand weights), or None when
+    /// the last event is older than the session timeout.
+    pub session: Option<SessionView>,
+    /// Prices engaged with (category, price, weight), newest last.
+    pub prices: Vec<(String, f64, f32)>,
+    /// Recently viewed products, newest first.
+    pub recently_viewed: Vec<String>,
+    /// Cart, newest first.
+    pub cart: Vec<String>,
+    /// Bought products, newest first.
+    pub bought: Vec<String>,
+    /// Recent searches, newest first.
+    pub recent_queries: Vec<String>,
+    /// Counters.
+    pub counters: super::profile::Counters,
+    /// Stated preferences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferences: Option<Preferences>,
+    /// Events waiting for their product to reach the catalog.
+    pub pending_events: usize,
+}
+
+/// The current session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionView {
+    /// Events in the session.
+    pub events: u32,
+    /// Category weights, strongest first.
+    pub categories: Vec<(String, f32)>,
+    /// Brand weights, strongest first.
+    pub brands: Vec<(String, f32)>,
+}
+
+impl ProfileView {
+    /// The view of `profile` at `now`.
+    pub fn of(
+        profile: &Profile,
+        aliases: Vec<String>,
+        now: i64,
+        config: &ProfilesConfig,
+    ) -> ProfileView {
+        let prefs = profile.preferences.as_ref();
+        let stated_categories = prefs.map(|p| p.categories.as_slice()).unwrap_or_default();
+        let stated_brands = prefs.map(|p| p.brands.as_slice()).unwrap_or_default();
+        let c = &profile.counters;
+        let lifecycle = if now - c.last_seen > config.lapsed_after_ms {
+            Lifecycle::Lapsed
+        } else if c.orders > 0 {
+            Lifecycle::Customer
+        } else if c.sessions > 1 {
+            Lifecycle::Returning
+        } else {
+            Lifecycle::New
+        };
+        let session = (now - profile.session.last <= config.session_timeout_ms
+            && profile.session.events > 0)
+            .then(|| SessionView {
+                events: profile.session.events,
+                categories: sorted(profile.session.categories.iter()),
+                brands: sorted(profile.session.brands.iter()),
+            });
+        ProfileView {
+            profile_id: profile.id.clone(),
+            aliases,
+            personalize: !profile.opted_out(),
+            lifecycle,
+            source: profile.source.clone(),
+            categories: affinities(&profile.categories, stated_categories, now, config),
+            brands: affinities(&profile.brands, stated_brands, now, config),
+            attributes: affinities(&profile.attributes, &[], now, config),
+            session,
+            prices: profile
+                .prices
+                .iter()
+                .map(|p| (p.category.clone(), p.price, p.weight))
+                .collect(),
+            recently_viewed: newest_first(&profile.viewed),
+            cart: newest_first(&profile.carted),
+            bought: newest_first(&profile.bought),
+            recent_queries: newest_first(&profile.queries),
+            counters: profile.counters.clone(),
+            preferences: profile.preferences.clone(),
+            pending_events: profile.pending.len(),
+        }
+    }
+}
+
+fn affinities(
+    map: &Affinities,
+    stated: &[String],
+    now: i64,
+    config: &ProfilesConfig,
+) -> Vec<AffinityView> {
+    let mut out: Vec<AffinityView> = map
+        .0
+        .iter()
+        .map(|(k, v)| AffinityView {
+            value: k.clone(),
+            score: v.at(now, config.half_life_ms),
+            weight: 0.0,
+            stated: false,
+        })
+        .collect();
+    let strongest = out.iter().map(|a| a.score.abs()).fold(0.0f32, f32::max);
+    for a in &mut out {
+        a.weight = if strongest > 0.0 {
+            a.score / strongest
+        } else {
+            0.0
+        };
+    }
+    for s in stated {
+        match out.iter_mut().find(|a| a.value.eq_ignore_ascii_case(s)) {
+            Some(a) => {
+                a.weight = 1.0;
+                a.stated = true;
+            }
+            None => out.push(AffinityView {
+                value: s.clone(),
+                score: 0.0,
+                weight: 1.0,
+                stated: true,
+            }),
+        }
+    }
+    out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.value.cmp(&b.value)));
+    out
+}
+
+fn sorted<'a>(items: impl Iterator<Item = (&'a String, &'a f32)>) -> Vec<(String, f32)> {
+    let mut v: Vec<(String, f32)> = items.map(|(k, w)| (k.clone(), *w)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn newest_first(list: &std::collections::VecDeque<Recent>) -> Vec<String> {
+    list.iter().rev().map(|r| r.product_id.clone()).collect()
+}
