@@ -8,9 +8,10 @@
 //!                               │
 //!                               ▼
 //!                            engine (framework-free facade, search pool, ingestion)
-//!                            │         │
-//!                            ▼         ▼
-//!                         search    catalog (product model, validation, streamed bodies, syncs)
+//!                            │         │                    │
+//!                            ▼         ▼                    ▼
+//!                         search    catalog (products,   profiles (events, profile, journal:
+//!                            │       bodies, syncs)       WAL + snapshots, facts cache)
 //!             (request → query plan → collect+rank → facets → hydrate)
 //!                            │         │
 //!                            ▼         ▼
@@ -31,6 +32,12 @@
 //! `POST /v1/products` streams the body through [`catalog::BodySplitter`], validates each item,
 //! and hands batches to the index writer thread ([`index::writer`]); the answer is sent once
 //! the group commit that holds the last batch is fsync'd and the reader reloaded.
+//!
+//! # An event, end to end
+//! `POST /v1/events` streams through the same splitter; each event is validated
+//! ([`profiles::event::Event`]) and appended to the profile journal ([`profiles::journal`]),
+//! which fsyncs a group of appends, applies them in order to the [`profiles::ProfileStore`]
+//! (reading product facts through a cache over the index) and then answers.
 
 pub mod catalog;
 pub mod config;

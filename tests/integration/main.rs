@@ -7,3 +7,4 @@ mod openapi;
 mod search;
 mod server;
 mod syncs;
+mod visitors;

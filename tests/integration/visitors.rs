@@ -1,0 +1,232 @@
+//! Events and visitor profiles over HTTP: ingestion, errors, identify, preferences, erasure.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::TestApp;
+
+fn events(lines: &[serde_json::Value]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[tokio::test]
+async fn events_update_the_profile_with_the_products_catalog_facts() {
+    let app = TestApp::with_small_catalog().await;
+    let body = events(&[
+        json!({"type": "view", "visitor_id": "v1", "product_id": "shoe-1"}),
+        json!({"type": "add_to_cart", "visitor_id": "v1", "product_id": "shoe-1"}),
+        json!({"type": "purchase", "visitor_id": "v1", "product_id": "shoe-1", "order_id": "o1", "price": 110}),
+        json!({"type": "search", "visitor_id": "v1", "query": "trail shoes"}),
+    ]);
+    let r = app.ndjson("/v1/events", &body).await;
+    assert_eq!(r.body, json!({"accepted": 4, "failed": 0, "errors": []}));
+    let v = app.get("/v1/visitors/v1").await;
+    assert_eq!(v.status, StatusCode::OK);
+    let p = &v.body;
+    assert_eq!(p["lifecycle"], "customer");
+    assert_eq!(p["categories"][0]["value"], "Shoes");
+    assert_eq!(p["categories"][1]["value"], "Shoes > Running");
+    assert_eq!(p["brands"][0]["value"], "Acme");
+    assert_eq!(p["counters"]["orders"], 1);
+    assert_eq!(p["counters"]["revenue"], 110.0);
+    assert_eq!(p["bought"], json!(["shoe-1"]));
+    assert_eq!(p["recent_queries"], json!(["trail shoes"]));
+    assert_eq!(p["prices"][2], json!(["Shoes > Running", 110.0, 10.0]));
+}
+
+#[tokio::test]
+async fn bad_events_are_reported_by_line_and_the_good_ones_recorded() {
+    let app = TestApp::new();
+    let body = concat!(
+        "{\"type\":\"view\",\"visitor_id\":\"v\",\"product_id\":\"p\"}\n",
+        "{\"type\":\"view\",\"visitor_id\":\"v\"}\n",
+        "not json\n",
+        "{\"type\":\"purchase\",\"visitor_id\":\"v\",\"product_id\":\"p\",\"timestamp\":\"2999-01-01T00:00:00Z\"}\n",
+    );
+    let r = app.ndjson("/v1/events", body).await;
+    assert_eq!(r.body["accepted"], 1);
+    assert_eq!(r.body["failed"], 3);
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["line"], 2);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("product_id:")
+    );
+    assert_eq!(errors[1]["code"], "malformed_json");
+    assert!(
+        errors[2]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timestamp:")
+    );
+    // Unknown products are accepted: the catalog may lag.
+    assert_eq!(app.get("/v1/visitors/v").await.body["pending_events"], 1);
+}
+
+#[tokio::test]
+async fn a_single_event_and_an_array_are_accepted_but_not_an_array_above_1000() {
+    let app = TestApp::new();
+    let one = json!({"type": "search", "visitor_id": "v", "query": "mug"});
+    let r = app.json(Method::POST, "/v1/events", &one).await;
+    assert_eq!(r.body["accepted"], 1, "{}", r.body);
+    let many: Vec<serde_json::Value> = (0..1001).map(|_| one.clone()).collect();
+    let r = app.json(Method::POST, "/v1/events", &json!(many)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/visitors/v").await.body["counters"]["events"],
+        1
+    );
+    let r = app
+        .json(Method::POST, "/v1/events", &json!(many[..1000]))
+        .await;
+    assert_eq!(r.body["accepted"], 1000);
+}
+
+#[tokio::test]
+async fn identify_merges_two_devices_into_one_user() {
+    let app = TestApp::with_small_catalog().await;
+    app.ndjson(
+        "/v1/events",
+        &events(&[json!({"type": "view", "visitor_id": "phone", "product_id": "bottle-1"})]),
+    )
+    .await;
+    app.ndjson(
+        "/v1/events",
+        &events(&[json!({"type": "view", "visitor_id": "laptop", "product_id": "lamp-1"})]),
+    )
+    .await;
+    for device in ["phone", "laptop"] {
+        let r = app
+            .json(
+                Method::POST,
+                &format!("/v1/visitors/{device}/identify"),
+                &json!({"user_id": "alice"}),
+            )
+            .await;
+        assert_eq!(r.body, json!({"visitor_id": device, "profile_id": "alice"}));
+    }
+    app.ndjson(
+        "/v1/events",
+        &events(&[json!({"type": "view", "visitor_id": "phone", "product_id": "mug-1"})]),
+    )
+    .await;
+    let v = app.get("/v1/visitors/laptop").await.body;
+    assert_eq!(v["profile_id"], "alice");
+    assert_eq!(v["aliases"], json!(["laptop", "phone"]));
+    assert_eq!(v["counters"]["events"], 3);
+    assert_eq!(v["recently_viewed"], json!(["mug-1", "lamp-1", "bottle-1"]));
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/visitors/phone/identify",
+            &json!({"user_id": ""}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn preferences_are_stated_validated_and_can_opt_out() {
+    let app = TestApp::with_small_catalog().await;
+    let prefs = json!({"brands": ["Hydra"], "categories": ["Home > Kitchen"], "colors": ["red"], "price_max": 50});
+    let r = app
+        .json(Method::PUT, "/v1/visitors/v/preferences", &prefs)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["brands"][0],
+        json!({"value": "Hydra", "score": 0.0, "weight": 1.0, "stated": true})
+    );
+    assert_eq!(r.body["personalize"], true);
+    let r = app
+        .json(
+            Method::PUT,
+            "/v1/visitors/v/preferences",
+            &json!({"personalize": false}),
+        )
+        .await;
+    assert_eq!(r.body["personalize"], false);
+    let r = app
+        .json(
+            Method::PUT,
+            "/v1/visitors/v/preferences",
+            &json!({"brand": ["x"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .json(
+            Method::PUT,
+            "/v1/visitors/v/preferences",
+            &json!({"price_min": 9, "price_max": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Every file under a directory, read as bytes, contains `needle`?
+fn on_disk(dir: &std::path::Path, needle: &str) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn deleting_a_visitor_leaves_nothing_in_memory_or_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = crate::common::open_engine(dir.path(), attune::Config::default());
+    let app = TestApp {
+        router: attune::http::router(engine.clone()),
+        engine,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let body = events(&[
+        json!({"type": "view", "visitor_id": "anon-zq81", "product_id": "p1"}),
+        json!({"type": "view", "visitor_id": "anon-zq81", "user_id": "user-xk77", "product_id": "p2"}),
+        json!({"type": "view", "visitor_id": "someone-else", "product_id": "p3"}),
+    ]);
+    app.ndjson("/v1/events", &body).await;
+    app.engine.snapshot_profiles().await.unwrap();
+    app.ndjson(
+        "/v1/events",
+        &events(&[json!({"type": "view", "visitor_id": "anon-zq81", "product_id": "p4"})]),
+    )
+    .await;
+    assert!(on_disk(dir.path(), "user-xk77"));
+
+    let r = app
+        .send(Method::DELETE, "/v1/visitors/anon-zq81", None, "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/visitors/user-xk77").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/visitors/anon-zq81").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!on_disk(dir.path(), "user-xk77"));
+    assert!(!on_disk(dir.path(), "anon-zq81"));
+    assert_eq!(
+        app.get("/v1/visitors/someone-else").await.status,
+        StatusCode::OK
+    );
+    let r = app
+        .send(Method::DELETE, "/v1/visitors/anon-zq81", None, "")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
