@@ -117,7 +117,7 @@ spec = {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
                   "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
         "Health": {"type": "object", "properties": {"status": {"type": "string"}, "products": {"type": "integer"},
-                   "generation": {"type": "integer"}, "open_syncs": {"type": "integer"}, "version": {"type": "string"}}},
+                   "generation": {"type": "integer"}, "open_syncs": {"type": "integer"}, "profiles": {"type": "integer"}, "version": {"type": "string"}}},
         "Product": {"type": "object", "required": ["id", "title"], "additionalProperties": True, "properties": {
             "id": {"type": "string", "maxLength": 256}, "title": {"type": "string"}, "description": {"type": "string"},
             "brand": {"type": "string"},

@@ -21,6 +21,7 @@ pub async fn get_health(State(engine): State<Arc<Engine>>) -> Json<Value> {
         "products": index.len(),
         "generation": index.generation(),
         "open_syncs": engine.syncs().len(),
+        "profiles": engine.profiles().len(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
