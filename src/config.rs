@@ -165,9 +165,9 @@ impl Default for RawProfiles {
             lapsed_after_days: 90,
             max_profiles: 1_000_000,
             snapshot_interval_seconds: 300,
-            max_categories: 24,
+            max_categories: 16,
             max_brands: 12,
-            max_attributes: 24,
+            max_attributes: 16,
             weights: RawEventWeights::default(),
         }
     }

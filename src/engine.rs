@@ -242,12 +242,7 @@ impl Engine {
             .get(id)
             .ok_or_else(|| Error::UnknownVisitor(id.to_string()))?;
         let aliases = self.profiles.aliases_of(&profile.id);
-        Ok(ProfileView::of(
-            &profile,
-            aliases,
-            now_ms(),
-            &self.config.profiles,
-        ))
+        Ok(ProfileView::of(&profile, aliases, now_ms(), &self.profiles))
     }
 
     /// Erases a profile, its aliases and its events from memory and disk.

@@ -60,6 +60,8 @@ struct Header {
 enum Line {
     Alias(String, Alias),
     Profile(Box<Profile>),
+    /// The symbol table, in symbol order, written last so it covers every profile above.
+    Symbols(Vec<String>),
 }
 
 impl Journal {
@@ -410,6 +412,7 @@ fn load_snapshot(dir: &Path, store: &ProfileStore) -> Result<u64> {
     };
     let mut profiles = Vec::new();
     let mut aliases = Vec::new();
+    let mut symbols = Vec::new();
     for line in lines {
         let line = line.map_err(|e| Error::io(&path, e))?;
         match serde_json::from_str::<Line>(&line).map_err(|e| corrupt(e.to_string()))? {
@@ -417,9 +420,10 @@ fn load_snapshot(dir: &Path, store: &ProfileStore) -> Result<u64> {
             Line::Alias(id, alias) if alias.seq < header.rotation_seq => aliases.push((id, alias)),
             Line::Alias(..) => {}
             Line::Profile(p) => profiles.push(*p),
+            Line::Symbols(names) => symbols = names,
         }
     }
-    store.restore(profiles, aliases);
+    store.restore(symbols, profiles, aliases);
     Ok(header.rotation_seq)
 }
 
@@ -447,6 +451,13 @@ fn write_snapshot(dir: &Path, store: &ProfileStore, rotation_seq: u64) -> Result
             put(serde_json::to_vec(&Line::Profile(Box::new(p))))?;
         }
     }
+    let names = store
+        .symbols()
+        .all()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    put(serde_json::to_vec(&Line::Symbols(names)))?;
     let file = out
         .into_inner()
         .map_err(|e| Error::io(&tmp, e.into_error()))?;

@@ -10,6 +10,7 @@ pub mod event;
 pub mod facts;
 pub mod journal;
 pub mod profile;
+pub mod symbols;
 pub mod view;
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProfilesConfig;
 use event::Event;
-use profile::{Preferences, ProductFacts, Profile};
+use profile::{Known, Preferences, ProductFacts, Profile};
+use symbols::{Sym, Symbols};
 
 /// What the journal records, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +73,9 @@ const MAX_ALIAS_HOPS: usize = 8;
 
 /// All profiles and aliases.
 pub struct ProfileStore {
-    profiles: DashMap<String, Profile>,
+    symbols: Symbols,
+    /// Boxed: a map slot then holds a pointer, not a half-kilobyte struct times the load factor.
+    profiles: DashMap<Box<str>, Box<Profile>>,
     aliases: DashMap<String, Alias>,
     config: ProfilesConfig,
     facts: Arc<dyn FactsSource>,
@@ -81,6 +85,7 @@ impl ProfileStore {
     /// An empty store.
     pub fn new(config: ProfilesConfig, facts: Arc<dyn FactsSource>) -> ProfileStore {
         ProfileStore {
+            symbols: Symbols::default(),
             profiles: DashMap::new(),
             aliases: DashMap::new(),
             config,
@@ -91,6 +96,24 @@ impl ProfileStore {
     /// The settings.
     pub fn config(&self) -> &ProfilesConfig {
         &self.config
+    }
+
+    /// The profile stored under a canonical id, created empty when absent.
+    fn slot(&self, canonical: &str) -> dashmap::mapref::one::RefMut<'_, Box<str>, Box<Profile>> {
+        self.profiles
+            .entry(canonical.into())
+            .or_insert_with(|| Box::new(Profile::new(canonical)))
+    }
+
+    /// The symbol table profiles are written in.
+    pub fn symbols(&self) -> &Symbols {
+        &self.symbols
+    }
+
+    /// What the catalog knows of a product, as symbols.
+    fn known(&self, product: Sym) -> Option<Known> {
+        let facts = self.facts.facts(&self.symbols.name(product))?;
+        Some(Known::of(&facts, &self.symbols))
     }
 
     /// Number of profiles in memory.
@@ -130,9 +153,8 @@ impl ProfileStore {
     /// A copy of a profile with its pending events resolved against the catalog.
     pub fn get(&self, id: &str) -> Option<Profile> {
         let canonical = self.resolve(id);
-        let mut profile = self.profiles.get(&canonical)?.clone();
-        let facts = self.facts.clone();
-        profile.resolve_pending(&|pid| facts.facts(pid), &self.config);
+        let mut profile = self.profiles.get(canonical.as_str())?.as_ref().clone();
+        profile.resolve_pending(&|p| self.known(p), &self.config);
         Some(profile)
     }
 
@@ -147,18 +169,15 @@ impl ProfileStore {
                 user_id,
             } => {
                 let target = self.identify(visitor_id, user_id, seq);
-                if let Some(mut p) = self.profiles.get_mut(&target) {
+                if let Some(mut p) = self.profiles.get_mut(target.as_str()) {
                     p.last_seq = p.last_seq.max(seq);
                 }
             }
             Entry::Preferences { id, preferences } => {
                 let canonical = self.resolve(id);
-                let mut p = self
-                    .profiles
-                    .entry(canonical.clone())
-                    .or_insert_with(|| Profile::new(&canonical));
+                let mut p = self.slot(&canonical);
                 if p.last_seq < seq {
-                    p.preferences = Some(preferences.clone());
+                    p.preferences = Some(Box::new(preferences.clone()));
                     p.last_seq = seq;
                 }
             }
@@ -172,23 +191,20 @@ impl ProfileStore {
             None => self.resolve(&event.visitor_id),
         };
         // Read the catalog before taking the profile's lock.
-        let facts = event
+        let product = event
             .product_id
             .as_deref()
-            .and_then(|id| self.facts.facts(id));
-        let mut profile = self
-            .profiles
-            .entry(target.clone())
-            .or_insert_with(|| Profile::new(&target));
+            .map(|id| self.symbols.intern(id));
+        let known = product.and_then(|p| self.known(p));
+        let mut profile = self.slot(&target);
         if profile.last_seq >= seq {
             return;
         }
         if event.user_id.is_some() {
             profile.identified = true;
         }
-        let source = self.facts.clone();
-        profile.resolve_pending(&|pid| source.facts(pid), &self.config);
-        profile.apply(event, facts.as_ref(), &self.config);
+        profile.resolve_pending(&|p| self.known(p), &self.config);
+        profile.apply(event, product, known.as_ref(), &self.config);
         profile.last_seq = seq;
     }
 
@@ -198,11 +214,8 @@ impl ProfileStore {
         if visitor == user || self.aliases.contains_key(visitor) || target == visitor {
             return self.resolve(visitor);
         }
-        let anonymous = self.profiles.remove(visitor).map(|(_, p)| p);
-        let mut profile = self
-            .profiles
-            .entry(target.clone())
-            .or_insert_with(|| Profile::new(&target));
+        let anonymous = self.profiles.remove(visitor).map(|(_, p)| *p);
+        let mut profile = self.slot(&target);
         profile.identified = true;
         // A profile that already reflects this entry (replay over a snapshot) has absorbed
         // the anonymous one before; absorbing again would count its events twice.
@@ -224,7 +237,7 @@ impl ProfileStore {
 
     fn forget(&self, id: &str) {
         let canonical = self.resolve(id);
-        self.profiles.remove(&canonical);
+        self.profiles.remove(canonical.as_str());
         let merged = self.aliases_of(&canonical);
         for alias in merged {
             self.aliases.remove(&alias);
@@ -245,11 +258,11 @@ impl ProfileStore {
                 .profiles
                 .iter()
                 .filter(|p| !p.identified)
-                .map(|p| (p.counters.last_seen, p.key().clone()))
+                .map(|p| (p.counters.last_seen, p.key().to_string()))
                 .collect();
             idle.sort();
             for (_, id) in idle.into_iter().take(over) {
-                self.profiles.remove(&id);
+                self.profiles.remove(id.as_str());
             }
             tracing::warn!(
                 cap = self.config.max_profiles,
@@ -262,12 +275,12 @@ impl ProfileStore {
 
     /// Every profile id (for snapshots).
     pub fn ids(&self) -> Vec<String> {
-        self.profiles.iter().map(|p| p.key().clone()).collect()
+        self.profiles.iter().map(|p| p.key().to_string()).collect()
     }
 
     /// A copy of one stored profile, without resolving pending events.
     pub fn raw(&self, canonical: &str) -> Option<Profile> {
-        self.profiles.get(canonical).map(|p| p.clone())
+        self.profiles.get(canonical).map(|p| p.as_ref().clone())
     }
 
     /// Every alias.
@@ -278,10 +291,18 @@ impl ProfileStore {
             .collect()
     }
 
-    /// Restores a snapshot's contents.
-    pub fn restore(&self, profiles: Vec<Profile>, aliases: Vec<(String, Alias)>) {
+    /// Restores a snapshot's contents into an empty store; `symbols` in symbol order.
+    pub fn restore(
+        &self,
+        symbols: Vec<String>,
+        profiles: Vec<Profile>,
+        aliases: Vec<(String, Alias)>,
+    ) {
+        for name in symbols {
+            self.symbols.intern(&name);
+        }
         for p in profiles {
-            self.profiles.insert(p.id.clone(), p);
+            self.profiles.insert(p.id.as_str().into(), Box::new(p));
         }
         for (id, alias) in aliases {
             self.aliases.insert(id, alias);
@@ -353,7 +374,7 @@ mod tests {
 
     fn view(store: &ProfileStore, id: &str, now: i64) -> ProfileView {
         let p = store.get(id).unwrap();
-        ProfileView::of(&p, store.aliases_of(&p.id), now, store.config())
+        ProfileView::of(&p, store.aliases_of(&p.id), now, store)
     }
 
     fn weight(list: &[crate::profiles::view::AffinityView], value: &str) -> f32 {

@@ -4,11 +4,12 @@
 //! is decayed to "now" only when it is read or changed, so no sweep ever runs over all
 //! profiles. Every list and map is capped, so a profile stays small however active it is.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventType};
+use super::symbols::{Sym, Symbols};
 use crate::config::ProfilesConfig;
 
 /// What attune knows of a product when an event about it arrives.
@@ -24,131 +25,154 @@ pub struct ProductFacts {
     pub price: Option<f64>,
 }
 
+/// Seconds since the Unix epoch: profiles keep times to the second (4 bytes, good to 2106).
+pub type Secs = u32;
+
+/// Converts epoch milliseconds to [`Secs`].
+pub fn secs(ms: i64) -> Secs {
+    (ms.max(0) / 1000).min(i64::from(u32::MAX)) as Secs
+}
+
 /// A score that halves every half-life; stored with the time it was last updated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Decayed {
     /// Value at `at`.
     pub value: f32,
-    /// Epoch milliseconds.
-    pub at: i64,
+    /// When the value was last brought up to date.
+    pub at: Secs,
 }
 
 impl Decayed {
     /// The value at `now`.
-    pub fn at(&self, now: i64, half_life_ms: f64) -> f32 {
-        self.value * decay(now - self.at, half_life_ms)
+    pub fn at(&self, now: Secs, half_life_s: f64) -> f32 {
+        self.value * decay(i64::from(now) - i64::from(self.at), half_life_s)
     }
 
     /// Adds `weight` happening at `when` (which may be older than the last update).
-    pub fn add(&mut self, weight: f32, when: i64, half_life_ms: f64) {
+    pub fn add(&mut self, weight: f32, when: Secs, half_life_s: f64) {
         if when >= self.at {
-            self.value = self.at(when, half_life_ms) + weight;
+            self.value = self.at(when, half_life_s) + weight;
             self.at = when;
         } else {
-            self.value += weight * decay(self.at - when, half_life_ms);
+            self.value += weight * decay(i64::from(self.at) - i64::from(when), half_life_s);
         }
     }
 
     /// Adds another decayed score (profile merges).
-    pub fn merge(&mut self, other: Decayed, half_life_ms: f64) {
+    pub fn merge(&mut self, other: Decayed, half_life_s: f64) {
         let when = self.at.max(other.at);
-        self.value = self.at(when, half_life_ms) + other.at(when, half_life_ms);
+        self.value = self.at(when, half_life_s) + other.at(when, half_life_s);
         self.at = when;
     }
 }
 
-fn decay(elapsed_ms: i64, half_life_ms: f64) -> f32 {
-    if elapsed_ms <= 0 {
+fn decay(elapsed_s: i64, half_life_s: f64) -> f32 {
+    if elapsed_s <= 0 {
         1.0
     } else {
-        0.5f64.powf(elapsed_ms as f64 / half_life_ms) as f32
+        0.5f64.powf(elapsed_s as f64 / half_life_s) as f32
     }
 }
 
-/// Capped map of decayed affinities; when full, the weakest entry makes room.
+/// Capped list of decayed affinities keyed by symbol; when full, the weakest makes room.
+/// A short vector scanned linearly: at most a few dozen entries, and a third of the memory of
+/// a hash map.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Affinities(pub HashMap<String, Decayed>);
+pub struct Affinities(pub Vec<(Sym, Decayed)>);
 
 impl Affinities {
-    fn add(&mut self, key: &str, weight: f32, when: i64, half_life_ms: f64, cap: usize) {
-        if let Some(score) = self.0.get_mut(key) {
-            score.add(weight, when, half_life_ms);
+    /// The decayed score of a key at `now` (0 when absent).
+    pub fn score(&self, key: Sym, now: Secs, half_life_s: f64) -> f32 {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0.0, |(_, d)| d.at(now, half_life_s))
+    }
+
+    fn add(&mut self, key: Sym, weight: f32, when: Secs, half_life_s: f64, cap: usize) {
+        if let Some((_, score)) = self.0.iter_mut().find(|(k, _)| *k == key) {
+            score.add(weight, when, half_life_s);
             return;
         }
         if self.0.len() >= cap {
-            let weakest = self
-                .0
-                .iter()
-                .min_by(|a, b| {
-                    a.1.at(when, half_life_ms)
-                        .total_cmp(&b.1.at(when, half_life_ms))
-                })
-                .map(|(k, _)| k.clone());
-            if let Some(k) = weakest {
-                self.0.remove(&k);
-            }
+            self.drop_weakest(when, half_life_s);
         }
         let mut score = Decayed {
             value: 0.0,
             at: when,
         };
-        score.add(weight, when, half_life_ms);
-        self.0.insert(key.to_string(), score);
+        score.add(weight, when, half_life_s);
+        // Grow one slot at a time: a capped list never holds spare capacity.
+        self.0.reserve_exact(1);
+        self.0.push((key, score));
     }
 
-    fn merge(&mut self, other: Affinities, half_life_ms: f64, cap: usize) {
+    fn drop_weakest(&mut self, now: Secs, half_life_s: f64) {
+        let weakest = self
+            .0
+            .iter()
+            .enumerate()
+            .min_by(|a, b| {
+                a.1.1
+                    .at(now, half_life_s)
+                    .total_cmp(&b.1.1.at(now, half_life_s))
+            })
+            .map(|(i, _)| i);
+        if let Some(i) = weakest {
+            self.0.swap_remove(i);
+        }
+    }
+
+    fn merge(&mut self, other: Affinities, half_life_s: f64, cap: usize) {
+        let mut now = 0;
         for (k, v) in other.0 {
-            self.0.entry(k).or_default().merge(v, half_life_ms);
+            now = now.max(v.at);
+            match self.0.iter_mut().find(|(key, _)| *key == k) {
+                Some((_, mine)) => mine.merge(v, half_life_s),
+                None => self.0.push((k, v)),
+            }
         }
         while self.0.len() > cap {
-            let weakest = self
-                .0
-                .iter()
-                .min_by(|a, b| a.1.value.total_cmp(&b.1.value))
-                .map(|(k, _)| k.clone());
-            match weakest {
-                Some(k) => self.0.remove(&k),
-                None => break,
-            };
+            self.drop_weakest(now, half_life_s);
         }
     }
 }
 
 /// The price of something the visitor engaged with (tiers are derived from these later).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PricePoint {
-    /// Category path joined with ` > ` (empty when the product has none).
-    pub category: String,
+    /// The product's category path (as a symbol of `A > B > C`), or [`NO_SYM`].
+    pub category: Sym,
     /// Price.
-    pub price: f64,
+    pub price: f32,
     /// The event's weight.
     pub weight: f32,
-    /// When, epoch ms.
-    pub at: i64,
+    /// When.
+    pub at: Secs,
 }
 
-/// A product with the time of the event that listed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A listed item with the time of the event that listed it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Recent {
-    /// Product id.
-    pub product_id: String,
-    /// Epoch ms.
-    pub at: i64,
+    /// Product id symbol.
+    pub product: Sym,
+    /// When.
+    pub at: Secs,
 }
 
 /// Activity of the current session (events less than the session timeout apart).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    /// Start, epoch ms.
-    pub started: i64,
-    /// Last event, epoch ms.
-    pub last: i64,
+    /// Start.
+    pub started: Secs,
+    /// Last event.
+    pub last: Secs,
     /// Events in the session.
     pub events: u32,
     /// Category weights of the session (undecayed).
-    pub categories: HashMap<String, f32>,
+    pub categories: Vec<(Sym, f32)>,
     /// Brand weights of the session.
-    pub brands: HashMap<String, f32>,
+    pub brands: Vec<(Sym, f32)>,
 }
 
 /// Counters of a profile.
@@ -204,19 +228,19 @@ fn yes() -> bool {
 }
 
 /// An event whose product the catalog does not know yet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PendingEvent {
-    /// Product id.
-    pub product_id: String,
+    /// Product id symbol.
+    pub product: Sym,
     /// What happened.
     pub kind: EventType,
     /// Price paid, when given.
-    pub price: Option<f64>,
-    /// Epoch ms.
-    pub at: i64,
+    pub price: Option<f32>,
+    /// When.
+    pub at: Secs,
 }
 
-/// A visitor profile.
+/// A visitor profile, compact: strings are symbols, times are seconds, lists are capped.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     /// The canonical id (the user id once identified).
@@ -238,17 +262,17 @@ pub struct Profile {
     /// Bought products, newest last.
     pub bought: VecDeque<Recent>,
     /// Recent searches, newest last.
-    pub queries: VecDeque<Recent>,
+    pub queries: VecDeque<(Box<str>, Secs)>,
     /// Counters.
     pub counters: Counters,
     /// First acquisition source seen.
-    pub source: Option<String>,
+    pub source: Option<Box<str>>,
     /// Stated preferences.
-    pub preferences: Option<Preferences>,
+    pub preferences: Option<Box<Preferences>>,
     /// Events waiting for their product to arrive in the catalog.
     pub pending: Vec<PendingEvent>,
-    /// Recent order ids, to count distinct orders.
-    pub order_ids: VecDeque<String>,
+    /// Hashes of recent order ids, to count distinct orders.
+    pub order_ids: VecDeque<u64>,
     /// Journal sequence number of the last record applied (for recovery).
     pub last_seq: u64,
     /// Whether the profile belongs to a logged-in user (never evicted as anonymous).
@@ -256,12 +280,54 @@ pub struct Profile {
     pub identified: bool,
 }
 
-/// Caps of a profile's lists and maps.
-pub const MAX_RECENT: usize = 20;
-const MAX_PRICES: usize = 32;
-const MAX_PENDING: usize = 32;
-const MAX_ORDER_IDS: usize = 16;
-const MAX_SESSION_KEYS: usize = 12;
+/// "No symbol" (a product without a category path).
+pub const NO_SYM: Sym = Sym::MAX;
+
+// Caps of the lists. Powers of two, so a full list uses all the capacity it allocated.
+/// Recently viewed (and bought) items kept.
+pub const MAX_RECENT: usize = 16;
+const MAX_CARTED: usize = 8;
+const MAX_QUERIES: usize = 8;
+const MAX_PRICES: usize = 16;
+const MAX_PENDING: usize = 16;
+const MAX_ORDER_IDS: usize = 4;
+const MAX_SESSION_KEYS: usize = 8;
+
+/// The symbols of a product's facts, as a profile stores them.
+pub struct Known {
+    /// One symbol per level of the category path (`A`, `A > B`, …).
+    pub paths: Vec<Sym>,
+    /// Brand.
+    pub brand: Option<Sym>,
+    /// Attribute values.
+    pub attributes: Vec<Sym>,
+    /// Catalog price.
+    pub price: Option<f64>,
+}
+
+impl Known {
+    /// Interns a product's facts.
+    pub fn of(facts: &ProductFacts, symbols: &Symbols) -> Known {
+        let mut path = String::new();
+        let paths = facts
+            .category
+            .iter()
+            .map(|level| {
+                if !path.is_empty() {
+                    path.push_str(" > ");
+                }
+                path.push_str(level);
+                symbols.intern(&path)
+            })
+            .collect();
+        Known {
+            paths,
+            brand: facts.brand.as_deref().map(|b| symbols.intern(b)),
+            attributes: facts.attributes.iter().map(|a| symbols.intern(a)).collect(),
+            price: facts.price,
+        }
+    }
+}
 
 impl Profile {
     /// An empty profile.
@@ -277,25 +343,24 @@ impl Profile {
         self.preferences.as_ref().is_some_and(|p| !p.personalize)
     }
 
-    /// Applies one event. `facts` is what the catalog knows of its product (None: unknown
-    /// yet, kept pending).
-    pub fn apply(&mut self, event: &Event, facts: Option<&ProductFacts>, config: &ProfilesConfig) {
-        let at = event.timestamp;
-        self.touch(at, config);
+    /// Applies one event about `product` (a symbol of its id). `known` is what the catalog
+    /// knows of it (None: unknown yet, kept pending).
+    pub fn apply(
+        &mut self,
+        event: &Event,
+        product: Option<Sym>,
+        known: Option<&Known>,
+        config: &ProfilesConfig,
+    ) {
+        let at = secs(event.timestamp);
+        self.touch(event.timestamp, config);
         if self.source.is_none() {
-            self.source.clone_from(&event.source);
+            self.source = event.source.as_deref().map(Box::from);
         }
         match event.kind {
             EventType::Search => {
                 if let Some(q) = &event.query {
-                    push_capped(
-                        &mut self.queries,
-                        Recent {
-                            product_id: q.clone(),
-                            at,
-                        },
-                        MAX_RECENT,
-                    );
+                    push_capped(&mut self.queries, (Box::from(q.as_str()), at), MAX_QUERIES);
                 }
                 return;
             }
@@ -306,20 +371,21 @@ impl Profile {
             }
             _ => {}
         }
-        let Some(product_id) = &event.product_id else {
+        let Some(product) = product else {
             return;
         };
-        self.list_item(event.kind, product_id, at);
-        match facts {
-            Some(facts) => self.learn(event.kind, facts, event.price, at, config),
+        self.list_item(event.kind, product, at);
+        let paid = event.price.map(|p| p as f32);
+        match known {
+            Some(known) => self.learn(event.kind, known, paid, at, config),
             None => {
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.remove(0);
                 }
                 self.pending.push(PendingEvent {
-                    product_id: product_id.clone(),
+                    product,
                     kind: event.kind,
-                    price: event.price,
+                    price: paid,
                     at,
                 });
             }
@@ -329,7 +395,7 @@ impl Profile {
     /// Applies pending events whose product the catalog now knows.
     pub fn resolve_pending(
         &mut self,
-        lookup: &dyn Fn(&str) -> Option<ProductFacts>,
+        lookup: &dyn Fn(Sym) -> Option<Known>,
         config: &ProfilesConfig,
     ) {
         if self.pending.is_empty() {
@@ -337,22 +403,24 @@ impl Profile {
         }
         let pending = std::mem::take(&mut self.pending);
         for p in pending {
-            match lookup(&p.product_id) {
-                Some(facts) => self.learn(p.kind, &facts, p.price, p.at, config),
+            match lookup(p.product) {
+                Some(known) => self.learn(p.kind, &known, p.price, p.at, config),
                 None => self.pending.push(p),
             }
         }
     }
 
-    fn touch(&mut self, at: i64, config: &ProfilesConfig) {
+    fn touch(&mut self, at_ms: i64, config: &ProfilesConfig) {
+        let at = secs(at_ms);
         if self.counters.events == 0 {
-            self.counters.first_seen = at;
+            self.counters.first_seen = at_ms;
         }
         self.counters.events += 1;
-        self.counters.first_seen = self.counters.first_seen.min(at);
+        self.counters.first_seen = self.counters.first_seen.min(at_ms);
         // A late event (older than the session) never opens a new session.
+        let timeout = (config.session_timeout_ms / 1000) as u32;
         let starts_session = self.counters.sessions == 0
-            || (at - self.session.last > config.session_timeout_ms && at >= self.session.last);
+            || (at.saturating_sub(self.session.last) > timeout && at >= self.session.last);
         if starts_session {
             self.counters.sessions += 1;
             self.session = Session {
@@ -363,15 +431,18 @@ impl Profile {
         }
         self.session.last = self.session.last.max(at);
         self.session.events += 1;
-        self.counters.last_seen = self.counters.last_seen.max(at);
+        self.counters.last_seen = self.counters.last_seen.max(at_ms);
     }
 
     fn count_purchase(&mut self, event: &Event) {
         let new_order = match &event.order_id {
-            Some(order) if self.order_ids.contains(order) => false,
             Some(order) => {
-                push_capped(&mut self.order_ids, order.clone(), MAX_ORDER_IDS);
-                true
+                let hash = crate::index::schema::tiebreak(order);
+                let seen = self.order_ids.contains(&hash);
+                if !seen {
+                    push_capped(&mut self.order_ids, hash, MAX_ORDER_IDS);
+                }
+                !seen
             }
             None => true,
         };
@@ -383,18 +454,18 @@ impl Profile {
         self.counters.last_order_at = Some(self.counters.last_order_at.map_or(at, |t| t.max(at)));
     }
 
-    fn list_item(&mut self, kind: EventType, product_id: &str, at: i64) {
-        let item = || Recent {
-            product_id: product_id.to_string(),
-            at,
-        };
+    fn list_item(&mut self, kind: EventType, product: Sym, at: Secs) {
+        let item = Recent { product, at };
         match kind {
-            EventType::View | EventType::Click => replace_recent(&mut self.viewed, item()),
-            EventType::AddToCart => replace_recent(&mut self.carted, item()),
-            EventType::RemoveFromCart => self.carted.retain(|r| r.product_id != product_id),
+            EventType::View | EventType::Click => replace_recent(&mut self.viewed, item),
+            EventType::AddToCart => {
+                self.carted.retain(|r| r.product != product);
+                push_capped(&mut self.carted, item, MAX_CARTED);
+            }
+            EventType::RemoveFromCart => self.carted.retain(|r| r.product != product),
             EventType::Purchase => {
-                self.carted.retain(|r| r.product_id != product_id);
-                replace_recent(&mut self.bought, item());
+                self.carted.retain(|r| r.product != product);
+                replace_recent(&mut self.bought, item);
             }
             EventType::Return | EventType::Search => {}
         }
@@ -403,61 +474,53 @@ impl Profile {
     fn learn(
         &mut self,
         kind: EventType,
-        facts: &ProductFacts,
-        paid: Option<f64>,
-        at: i64,
+        known: &Known,
+        paid: Option<f32>,
+        at: Secs,
         config: &ProfilesConfig,
     ) {
         let weight = config.weight(kind);
         if weight == 0.0 {
             return;
         }
-        let hl = config.half_life_ms;
+        let hl = config.half_life_ms / 1000.0;
         let caps = &config.caps;
-        let mut path = String::new();
-        for level in &facts.category {
-            if !path.is_empty() {
-                path.push_str(" > ");
-            }
-            path.push_str(level);
-            self.categories.add(&path, weight, at, hl, caps.categories);
-            session_add(&mut self.session.categories, &path, weight);
+        for &path in &known.paths {
+            self.categories.add(path, weight, at, hl, caps.categories);
+            session_add(&mut self.session.categories, path, weight);
         }
-        if let Some(brand) = &facts.brand {
+        if let Some(brand) = known.brand {
             self.brands.add(brand, weight, at, hl, caps.brands);
             session_add(&mut self.session.brands, brand, weight);
         }
-        for attr in &facts.attributes {
+        for &attr in &known.attributes {
             self.attributes.add(attr, weight, at, hl, caps.attributes);
         }
         if weight > 0.0
-            && let Some(price) = paid.or(facts.price)
+            && let Some(price) = paid.or(known.price.map(|p| p as f32))
         {
-            push_capped(
-                &mut self.prices,
-                PricePoint {
-                    category: path,
-                    price,
-                    weight,
-                    at,
-                },
-                MAX_PRICES,
-            );
+            let point = PricePoint {
+                category: known.paths.last().copied().unwrap_or(NO_SYM),
+                price,
+                weight,
+                at,
+            };
+            push_capped(&mut self.prices, point, MAX_PRICES);
         }
     }
 
     /// Folds another profile (an anonymous one being identified) into this one.
     pub fn absorb(&mut self, other: Profile, config: &ProfilesConfig) {
-        let hl = config.half_life_ms;
+        let hl = config.half_life_ms / 1000.0;
         let caps = &config.caps;
         self.categories.merge(other.categories, hl, caps.categories);
         self.brands.merge(other.brands, hl, caps.brands);
         self.attributes.merge(other.attributes, hl, caps.attributes);
         merge_by_time(&mut self.prices, other.prices, |p| p.at, MAX_PRICES);
         merge_by_time(&mut self.viewed, other.viewed, |r| r.at, MAX_RECENT);
-        merge_by_time(&mut self.carted, other.carted, |r| r.at, MAX_RECENT);
+        merge_by_time(&mut self.carted, other.carted, |r| r.at, MAX_CARTED);
         merge_by_time(&mut self.bought, other.bought, |r| r.at, MAX_RECENT);
-        merge_by_time(&mut self.queries, other.queries, |r| r.at, MAX_RECENT);
+        merge_by_time(&mut self.queries, other.queries, |q| q.1, MAX_QUERIES);
         if other.session.last > self.session.last {
             self.session = other.session;
         }
@@ -498,30 +561,31 @@ impl Profile {
     }
 }
 
-fn session_add(map: &mut HashMap<String, f32>, key: &str, weight: f32) {
-    if let Some(v) = map.get_mut(key) {
+fn session_add(list: &mut Vec<(Sym, f32)>, key: Sym, weight: f32) {
+    if let Some((_, v)) = list.iter_mut().find(|(k, _)| *k == key) {
         *v += weight;
-    } else if map.len() < MAX_SESSION_KEYS {
-        map.insert(key.to_string(), weight);
+    } else if list.len() < MAX_SESSION_KEYS {
+        list.push((key, weight));
     }
 }
 
+/// Appends, dropping the oldest first when full (so the deque never outgrows `cap`).
 fn push_capped<T>(list: &mut VecDeque<T>, item: T, cap: usize) {
-    list.push_back(item);
-    while list.len() > cap {
+    while list.len() >= cap {
         list.pop_front();
     }
+    list.push_back(item);
 }
 
 fn replace_recent(list: &mut VecDeque<Recent>, item: Recent) {
-    list.retain(|r| r.product_id != item.product_id);
+    list.retain(|r| r.product != item.product);
     push_capped(list, item, MAX_RECENT);
 }
 
 fn merge_by_time<T>(
     into: &mut VecDeque<T>,
     other: VecDeque<T>,
-    at: impl Fn(&T) -> i64,
+    at: impl Fn(&T) -> Secs,
     cap: usize,
 ) {
     let mut all: Vec<T> = into.drain(..).chain(other).collect();
@@ -534,11 +598,11 @@ fn merge_by_time<T>(
 mod tests {
     use super::*;
 
-    const DAY: i64 = 86_400_000;
+    const DAY: Secs = 86_400;
 
     #[test]
     fn a_score_halves_every_half_life_and_late_events_count_decayed() {
-        let hl = 14.0 * DAY as f64;
+        let hl = 14.0 * f64::from(DAY);
         let mut s = Decayed::default();
         s.add(8.0, 0, hl);
         assert!((s.at(14 * DAY, hl) - 4.0).abs() < 1e-4);
@@ -558,14 +622,16 @@ mod tests {
     }
 
     #[test]
-    fn affinity_maps_keep_the_strongest_entries_within_their_cap() {
-        let hl = 14.0 * DAY as f64;
+    fn affinity_lists_keep_the_strongest_entries_within_their_cap() {
+        let hl = 14.0 * f64::from(DAY);
         let mut a = Affinities::default();
-        for (i, w) in [5.0, 1.0, 3.0].iter().enumerate() {
-            a.add(&format!("k{i}"), *w, 0, hl, 2);
+        for (key, w) in [(0, 5.0), (1, 1.0), (2, 3.0)] {
+            a.add(key, w, 0, hl, 2);
         }
-        let mut keys: Vec<&String> = a.0.keys().collect();
+        let mut keys: Vec<Sym> = a.0.iter().map(|(k, _)| *k).collect();
         keys.sort();
-        assert_eq!(keys, vec!["k0", "k2"]);
+        assert_eq!(keys, vec![0, 2]);
+        assert_eq!(a.score(2, 0, hl), 3.0);
+        assert_eq!(a.score(1, 0, hl), 0.0);
     }
 }

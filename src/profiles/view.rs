@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 
-use super::profile::{Affinities, Preferences, Profile, Recent};
-use crate::config::ProfilesConfig;
+use super::ProfileStore;
+use super::profile::{Affinities, NO_SYM, Preferences, Profile, Recent, secs};
+use super::symbols::{Sym, Symbols};
 
 /// Where the visitor is in their relationship with the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,7 +61,7 @@ pub struct ProfileView {
     /// the last event is older than the session timeout.
     pub session: Option<SessionView>,
     /// Prices engaged with (category, price, weight), newest last.
-    pub prices: Vec<(String, f64, f32)>,
+    pub prices: Vec<(String, f32, f32)>,
     /// Recently viewed products, newest first.
     pub recently_viewed: Vec<String>,
     /// Cart, newest first.
@@ -94,14 +95,18 @@ impl ProfileView {
     pub fn of(
         profile: &Profile,
         aliases: Vec<String>,
-        now: i64,
-        config: &ProfilesConfig,
+        now_ms: i64,
+        store: &ProfileStore,
     ) -> ProfileView {
+        let config = store.config();
+        let symbols = store.symbols();
+        let now = secs(now_ms);
+        let hl = config.half_life_ms / 1000.0;
         let prefs = profile.preferences.as_ref();
         let stated_categories = prefs.map(|p| p.categories.as_slice()).unwrap_or_default();
         let stated_brands = prefs.map(|p| p.brands.as_slice()).unwrap_or_default();
         let c = &profile.counters;
-        let lifecycle = if now - c.last_seen > config.lapsed_after_ms {
+        let lifecycle = if now_ms - c.last_seen > config.lapsed_after_ms {
             Lifecycle::Lapsed
         } else if c.orders > 0 {
             Lifecycle::Customer
@@ -110,34 +115,45 @@ impl ProfileView {
         } else {
             Lifecycle::New
         };
-        let session = (now - profile.session.last <= config.session_timeout_ms
-            && profile.session.events > 0)
-            .then(|| SessionView {
-                events: profile.session.events,
-                categories: sorted(profile.session.categories.iter()),
-                brands: sorted(profile.session.brands.iter()),
+        let idle_ms = i64::from(now.saturating_sub(profile.session.last)) * 1000;
+        let session =
+            (idle_ms <= config.session_timeout_ms && profile.session.events > 0).then(|| {
+                SessionView {
+                    events: profile.session.events,
+                    categories: sorted(&profile.session.categories, symbols),
+                    brands: sorted(&profile.session.brands, symbols),
+                }
             });
         ProfileView {
             profile_id: profile.id.clone(),
             aliases,
             personalize: !profile.opted_out(),
             lifecycle,
-            source: profile.source.clone(),
-            categories: affinities(&profile.categories, stated_categories, now, config),
-            brands: affinities(&profile.brands, stated_brands, now, config),
-            attributes: affinities(&profile.attributes, &[], now, config),
+            source: profile.source.as_deref().map(str::to_string),
+            categories: affinities(&profile.categories, stated_categories, now, hl, symbols),
+            brands: affinities(&profile.brands, stated_brands, now, hl, symbols),
+            attributes: affinities(&profile.attributes, &[], now, hl, symbols),
             session,
             prices: profile
                 .prices
                 .iter()
-                .map(|p| (p.category.clone(), p.price, p.weight))
+                .map(|p| {
+                    let category =
+                        (p.category != NO_SYM).then(|| symbols.name(p.category).to_string());
+                    (category.unwrap_or_default(), p.price, p.weight)
+                })
                 .collect(),
-            recently_viewed: newest_first(&profile.viewed),
-            cart: newest_first(&profile.carted),
-            bought: newest_first(&profile.bought),
-            recent_queries: newest_first(&profile.queries),
+            recently_viewed: newest_first(&profile.viewed, symbols),
+            cart: newest_first(&profile.carted, symbols),
+            bought: newest_first(&profile.bought, symbols),
+            recent_queries: profile
+                .queries
+                .iter()
+                .rev()
+                .map(|q| q.0.to_string())
+                .collect(),
             counters: profile.counters.clone(),
-            preferences: profile.preferences.clone(),
+            preferences: profile.preferences.as_deref().cloned(),
             pending_events: profile.pending.len(),
         }
     }
@@ -146,15 +162,16 @@ impl ProfileView {
 fn affinities(
     map: &Affinities,
     stated: &[String],
-    now: i64,
-    config: &ProfilesConfig,
+    now: u32,
+    hl: f64,
+    symbols: &Symbols,
 ) -> Vec<AffinityView> {
     let mut out: Vec<AffinityView> = map
         .0
         .iter()
         .map(|(k, v)| AffinityView {
-            value: k.clone(),
-            score: v.at(now, config.half_life_ms),
+            value: symbols.name(*k).to_string(),
+            score: v.at(now, hl),
             weight: 0.0,
             stated: false,
         })
@@ -185,12 +202,18 @@ fn affinities(
     out
 }
 
-fn sorted<'a>(items: impl Iterator<Item = (&'a String, &'a f32)>) -> Vec<(String, f32)> {
-    let mut v: Vec<(String, f32)> = items.map(|(k, w)| (k.clone(), *w)).collect();
+fn sorted(items: &[(Sym, f32)], symbols: &Symbols) -> Vec<(String, f32)> {
+    let mut v: Vec<(String, f32)> = items
+        .iter()
+        .map(|(k, w)| (symbols.name(*k).to_string(), *w))
+        .collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     v
 }
 
-fn newest_first(list: &std::collections::VecDeque<Recent>) -> Vec<String> {
-    list.iter().rev().map(|r| r.product_id.clone()).collect()
+fn newest_first(list: &std::collections::VecDeque<Recent>, symbols: &Symbols) -> Vec<String> {
+    list.iter()
+        .rev()
+        .map(|r| symbols.name(r.product).to_string())
+        .collect()
 }
