@@ -158,6 +158,16 @@ impl ProfileStore {
         Some(profile)
     }
 
+    /// Reads a profile in place (no copy): what the search path uses. Holds a shard's read
+    /// lock only for the duration of `read`, which must not block.
+    pub fn with<R>(&self, id: &str, read: impl FnOnce(&Profile) -> R) -> Option<R> {
+        let profile = match self.aliases.get(id) {
+            None => self.profiles.get(id)?,
+            Some(_) => self.profiles.get(self.resolve(id).as_str())?,
+        };
+        Some(read(&profile))
+    }
+
     /// Applies one journal entry. Entries must come in sequence order; an entry a profile
     /// already reflects (its `last_seq` is not older) is skipped, which makes replaying the
     /// journal over a snapshot taken while entries were applied exact.
