@@ -9,11 +9,14 @@ use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 
-use crate::engine::{BodyFormat, BodySplitter, Engine, IngestReport};
+use crate::engine::{BodyFormat, BodySplitter, Engine, EventReport, IngestReport};
 use crate::error::{Error, Result};
 
 /// The demo catalog compiled into the binary (see `fixtures/README.md`).
 pub const DEMO_CATALOG: &[u8] = include_bytes!("../fixtures/demo_catalog.ndjson.gz");
+
+/// Sample shopper events loaded with the demo catalog (see `fixtures/README.md`).
+pub const DEMO_EVENTS: &[u8] = include_bytes!("../fixtures/demo_events.ndjson");
 
 /// Bytes read per chunk.
 const CHUNK: usize = 256 << 10;
@@ -70,19 +73,30 @@ pub async fn import(
     ingest.finish().await
 }
 
-/// Loads the embedded demo catalog when the catalog is empty; returns what was loaded.
-pub async fn seed_demo(engine: &Arc<Engine>) -> Result<Option<IngestReport>> {
+/// What seeding the demo store loaded.
+#[derive(Debug)]
+pub struct Seeded {
+    /// The catalog.
+    pub products: IngestReport,
+    /// The sample events.
+    pub events: EventReport,
+}
+
+/// Loads the embedded demo catalog and sample events when the catalog is empty.
+pub async fn seed_demo(engine: &Arc<Engine>) -> Result<Option<Seeded>> {
     if !engine.index().is_empty() {
         return Ok(None);
     }
-    let report = import(
-        engine,
-        GzDecoder::new(DEMO_CATALOG),
-        BodyFormat::Ndjson,
-        |_| {},
-    )
-    .await?;
-    Ok(Some(report))
+    let catalog = GzDecoder::new(DEMO_CATALOG);
+    let products = import(engine, catalog, BodyFormat::Ndjson, |_| {}).await?;
+    let mut events = engine.events(BodyFormat::Ndjson);
+    let mut splitter = BodySplitter::new(BodyFormat::Ndjson);
+    let mut items = Vec::new();
+    splitter.feed(DEMO_EVENTS, &mut items);
+    splitter.finish(&mut items);
+    events.push(items).await?;
+    let events = events.finish().await?;
+    Ok(Some(Seeded { products, events }))
 }
 
 /// Example requests printed by `attune demo`.
@@ -92,7 +106,10 @@ pub fn example_requests(base: &str) -> String {
         format!("curl '{base}/v1/search?q=shoes&facets=category,brand,price&price_max=50'"),
         format!("curl '{base}/v1/search?category=Home+%26+Kitchen&sort=price_asc&limit=5'"),
         format!("curl '{base}/v1/search?q=led+light&explain=true&limit=2'"),
-        format!("curl '{base}/v1/products/B07CXG6C9W'"),
+        format!("curl '{base}/v1/visitors/demo-cook'"),
+        format!(
+            "curl -X POST '{base}/v1/events' -H 'content-type: application/json' -d '{{\"type\":\"view\",\"visitor_id\":\"me\",\"product_id\":\"B08FXD5SNC\"}}'"
+        ),
         format!("curl '{base}/health'"),
     ]
     .join("\n")

@@ -44,6 +44,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod http;
 pub mod index;
 pub mod profiles;

@@ -25,6 +25,16 @@ enum Command {
     Serve(ServeArgs),
     /// Serve a demo store (a built-in catalog, loaded on first start).
     Demo(ServeArgs),
+    /// Relevance: NDCG@10 on graded judgments, attune vs plain BM25 in the same run. Exits with
+    /// status 1 when attune scores below plain BM25.
+    Eval {
+        /// Directory with `products.ndjson.gz` and `qrels_dev.tsv`.
+        #[arg(long, default_value = "../shared/data/esci_srw150")]
+        data: PathBuf,
+        /// Print every query's scores.
+        #[arg(long)]
+        per_query: bool,
+    },
     /// Load products from an NDJSON or JSON file (optionally .gz) offline.
     Import {
         /// The file to load.
@@ -76,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args, false).await,
         Command::Demo(args) => serve(args, true).await,
         Command::Import { file, common } => import(file, common).await,
+        Command::Eval { data, per_query } => eval(data, per_query).await,
     }
 }
 
@@ -87,8 +98,12 @@ async fn serve(args: ServeArgs, demo_store: bool) -> anyhow::Result<()> {
     telemetry::init(config.server.json_logs);
     let listen = config.server.listen;
     let engine = open(config).await?;
-    if demo_store && let Some(report) = demo::seed_demo(&engine).await? {
-        tracing::info!(products = report.upserted, "loaded the demo catalog");
+    if demo_store && let Some(seeded) = demo::seed_demo(&engine).await? {
+        tracing::info!(
+            products = seeded.products.upserted,
+            events = seeded.events.accepted,
+            "loaded the demo catalog and sample events"
+        );
     }
     let server = Server::bind(engine, listen)
         .await
@@ -139,6 +154,46 @@ async fn import(file: PathBuf, common: CommonArgs) -> anyhow::Result<()> {
         println!("  …");
     }
     Ok(())
+}
+
+async fn eval(data: PathBuf, per_query: bool) -> anyhow::Result<()> {
+    telemetry::init(false);
+    let work = tempfile_dir()?;
+    let report = attune::eval::evaluate(&data, &work, Config::default())
+        .await
+        .with_context(|| format!("cannot evaluate on {}", data.display()))?;
+    let _ = std::fs::remove_dir_all(&work);
+    if per_query {
+        for ((q, ours), (_, plain)) in report
+            .attune
+            .per_query
+            .iter()
+            .zip(&report.plain_bm25.per_query)
+        {
+            println!("{ours:.3}  {plain:.3}  {q}");
+        }
+    }
+    println!(
+        "{} products, {} queries: NDCG@10 attune {:.4}, plain BM25 {:.4} ({:+.4})",
+        report.products,
+        report.queries,
+        report.attune.ndcg_at_10,
+        report.plain_bm25.ndcg_at_10,
+        report.attune.ndcg_at_10 - report.plain_bm25.ndcg_at_10
+    );
+    anyhow::ensure!(
+        report.attune.ndcg_at_10 >= report.plain_bm25.ndcg_at_10,
+        "attune's NDCG@10 is below plain BM25's"
+    );
+    Ok(())
+}
+
+/// A fresh directory for a throw-away index.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("attune-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 async fn open(config: Config) -> anyhow::Result<Arc<Engine>> {

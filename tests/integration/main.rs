@@ -2,6 +2,7 @@
 
 mod catalog;
 mod common;
+mod demo;
 mod errors;
 mod openapi;
 mod search;
