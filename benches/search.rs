@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::read::GzDecoder;
 
 use attune::engine::BodyFormat;
-use attune::search::baseline::PlainBm25;
+use attune::search::baseline::{Matching, PlainBm25};
 use attune::search::{SearchRequest, search};
 use attune::{Config, Engine, demo};
 
@@ -63,7 +63,7 @@ fn bench_search(c: &mut Criterion) {
         });
     }
 
-    let plain = PlainBm25::new(engine.index());
+    let plain = PlainBm25::new(engine.index(), Matching::AllWords);
     let expected: Vec<Vec<String>> = queries
         .iter()
         .map(|q| plain.top_ids(engine.index(), q, 10).expect("baseline"))

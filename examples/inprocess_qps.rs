@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use attune::search::baseline::PlainBm25;
+use attune::search::baseline::{Matching, PlainBm25};
 use attune::search::{SearchRequest, search};
 use attune::{Config, Engine};
 
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let seconds: u64 = args[3].parse()?;
     let engine = Engine::open(config)?;
     let search_config = engine.config().search.clone();
-    let plain = PlainBm25::new(engine.index());
+    let plain = PlainBm25::new(engine.index(), Matching::AllWords);
 
     let plain_qps = run(&queries, seconds, |q| {
         plain

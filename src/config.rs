@@ -109,6 +109,9 @@ pub struct RawWeights {
     pub description: f32,
     /// Weight of the bonus for the query's words found together, in order, in the title.
     pub phrase: f32,
+    /// Bonus per query word a product has in any field: products with more of the words
+    /// come first, then BM25 orders them.
+    pub coverage: f32,
     /// Weight of the popularity prior: the score is multiplied by up to `1 + popularity`.
     pub popularity: f32,
     /// Score factor for out-of-stock products.
@@ -124,6 +127,7 @@ impl Default for RawWeights {
             attributes: 1.0,
             description: 0.5,
             phrase: 1.5,
+            coverage: 10.0,
             popularity: 0.2,
             out_of_stock: 0.5,
         }
@@ -444,6 +448,7 @@ impl Config {
             w.attributes,
             w.description,
             w.phrase,
+            w.coverage,
             w.popularity,
         ];
         if weights.iter().any(|x| !x.is_finite() || *x < 0.0) {

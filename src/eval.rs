@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::demo;
 use crate::engine::{BodyFormat, Engine};
 use crate::error::{Error, Result};
-use crate::search::baseline::PlainBm25;
+use crate::search::baseline::{Matching, PlainBm25};
 use crate::search::{SearchRequest, search};
 
 /// Graded judgments: query → product id → grade.
@@ -94,7 +94,7 @@ pub async fn evaluate(dir: &Path, data_dir: &Path, config: Config) -> Result<Eva
     let file = std::fs::File::open(&products).map_err(|e| Error::io(&products, e))?;
     let report = demo::import(&engine, GzDecoder::new(file), BodyFormat::Ndjson, |_| {}).await?;
     let search_config = engine.config().search.clone();
-    let plain = PlainBm25::new(engine.index());
+    let plain = PlainBm25::new(engine.index(), Matching::AnyWord);
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for q in &queries {

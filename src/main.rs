@@ -34,6 +34,9 @@ enum Command {
         /// Print every query's scores.
         #[arg(long)]
         per_query: bool,
+        /// Configuration file with the ranking weights to evaluate.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Load products from an NDJSON or JSON file (optionally .gz) offline.
     Import {
@@ -86,7 +89,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args, false).await,
         Command::Demo(args) => serve(args, true).await,
         Command::Import { file, common } => import(file, common).await,
-        Command::Eval { data, per_query } => eval(data, per_query).await,
+        Command::Eval {
+            data,
+            per_query,
+            config,
+        } => eval(data, per_query, config).await,
     }
 }
 
@@ -156,10 +163,14 @@ async fn import(file: PathBuf, common: CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn eval(data: PathBuf, per_query: bool) -> anyhow::Result<()> {
+async fn eval(data: PathBuf, per_query: bool, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = match config {
+        Some(path) => Config::load(&path, true)?,
+        None => Config::default(),
+    };
     telemetry::init(false);
     let work = tempfile_dir()?;
-    let report = attune::eval::evaluate(&data, &work, Config::default())
+    let report = attune::eval::evaluate(&data, &work, config)
         .await
         .with_context(|| format!("cannot evaluate on {}", data.display()))?;
     let _ = std::fs::remove_dir_all(&work);

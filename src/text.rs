@@ -38,6 +38,49 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+/// Function words that carry no product meaning in a query (analysed forms). They still count
+/// for the phrase bonus, which needs positions, but never as words to match.
+const QUERY_STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "the", "of", "for", "with", "to", "in", "on", "by", "or", "at", "from",
+];
+
+/// Words that negate the next word ("without straw", "not leather", "no lid").
+const NEGATIONS: &[&str] = &["without", "not", "no", "non"];
+
+/// The words of a query, as the engine reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryWords {
+    /// Every analysed token, in order (for the phrase bonus).
+    pub sequence: Vec<String>,
+    /// Distinct words to match and score, in order.
+    pub terms: Vec<String>,
+    /// Words negated by a preceding `without` / `not` / `no` / `non`, or a leading `-`.
+    pub negated: Vec<String>,
+}
+
+/// Splits a query into words to match, stop words, and negated words.
+pub fn query_words(analyzer: &mut TextAnalyzer, q: &str) -> QueryWords {
+    let mut words = QueryWords::default();
+    let mut negate_next = false;
+    for raw in q.split_whitespace() {
+        let minus = raw.starts_with('-') && raw.len() > 1;
+        for token in terms(analyzer, raw) {
+            words.sequence.push(token.clone());
+            if NEGATIONS.contains(&token.as_str()) {
+                negate_next = true;
+            } else if negate_next || minus {
+                negate_next = false;
+                if !words.negated.contains(&token) {
+                    words.negated.push(token);
+                }
+            } else if !QUERY_STOP_WORDS.contains(&token.as_str()) && !words.terms.contains(&token) {
+                words.terms.push(token);
+            }
+        }
+    }
+    words
+}
+
 /// Lowercases and trims a keyword value (brand, attribute) for case-insensitive filters.
 pub fn keyword(value: &str) -> String {
     value.trim().to_lowercase()
@@ -46,6 +89,21 @@ pub fn keyword(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_words_drop_stop_words_and_set_negated_words_apart() {
+        let mut a = analyzer();
+        let w = query_words(
+            &mut a,
+            "Toddler water bottle without straw for kids -wireless",
+        );
+        assert_eq!(w.terms, vec!["toddler", "water", "bottl", "kid"]);
+        assert_eq!(w.negated, vec!["straw", "wireless"]);
+        assert_eq!(w.sequence.len(), 8);
+        let w = query_words(&mut a, "not leather, no lid");
+        assert_eq!(w.terms, Vec::<String>::new());
+        assert_eq!(w.negated, vec!["leather", "lid"]);
+    }
 
     #[test]
     fn terms_are_lowercased_folded_and_stemmed() {

@@ -161,6 +161,17 @@ impl Product {
         Value::Object(obj)
     }
 
+    /// Every searched text of the product: title, brand, category levels, attribute values,
+    /// tags, description.
+    pub fn searchable_text(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.title.as_str())
+            .chain(self.brand.as_deref())
+            .chain(self.category.iter().map(String::as_str))
+            .chain(self.attributes.values().flatten().map(String::as_str))
+            .chain(self.tags.iter().map(String::as_str))
+            .chain(self.description.as_deref())
+    }
+
     /// The category path joined for display (`Home > Kitchen`).
     pub fn category_display(&self) -> String {
         self.category.join(" > ")

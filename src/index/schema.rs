@@ -38,6 +38,9 @@ pub struct Fields {
     pub attrs_text: Field,
     /// Description text.
     pub description: Field,
+    /// Every text field together, without frequencies: counts which query words a product
+    /// has at all (the coverage bonus) with one posting list per word.
+    pub all_text: Field,
     /// Category path facet, as given.
     pub category: Field,
     /// Category path facet, lowercased, for filters.
@@ -81,6 +84,14 @@ impl Fields {
             category_text: b.add_text_field("category_text", text.clone()),
             attrs_text: b.add_text_field("attrs_text", text.clone()),
             description: b.add_text_field("description", text),
+            all_text: b.add_text_field(
+                "all_text",
+                TextOptions::default().set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(ANALYZER)
+                        .set_index_option(IndexRecordOption::Basic),
+                ),
+            ),
             category: b.add_facet_field("category", FacetOptions::default()),
             category_key: b.add_facet_field("category_key", FacetOptions::default()),
             brand: b.add_facet_field("brand", FacetOptions::default()),
@@ -130,6 +141,9 @@ impl Fields {
         }
         if let Some(d) = &p.description {
             doc.add_text(self.description, d);
+        }
+        for text in p.searchable_text() {
+            doc.add_text(self.all_text, text);
         }
         if let Some(price) = p.price {
             doc.add_f64(self.price, price);

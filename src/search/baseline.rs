@@ -1,8 +1,10 @@
 //! Plain tantivy BM25: the yardstick that benchmarks and relevance evaluations compare against.
 //!
-//! Same index and analyzer, but tantivy's own query parser over the text fields (all words
-//! required, no field weights, no phrase bonus, no priors, no filters), top hits by raw BM25,
-//! stored documents loaded. Whatever attune adds on top is measured against this.
+//! Same index and analyzer, but tantivy's own query parser over the text fields (no field
+//! weights, no phrase bonus, no priors, no filters), top hits by raw BM25, stored documents
+//! loaded. Whatever attune adds on top is measured against this. Two matching modes:
+//! [`Matching::AllWords`] (as attune's first pass, for speed comparisons) and
+//! [`Matching::AnyWord`] (textbook BM25, the relevance yardstick).
 
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
@@ -12,6 +14,15 @@ use crate::error::Result;
 use crate::index::schema::StoredHit;
 use crate::index::{ProductIndex, parse_stored};
 
+/// Which documents a query matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// Every word must match.
+    AllWords,
+    /// Any word matches; more words score higher.
+    AnyWord,
+}
+
 /// A reusable plain-BM25 searcher over a product index.
 pub struct PlainBm25 {
     parser: QueryParser,
@@ -19,7 +30,7 @@ pub struct PlainBm25 {
 
 impl PlainBm25 {
     /// Builds the parser over the index's text fields.
-    pub fn new(index: &ProductIndex) -> PlainBm25 {
+    pub fn new(index: &ProductIndex, matching: Matching) -> PlainBm25 {
         let f = index.fields();
         let fields = vec![
             f.title,
@@ -29,7 +40,9 @@ impl PlainBm25 {
             f.description,
         ];
         let mut parser = QueryParser::for_index(index.tantivy(), fields);
-        parser.set_conjunction_by_default();
+        if matching == Matching::AllWords {
+            parser.set_conjunction_by_default();
+        }
         PlainBm25 { parser }
     }
 

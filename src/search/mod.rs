@@ -59,8 +59,10 @@ pub struct Hit {
 pub struct QueryEcho {
     /// The words as sent.
     pub q: String,
-    /// The analysed words every hit matches.
+    /// The analysed words matched and scored.
     pub terms: Vec<String>,
+    /// Negated words ("without straw"), left out of matching and scoring.
+    pub negated: Vec<String>,
     /// The filters in force.
     pub filters: Value,
     /// The order.
@@ -162,6 +164,7 @@ pub fn search(
         query: QueryEcho {
             q: req.q.clone(),
             terms: plan.terms,
+            negated: plan.negated,
             filters: filters_json(&req.filters),
             sort: req.sort,
         },

@@ -16,7 +16,7 @@ async fn a_committed_sync_replaces_the_catalog_and_searches_see_the_old_one_unti
     let app = TestApp::with_small_catalog().await;
     let sync = open_sync(&app).await;
     let uri = format!("/v1/products?sync_id={sync}");
-    let r = app.ndjson(&uri, "{\"id\":\"lamp-1\",\"title\":\"Lamp v2\"}\n{\"id\":\"new-1\",\"title\":\"Brand new\"}\n{\"id\":\"bad\"}").await;
+    let r = app.ndjson(&uri, "{\"id\":\"lamp-1\",\"title\":\"Lamp v2\"}\n{\"id\":\"new-1\",\"title\":\"Zyxwv gadget\"}\n{\"id\":\"bad\"}").await;
     assert_eq!(r.body["upserted"], 2, "{}", r.body);
     assert_eq!(r.body["failed"], 1);
     assert_eq!(r.body["sync_id"], sync);
@@ -27,7 +27,7 @@ async fn a_committed_sync_replaces_the_catalog_and_searches_see_the_old_one_unti
 
     // Before the commit: the old catalog, untouched.
     assert_eq!(app.get("/health").await.body["products"], 12);
-    assert!(app.search_ids("q=brand+new").await.is_empty());
+    assert!(app.search_ids("q=zyxwv").await.is_empty());
     assert_eq!(
         app.get("/v1/products/lamp-1").await.body["title"],
         "LED Desk Lamp"
@@ -47,7 +47,7 @@ async fn a_committed_sync_replaces_the_catalog_and_searches_see_the_old_one_unti
         app.get("/v1/products/shoe-1").await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(app.search_ids("q=brand+new").await, vec!["new-1"]);
+    assert_eq!(app.search_ids("q=zyxwv").await, vec!["new-1"]);
 
     // A committed sync is closed.
     let r = app
