@@ -68,6 +68,7 @@ pub struct ProductIndex {
     ops: mpsc::Sender<Op>,
     generation: Arc<AtomicU64>,
     rollbacks: Arc<AtomicU64>,
+    facet_paths: Arc<crate::search::facets::FacetPaths>,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -115,6 +116,7 @@ impl ProductIndex {
             ops,
             generation,
             rollbacks,
+            facet_paths: Arc::default(),
             writer_thread: std::sync::Mutex::new(Some(handle)),
         })
     }
@@ -122,6 +124,11 @@ impl ProductIndex {
     /// A consistent snapshot for reading.
     pub fn searcher(&self) -> Searcher {
         self.reader.searcher()
+    }
+
+    /// Decoded facet dictionaries of this index's segments.
+    pub fn facet_paths(&self) -> Arc<crate::search::facets::FacetPaths> {
+        self.facet_paths.clone()
     }
 
     /// The schema's field handles.

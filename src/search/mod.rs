@@ -22,9 +22,10 @@ use crate::error::Result;
 use crate::index::schema::StoredHit;
 use crate::index::{Fields, ProductIndex, parse_stored};
 use collect::{TopRanked, TopRankedCollector};
-use facets::{FacetCounts, PathCounts, PriceRanges};
+use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use rank::{Explain, RankColumns, Ranker};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
+use std::sync::Arc;
 
 /// One search hit, as returned to the storefront.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -109,7 +110,8 @@ pub fn search(
             FacetFruits::default(),
         )
     } else {
-        collect_with_facets(&searcher, plan.query.as_ref(), top, req, config)?
+        let paths = index.facet_paths();
+        collect_with_facets(&searcher, plan.query.as_ref(), top, req, config, paths)?
     };
     let FacetFruits {
         category,
@@ -205,6 +207,7 @@ fn collect_with_facets(
     top: TopRankedCollector,
     req: &SearchRequest,
     config: &SearchConfig,
+    paths: Arc<FacetPaths>,
 ) -> Result<(TopRanked, FacetFruits)> {
     let mut collectors = MultiCollector::new();
     let top = collectors.add_collector(top);
@@ -214,10 +217,11 @@ fn collect_with_facets(
         .iter()
         .any(|f| matches!(f, FacetRequest::Attribute(_)));
     let category = wants(&FacetRequest::Category)
-        .then(|| collectors.add_collector(FacetCounts::new("category")));
-    let brand =
-        wants(&FacetRequest::Brand).then(|| collectors.add_collector(FacetCounts::new("brand")));
-    let attrs = wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr")));
+        .then(|| collectors.add_collector(FacetCounts::new("category", paths.clone())));
+    let brand = wants(&FacetRequest::Brand)
+        .then(|| collectors.add_collector(FacetCounts::new("brand", paths.clone())));
+    let attrs =
+        wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr", paths.clone())));
     let price = wants(&FacetRequest::Price)
         .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
     let mut fruits = searcher.search(query, &collectors)?;

@@ -46,10 +46,12 @@ pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan 
     let words = text::query_words(&mut analyzer, &req.q);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if !words.terms.is_empty() {
+        // With one word every match has the same coverage: the bonus would change no order.
+        let coverage = if words.terms.len() > 1 { weights.coverage } else { 0.0 };
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .terms
             .iter()
-            .map(|term| (Occur::Should, word_query(term, fields, weights)))
+            .map(|term| (Occur::Should, word_query(term, fields, weights, coverage)))
             .collect();
         if words.sequence.len() >= 2 && weights.phrase > 0.0 {
             text.push((
@@ -87,7 +89,7 @@ fn phrase_query(sequence: &[String], fields: &Fields, weights: &RawWeights) -> B
     Box::new(BoostQuery::new(Box::new(query), weights.phrase))
 }
 
-fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
+fn word_query(term: &str, f: &Fields, w: &RawWeights, coverage: f32) -> Box<dyn Query> {
     let per_field: [(Field, f32); 5] = [
         (f.title, w.title),
         (f.brand_text, w.brand),
@@ -108,14 +110,14 @@ fn word_query(term: &str, f: &Fields, w: &RawWeights) -> Box<dyn Query> {
         })
         .collect();
     let mut fields = fields;
-    if w.coverage > 0.0 {
+    if coverage > 0.0 {
         let any = TermQuery::new(
             Term::from_field_text(f.all_text, term),
             IndexRecordOption::Basic,
         );
         fields.push((
             Occur::Should,
-            Box::new(ConstScoreQuery::new(Box::new(any), w.coverage)),
+            Box::new(ConstScoreQuery::new(Box::new(any), coverage)),
         ));
     }
     Box::new(BooleanQuery::new(fields))
