@@ -47,7 +47,11 @@ pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan 
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
-        let coverage = if words.terms.len() > 1 { weights.coverage } else { 0.0 };
+        let coverage = if words.terms.len() > 1 {
+            weights.coverage
+        } else {
+            0.0
+        };
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .terms
             .iter()
