@@ -42,6 +42,7 @@
 pub mod catalog;
 pub mod config;
 pub mod demo;
+pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod eval;

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::Product;
+use crate::durable::sync_dir;
 use crate::error::{Error, Result};
 
 /// What a client learns about an open sync.
@@ -34,6 +35,23 @@ struct OpenSync {
     file: File,
     staged: u64,
     last_activity: SystemTime,
+}
+
+impl OpenSync {
+    /// Reopens a staging file to append to it, counting what it holds.
+    fn resume(path: PathBuf, last_activity: SystemTime) -> Result<OpenSync> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let staged = count_lines(&path)?;
+        Ok(OpenSync {
+            path,
+            file,
+            staged,
+            last_activity,
+        })
+    }
 }
 
 /// The open syncs and their staging files.
@@ -55,17 +73,8 @@ impl SyncManager {
                 continue;
             };
             let meta = entry.metadata().map_err(|e| Error::io(&path, e))?;
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path, e))?;
-            let staged = count_lines(&path)?;
-            let state = OpenSync {
-                path,
-                file,
-                staged,
-                last_activity: meta.modified().unwrap_or_else(|_| SystemTime::now()),
-            };
+            let last_activity = meta.modified().unwrap_or_else(|_| SystemTime::now());
+            let state = OpenSync::resume(path, last_activity)?;
             open.insert(id, Arc::new(Mutex::new(state)));
         }
         Ok(SyncManager {
@@ -143,17 +152,7 @@ impl SyncManager {
 
     /// Puts back a sync whose commit failed, so the job can retry the commit.
     pub fn reopen(&self, sync_id: &str, path: PathBuf, now: SystemTime) -> Result<()> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let staged = count_lines(&path)?;
-        let state = OpenSync {
-            path,
-            file,
-            staged,
-            last_activity: now,
-        };
+        let state = OpenSync::resume(path, now)?;
         self.lock()
             .insert(sync_id.to_string(), Arc::new(Mutex::new(state)));
         Ok(())
@@ -240,13 +239,6 @@ fn staging_id(path: &Path) -> Option<String> {
 fn count_lines(path: &Path) -> Result<u64> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
-}
-
-/// Makes a new file's directory entry durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]

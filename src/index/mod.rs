@@ -273,6 +273,15 @@ mod tests {
         ProductIndex::open(dir, WriterConfig::default()).unwrap()
     }
 
+    /// An index holding one committed product `old`, and a staging file path beside it.
+    async fn with_old_product(dir: &Path) -> (ProductIndex, PathBuf) {
+        let index = open(&dir.join("idx"));
+        let ticket = index.begin();
+        index.upsert(vec![product("old", "Old")]).await.unwrap();
+        index.commit(ticket).await.unwrap();
+        (index, dir.join("staged.ndjson"))
+    }
+
     #[tokio::test]
     async fn uncommitted_batches_are_invisible_until_the_commit() {
         let dir = tempfile::tempdir().unwrap();
@@ -317,11 +326,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_replace_only_the_staged_products_exist() {
         let dir = tempfile::tempdir().unwrap();
-        let index = open(&dir.path().join("idx"));
-        let ticket = index.begin();
-        index.upsert(vec![product("old", "Old")]).await.unwrap();
-        index.commit(ticket).await.unwrap();
-        let staged = dir.path().join("staged.ndjson");
+        let (index, staged) = with_old_product(dir.path()).await;
         std::fs::write(&staged, "{\"id\":\"new\",\"title\":\"New\"}\n").unwrap();
         let report = index.replace_all(staged).await.unwrap();
         assert_eq!(
@@ -342,11 +347,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_staging_file_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let index = open(&dir.path().join("idx"));
-        let ticket = index.begin();
-        index.upsert(vec![product("old", "Old")]).await.unwrap();
-        index.commit(ticket).await.unwrap();
-        let staged = dir.path().join("staged.ndjson");
+        let (index, staged) = with_old_product(dir.path()).await;
         std::fs::write(&staged, "{\"id\":\"new\",\"title\":\"New\"}\n{broken\n").unwrap();
         assert!(index.replace_all(staged).await.is_err());
         assert!(index.get("old").unwrap().is_some());

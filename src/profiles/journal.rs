@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::profile::Profile;
 use super::{Alias, Entry, ProfileStore};
+use crate::durable::sync_dir;
 use crate::error::{Error, Result};
 
 const SNAPSHOT: &str = "snapshot.ndjson";
@@ -471,12 +472,6 @@ fn write_snapshot(dir: &Path, store: &ProfileStore, rotation_seq: u64) -> Result
         }
     }
     sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]
