@@ -8,6 +8,7 @@ pub mod facets;
 pub mod query;
 pub mod rank;
 pub mod request;
+pub mod typo;
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -64,6 +65,9 @@ pub struct QueryEcho {
     pub terms: Vec<String>,
     /// Negated words ("without straw"), left out of matching and scoring.
     pub negated: Vec<String>,
+    /// Words the index does not have, replaced by the closest word it has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<query::Correction>,
     /// The filters in force.
     pub filters: Value,
     /// The order.
@@ -95,7 +99,10 @@ pub fn search(
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
-    let plan = query::plan(req, fields, &config.weights);
+    let searcher = index.searcher();
+    let plan = query::plan(req, fields, &config.weights, &|word| {
+        typo::correct(&searcher, fields.all_text, word)
+    });
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
@@ -167,6 +174,7 @@ pub fn search(
             q: req.q.clone(),
             terms: plan.terms,
             negated: plan.negated,
+            corrections: plan.corrections,
             filters: filters_json(&req.filters),
             sort: req.sort,
         },

@@ -31,6 +31,8 @@ pub struct Plan {
     /// Negated words: not matched or scored (excluding them measured worse on the ESCI
     /// judgments, whose shoppers often accept products that mention them).
     pub negated: Vec<String>,
+    /// Typo corrections applied.
+    pub corrections: Vec<Correction>,
 }
 
 impl Plan {
@@ -40,10 +42,41 @@ impl Plan {
     }
 }
 
-/// Builds the plan for a request.
-pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan {
+/// A query word replaced by the closest word of the index.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Correction {
+    /// The analysed word as typed.
+    pub from: String,
+    /// The index word used instead.
+    pub to: String,
+}
+
+/// Builds the plan for a request; `correct` proposes a replacement for a word the index
+/// lacks (typo tolerance), or None.
+pub fn plan(
+    req: &SearchRequest,
+    fields: &Fields,
+    weights: &RawWeights,
+    correct: &dyn Fn(&str) -> Option<String>,
+) -> Plan {
     let mut analyzer = text::analyzer();
-    let words = text::query_words(&mut analyzer, &req.q);
+    let mut words = text::query_words(&mut analyzer, &req.q);
+    let mut corrections = Vec::new();
+    for term in &mut words.terms {
+        if let Some(to) = correct(term) {
+            for token in &mut words.sequence {
+                if token == term {
+                    token.clone_from(&to);
+                }
+            }
+            corrections.push(Correction {
+                from: std::mem::replace(term, to.clone()),
+                to,
+            });
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    words.terms.retain(|t| seen.insert(t.clone()));
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
@@ -77,6 +110,7 @@ pub fn plan(req: &SearchRequest, fields: &Fields, weights: &RawWeights) -> Plan 
         query,
         terms: words.terms,
         negated: words.negated,
+        corrections,
     }
 }
 

@@ -260,3 +260,35 @@ async fn the_answer_says_how_the_query_was_read() {
     assert_eq!(r.body["search_id"].as_str().unwrap().len(), 32);
     assert!(r.body["took_ms"].as_f64().unwrap() >= 0.0);
 }
+
+#[tokio::test]
+async fn a_word_the_index_lacks_is_corrected_within_its_typo_budget() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=blendr").await;
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["blender-1", "blender-2"]);
+    assert_eq!(
+        r.body["query"]["corrections"],
+        json!([{"from": "blendr", "to": "blender"}])
+    );
+    // A swap of neighbours is one typo.
+    let r = app.get("/v1/search?q=kitcehn").await;
+    assert_eq!(r.body["query"]["corrections"][0]["to"], "kitchen");
+    assert_eq!(r.body["total"], 4);
+    // Two typos from nine letters, not before.
+    assert_eq!(app.search_ids("q=cuontertp").await, vec!["blender-1"]);
+    assert!(app.search_ids("q=cuntrtop").await.is_empty());
+}
+
+#[tokio::test]
+async fn short_words_model_codes_and_known_words_are_never_corrected() {
+    let app = TestApp::with_small_catalog().await;
+    assert!(app.search_ids("q=lanp").await.is_empty());
+    let r = app.get("/v1/search?q=rx7900").await;
+    assert_eq!(r.body["total"], 0);
+    assert!(r.body["query"].get("corrections").is_none());
+    let r = app.get("/v1/search?q=lamp").await;
+    assert!(r.body["query"].get("corrections").is_none());
+    assert_eq!(ids(&r.body), vec!["lamp-1"]);
+}
