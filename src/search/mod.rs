@@ -100,8 +100,14 @@ pub fn search(
     let started = Instant::now();
     let fields = index.fields();
     let searcher = index.searcher();
+    let vocabulary = [
+        fields.title,
+        fields.brand_text,
+        fields.category_text,
+        fields.attrs_text,
+    ];
     let plan = query::plan(req, fields, &config.weights, &|word| {
-        typo::correct(&searcher, fields.all_text, word)
+        typo::correct(&searcher, fields.all_text, &vocabulary, word)
     });
     let ranker = Ranker {
         weights: config.weights.clone(),

@@ -5,6 +5,7 @@
 //! matches always win.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 use tantivy::schema::Field;
@@ -38,23 +39,47 @@ impl tantivy_fst::Automaton for Within<'_> {
     }
 }
 
-/// The correction of `word` in `field`, if it needs one and the index has one.
-pub fn correct(searcher: &Searcher, field: Field, word: &str) -> Option<String> {
+/// The automaton builders for one and two edits: costly to make (they precompute the
+/// parametric tables), cheap to use, so made once.
+fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAutomatonBuilder) {
+    static BUILDERS: OnceLock<(LevenshteinAutomatonBuilder, LevenshteinAutomatonBuilder)> =
+        OnceLock::new();
+    BUILDERS.get_or_init(|| {
+        (
+            LevenshteinAutomatonBuilder::new(1, true),
+            LevenshteinAutomatonBuilder::new(2, true),
+        )
+    })
+}
+
+/// The correction of `word`, if no document has it in `known` and the vocabularies of
+/// `fields` have a close word. Candidates come from smaller fields than `known` (titles,
+/// brands, categories, attributes rather than descriptions too): walking dictionaries is the
+/// cost of a correction, and shoppers type product names.
+pub fn correct(searcher: &Searcher, known: Field, fields: &[Field], word: &str) -> Option<String> {
     let letters = word.chars().count();
     if letters < ONE_TYPO_FROM || word.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
     if searcher
-        .doc_freq(&Term::from_field_text(field, word))
+        .doc_freq(&Term::from_field_text(known, word))
         .ok()?
         > 0
     {
         return None;
     }
-    let edits = if letters >= TWO_TYPOS_FROM { 2 } else { 1 };
-    let dfa = LevenshteinAutomatonBuilder::new(edits, true).build_dfa(word);
+    let builder = if letters >= TWO_TYPOS_FROM {
+        &builders().1
+    } else {
+        &builders().0
+    };
+    let dfa = builder.build_dfa(word);
     let mut found: HashMap<String, (u8, u64)> = HashMap::new();
-    for segment in searcher.segment_readers() {
+    for (segment, &field) in searcher
+        .segment_readers()
+        .iter()
+        .flat_map(|s| fields.iter().map(move |f| (s, f)))
+    {
         let inverted = segment.inverted_index(field).ok()?;
         let mut stream = inverted.terms().search(Within(&dfa)).into_stream().ok()?;
         while stream.advance() {
