@@ -8,17 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
-use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::catalog::ingest::{ItemError, RawItem, parse_item};
+use crate::catalog::Product;
 use crate::catalog::sync::{SyncInfo, SyncManager};
-use crate::catalog::{Product, ingest};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::writer::WriterConfig;
-use crate::index::{DeleteReport, ProductIndex, ReplaceReport, WriteTicket};
-use crate::profiles::event::Event;
+use crate::index::{DeleteReport, ProductIndex, ReplaceReport};
 use crate::profiles::facts::FactsCache;
 use crate::profiles::journal::Journal;
 use crate::profiles::profile::Preferences;
@@ -26,24 +23,12 @@ use crate::profiles::view::ProfileView;
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::search::{self, SearchRequest, SearchResponse};
 
-/// Products per batch handed to the writer while a body streams in.
-const BATCH: usize = 500;
-/// Item errors listed in one answer; the `failed` count stays exact beyond it.
-pub const MAX_LISTED_ERRORS: usize = 1000;
+mod ingest;
 
-/// The outcome of one ingestion request.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct IngestReport {
-    /// Items applied (or staged, in a sync).
-    pub upserted: u64,
-    /// Items rejected.
-    pub failed: u64,
-    /// Why items were rejected (at most [`MAX_LISTED_ERRORS`]).
-    pub errors: Vec<ItemError>,
-    /// The sync the items were staged in, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync_id: Option<String>,
-}
+pub use ingest::{
+    EventIngest, EventReport, Ingest, IngestReport, ItemSink, MAX_EVENTS_PER_ARRAY,
+    MAX_LISTED_ERRORS,
+};
 
 /// The engine.
 pub struct Engine {
@@ -108,17 +93,7 @@ impl Engine {
         if let Some(id) = &sync_id {
             self.syncs.check(id)?;
         }
-        Ok(Ingest {
-            engine: self.clone(),
-            ticket: self.index.begin(),
-            written: Vec::new(),
-            batch: Vec::with_capacity(BATCH),
-            report: IngestReport {
-                sync_id: sync_id.clone(),
-                ..IngestReport::default()
-            },
-            sync_id,
-        })
+        Ok(Ingest::new(self.clone(), sync_id))
     }
 
     /// Reads one product.
@@ -206,13 +181,7 @@ impl Engine {
 
     /// Starts an ingestion of streamed events.
     pub fn events(self: &Arc<Self>, format: BodyFormat) -> EventIngest {
-        EventIngest {
-            engine: self.clone(),
-            format,
-            items: 0,
-            batch: Vec::new(),
-            report: EventReport::default(),
-        }
+        EventIngest::new(self.clone(), format)
     }
 
     /// Merges an anonymous visitor into a user, durably.
@@ -297,185 +266,8 @@ impl Gate {
     }
 }
 
-/// An ingestion in progress: feed it the items of a body, then finish it.
-pub struct Ingest {
-    engine: Arc<Engine>,
-    sync_id: Option<String>,
-    ticket: WriteTicket,
-    batch: Vec<Product>,
-    report: IngestReport,
-    /// Ids written, to refresh what profiles know of them once committed.
-    written: Vec<String>,
-}
-
-/// Takes the items of a streamed body, batch by batch.
-pub trait ItemSink {
-    /// Validates and forwards items.
-    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send;
-}
-
-impl ItemSink for Ingest {
-    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send {
-        Ingest::push(self, items)
-    }
-}
-
-impl ItemSink for EventIngest {
-    fn push(&mut self, items: Vec<RawItem>) -> impl Future<Output = Result<()>> + Send {
-        EventIngest::push(self, items)
-    }
-}
-
-impl Ingest {
-    /// Validates items and hands full batches on.
-    pub async fn push(&mut self, items: Vec<RawItem>) -> Result<()> {
-        for item in items {
-            match parse_item(item) {
-                Ok(product) => self.batch.push(product),
-                Err(e) => self.reject(e),
-            }
-            if self.batch.len() >= BATCH {
-                self.flush_batch().await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records a rejected item.
-    pub fn reject(&mut self, error: ItemError) {
-        self.report.failed += 1;
-        if self.report.errors.len() < MAX_LISTED_ERRORS {
-            self.report.errors.push(error);
-        }
-    }
-
-    /// Applies the last batch and waits until everything accepted is durable.
-    pub async fn finish(mut self) -> Result<IngestReport> {
-        self.flush_batch().await?;
-        match self.sync_id.clone() {
-            Some(id) => {
-                let syncs = self.engine.syncs.clone();
-                tokio::task::spawn_blocking(move || syncs.flush(&id))
-                    .await
-                    .map_err(|e| Error::Internal(e.to_string()))??;
-            }
-            None => {
-                if self.report.upserted > 0 {
-                    self.engine.index.commit(self.ticket).await?;
-                    for id in &self.written {
-                        self.engine.facts.invalidate(id);
-                    }
-                }
-            }
-        }
-        Ok(self.report)
-    }
-
-    async fn flush_batch(&mut self) -> Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        let n = batch.len() as u64;
-        match self.sync_id.clone() {
-            Some(id) => {
-                let syncs = self.engine.syncs.clone();
-                tokio::task::spawn_blocking(move || syncs.stage(&id, &batch, SystemTime::now()))
-                    .await
-                    .map_err(|e| Error::Internal(e.to_string()))??;
-            }
-            None => {
-                self.written.extend(batch.iter().map(|p| p.id.clone()));
-                self.engine.index.upsert(batch).await?
-            }
-        }
-        self.report.upserted += n;
-        Ok(())
-    }
-}
-
-/// Most events in one JSON array.
-pub const MAX_EVENTS_PER_ARRAY: u64 = 1000;
-/// Events appended to the journal together while a body streams in.
-const EVENT_BATCH: usize = 1000;
-
-/// The outcome of one event ingestion request.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct EventReport {
-    /// Events durably recorded and applied.
-    pub accepted: u64,
-    /// Events rejected.
-    pub failed: u64,
-    /// Why (at most [`MAX_LISTED_ERRORS`]).
-    pub errors: Vec<ItemError>,
-}
-
-/// An event ingestion in progress.
-pub struct EventIngest {
-    engine: Arc<Engine>,
-    format: BodyFormat,
-    items: u64,
-    batch: Vec<Entry>,
-    report: EventReport,
-}
-
-impl EventIngest {
-    /// Validates items and appends full batches to the journal.
-    pub async fn push(&mut self, items: Vec<RawItem>) -> Result<()> {
-        let now = now_ms();
-        for item in items {
-            self.items += 1;
-            if self.format == BodyFormat::JsonArray && self.items > MAX_EVENTS_PER_ARRAY {
-                return Err(Error::invalid(
-                    "",
-                    format!(
-                        "a JSON array holds at most {MAX_EVENTS_PER_ARRAY} events: send NDJSON for more"
-                    ),
-                ));
-            }
-            match parse_event(item, now) {
-                Ok(event) => self.batch.push(Entry::Event { event }),
-                Err(e) => {
-                    self.report.failed += 1;
-                    if self.report.errors.len() < MAX_LISTED_ERRORS {
-                        self.report.errors.push(e);
-                    }
-                }
-            }
-            // A JSON array is checked whole before any of it is recorded.
-            if self.format == BodyFormat::Ndjson && self.batch.len() >= EVENT_BATCH {
-                self.flush().await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the rest; returns once everything accepted is durable.
-    pub async fn finish(mut self) -> Result<EventReport> {
-        self.flush().await?;
-        Ok(self.report)
-    }
-
-    async fn flush(&mut self) -> Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let n = batch.len() as u64;
-        self.engine.journal.append(batch).await?;
-        self.report.accepted += n;
-        Ok(())
-    }
-}
-
-fn parse_event(item: RawItem, now: i64) -> std::result::Result<Event, ItemError> {
-    let line = item.line;
-    let value = ingest::parse_json(item)?;
-    Event::from_json(value, now).map_err(|e| ingest::item_error(line, None, &e))
-}
-
 /// Re-exported so callers can build splitters without reaching into the catalog module.
-pub use ingest::{BodyFormat, BodySplitter};
+pub use crate::catalog::ingest::{BodyFormat, BodySplitter};
 
 #[cfg(test)]
 mod tests {
