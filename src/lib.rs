@@ -48,6 +48,7 @@ pub mod error;
 pub mod eval;
 pub mod http;
 pub mod index;
+pub mod mailbox;
 pub mod profiles;
 pub mod search;
 pub mod server;

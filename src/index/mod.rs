@@ -28,6 +28,7 @@ use writer::{Op, WriterConfig};
 
 use crate::catalog::Product;
 use crate::error::{Error, Result};
+use crate::mailbox::Mailbox;
 
 /// Size of a compressed block of the document store. Reading one hit decompresses its whole
 /// block, so blocks much larger than a product (tantivy's default is 16 KiB) make hydration
@@ -65,7 +66,7 @@ pub struct ProductIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    ops: mpsc::Sender<Op>,
+    ops: Mailbox<Op>,
     generation: Arc<AtomicU64>,
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
@@ -113,7 +114,7 @@ impl ProductIndex {
             index,
             reader,
             fields,
-            ops,
+            ops: Mailbox::new(ops),
             generation,
             rollbacks,
             facet_paths: Arc::default(),
@@ -201,13 +202,13 @@ impl ProductIndex {
     pub fn close(&self) {
         let handle = self.writer_thread.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
-            let _ = self.ops.try_send(Op::Shutdown);
+            self.ops.close();
             let _ = handle.join();
         }
     }
 
     async fn send(&self, op: Op) -> Result<()> {
-        self.ops.send(op).await.map_err(|_| Error::WriterGone)
+        self.ops.send(op).await
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Op) -> Result<T> {
@@ -294,6 +295,36 @@ mod tests {
         let generation = index.commit(ticket).await.unwrap();
         assert!(generation > 0);
         assert_eq!(index.get("a").unwrap().unwrap().title, "A");
+    }
+
+    /// Regression: closing used to send a stop message with `try_send`, which is lost when the
+    /// queue is full, leaving `close` waiting forever. Closing now ends the channel; the
+    /// writer drains it and commits what it applied.
+    #[tokio::test]
+    async fn closing_commits_every_queued_batch_even_with_a_one_slot_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = WriterConfig {
+            queue: 1,
+            ..WriterConfig::default()
+        };
+        let index = std::sync::Arc::new(ProductIndex::open(dir.path(), config.clone()).unwrap());
+        for i in 0..20 {
+            index
+                .upsert(vec![product(&format!("p{i}"), "T")])
+                .await
+                .unwrap();
+        }
+        let closing = index.clone();
+        tokio::task::spawn_blocking(move || closing.close())
+            .await
+            .unwrap();
+        assert!(matches!(
+            index.upsert(vec![product("late", "T")]).await,
+            Err(Error::WriterGone)
+        ));
+        drop(index);
+        let reopened = ProductIndex::open(dir.path(), config).unwrap();
+        assert_eq!(reopened.len(), 20);
     }
 
     #[tokio::test]

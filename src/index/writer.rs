@@ -82,8 +82,6 @@ pub enum Op {
         /// Where the report goes once durable.
         reply: oneshot::Sender<Result<ReplaceReport>>,
     },
-    /// Commit and stop.
-    Shutdown,
 }
 
 /// An answer owed once the turn's commit is done.
@@ -140,21 +138,13 @@ impl Writer {
         }
     }
 
-    /// Runs until shutdown or until every sender is gone, committing what is pending.
+    /// Runs until the mailbox is closed and drained, then commits what is pending.
     pub fn run(mut self, mut mailbox: mpsc::Receiver<Op>) {
-        let mut stop = false;
-        while !stop {
-            let Some(first) = mailbox.blocking_recv() else {
-                break;
-            };
+        while let Some(first) = mailbox.blocking_recv() {
             let mut pending = Vec::new();
             let mut next = Some(first);
             let mut taken = 0;
             while let Some(op) = next.take() {
-                if matches!(op, Op::Shutdown) {
-                    stop = true;
-                    break;
-                }
                 self.apply(op, &mut pending);
                 taken += 1;
                 if taken < MAX_OPS_PER_TURN {
@@ -194,7 +184,6 @@ impl Writer {
                 let result = self.replace_all(&file);
                 pending.push(Pending::Replace(reply, result));
             }
-            Op::Shutdown => {}
         }
     }
 

@@ -25,6 +25,7 @@ use super::profile::Profile;
 use super::{Alias, Entry, ProfileStore};
 use crate::durable::sync_dir;
 use crate::error::{Error, Result};
+use crate::mailbox::Mailbox;
 
 const SNAPSHOT: &str = "snapshot.ndjson";
 const HEADER_BYTES: usize = 16;
@@ -39,12 +40,11 @@ enum Command {
     Snapshot {
         reply: Option<oneshot::Sender<Result<()>>>,
     },
-    Shutdown,
 }
 
 /// The journal: a handle to the log thread.
 pub struct Journal {
-    tx: mpsc::Sender<Command>,
+    tx: Mailbox<Command>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -103,7 +103,7 @@ impl Journal {
             .spawn(move || run(log, rx, writer_store, snap_tx))
             .map_err(|e| Error::Internal(format!("cannot start the journal thread: {e}")))?;
         Ok(Journal {
-            tx,
+            tx: Mailbox::new(tx),
             threads: Mutex::new(vec![logger, snapshotter]),
         })
     }
@@ -111,10 +111,7 @@ impl Journal {
     /// Writes entries durably and applies them; returns the last sequence number.
     pub async fn append(&self, entries: Vec<Entry>) -> Result<u64> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Append { entries, reply })
-            .await
-            .map_err(|_| Error::WriterGone)?;
+        self.tx.send(Command::Append { entries, reply }).await?;
         rx.await.map_err(|_| Error::WriterGone)?
     }
 
@@ -123,8 +120,7 @@ impl Journal {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Snapshot { reply: Some(reply) })
-            .await
-            .map_err(|_| Error::WriterGone)?;
+            .await?;
         rx.await.map_err(|_| Error::WriterGone)?
     }
 
@@ -134,7 +130,7 @@ impl Journal {
         if threads.is_empty() {
             return;
         }
-        let _ = self.tx.try_send(Command::Shutdown);
+        self.tx.close();
         for t in threads {
             let _ = t.join();
         }
@@ -234,11 +230,7 @@ fn run(
     store: Arc<ProfileStore>,
     snapshots: std_mpsc::Sender<SnapshotJob>,
 ) {
-    let mut stop = false;
-    while !stop {
-        let Some(first) = rx.blocking_recv() else {
-            break;
-        };
+    while let Some(first) = rx.blocking_recv() {
         let mut appends: Vec<(Vec<Entry>, oneshot::Sender<Result<u64>>)> = Vec::new();
         let mut snapshot_replies = Vec::new();
         let mut wants_snapshot = false;
@@ -250,9 +242,8 @@ fn run(
                     wants_snapshot = true;
                     snapshot_replies.extend(reply);
                 }
-                Command::Shutdown => stop = true,
             }
-            if !stop && appends.len() < MAX_APPENDS_PER_TURN {
+            if appends.len() < MAX_APPENDS_PER_TURN {
                 next = rx.try_recv().ok();
             }
         }
