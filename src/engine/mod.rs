@@ -1,8 +1,8 @@
 //! The engine: the framework-free facade the HTTP layer and the CLI call.
 //!
 //! It owns the product index, the catalog syncs, the visitor profiles with their journal and
-//! the configuration, and runs searches on
-//! the blocking pool behind a bounded queue so a burst answers "busy" instead of piling up.
+//! the configuration, and runs searches on the blocking pool behind a bounded queue so a burst
+//! answers "busy" instead of piling up.
 
 use std::path::PathBuf;
 use std::sync::Arc;
