@@ -5,6 +5,7 @@
 //! in one place, the `Default` impls of the raw structs, and are listed in
 //! `docs/configuration.md`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,32 @@ pub struct RawSearch {
     pub price_ranges: Vec<f64>,
     /// Ranking weights.
     pub weights: RawWeights,
+    /// Synonyms, applied at query time.
+    pub synonyms: RawSynonyms,
 }
+
+/// The raw `[search.synonyms]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSynonyms {
+    /// Two-way groups: any of the words or phrases of a group finds the others.
+    pub groups: Vec<Vec<String>>,
+    /// One-way: the key finds its values, not the other way round (`tee = ["t-shirt"]`).
+    pub one_way: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Validated synonyms: (what the shopper typed, what it also finds) pairs. The search module
+/// analyses them once, on first use, into `analyzed` (the config layer knows no analyzer).
+#[derive(Debug, Default)]
+pub struct SynonymTable {
+    /// Source phrase → alternative phrases, as written in the config.
+    pub pairs: Vec<(String, Vec<String>)>,
+    /// Analysed form, filled by the search module.
+    pub analyzed: std::sync::OnceLock<SynonymIndex>,
+}
+
+/// Analysed synonyms: the source's tokens joined by a space → the alternatives' tokens.
+pub type SynonymIndex = HashMap<String, Vec<Vec<String>>>;
 
 impl Default for RawSearch {
     fn default() -> Self {
@@ -89,6 +115,7 @@ impl Default for RawSearch {
             facet_limit: 20,
             price_ranges: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
             weights: RawWeights::default(),
+            synonyms: RawSynonyms::default(),
         }
     }
 }
@@ -318,6 +345,8 @@ pub struct SearchConfig {
     pub price_ranges: Vec<f64>,
     /// Ranking weights.
     pub weights: RawWeights,
+    /// Synonyms.
+    pub synonyms: std::sync::Arc<SynonymTable>,
 }
 
 /// The validated configuration.
@@ -482,9 +511,47 @@ impl Config {
                 facet_limit: s.facet_limit,
                 price_ranges: s.price_ranges.clone(),
                 weights: s.weights.clone(),
+                synonyms: std::sync::Arc::new(synonym_table(&s.synonyms)?),
             },
         })
     }
+}
+
+fn synonym_table(raw: &RawSynonyms) -> Result<SynonymTable, ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        key: "search.synonyms",
+        message: message.to_string(),
+    };
+    let mut pairs = Vec::new();
+    for group in &raw.groups {
+        let words: Vec<String> = group.iter().map(|w| w.trim().to_string()).collect();
+        if words.len() < 2 || words.iter().any(String::is_empty) {
+            return Err(invalid(
+                "each group needs at least two non-empty words or phrases",
+            ));
+        }
+        for (i, word) in words.iter().enumerate() {
+            let others = words
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, w)| w.clone());
+            pairs.push((word.clone(), others.collect()));
+        }
+    }
+    for (from, to) in &raw.one_way {
+        let to: Vec<String> = to.iter().map(|w| w.trim().to_string()).collect();
+        if from.trim().is_empty() || to.is_empty() || to.iter().any(String::is_empty) {
+            return Err(invalid(
+                "one_way entries map a non-empty phrase to non-empty phrases",
+            ));
+        }
+        pairs.push((from.trim().to_string(), to));
+    }
+    Ok(SynonymTable {
+        pairs,
+        analyzed: std::sync::OnceLock::new(),
+    })
 }
 
 fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
@@ -576,6 +643,11 @@ mod tests {
             ("[search]\ndefault_limit = 500", "search.default_limit"),
             ("[search.weights]\ntitle = -1", "search.weights"),
             ("[index]\nwriter_threads = 0", "index.writer_threads"),
+            ("[search.synonyms]\ngroups = [[\"tv\"]]", "search.synonyms"),
+            (
+                "[search.synonyms]\none_way = { tee = [] }",
+                "search.synonyms",
+            ),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.to_string().starts_with(key), "{text}: {err}");

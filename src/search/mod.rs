@@ -8,6 +8,7 @@ pub mod facets;
 pub mod query;
 pub mod rank;
 pub mod request;
+pub mod synonyms;
 pub mod typo;
 
 use std::borrow::Cow;
@@ -65,6 +66,9 @@ pub struct QueryEcho {
     pub terms: Vec<String>,
     /// Negated words ("without straw"), left out of matching and scoring.
     pub negated: Vec<String>,
+    /// Synonyms that added alternatives.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<synonyms::Expansion>,
     /// Words the index does not have, replaced by the closest word it has.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub corrections: Vec<query::Correction>,
@@ -106,7 +110,7 @@ pub fn search(
         fields.category_text,
         fields.attrs_text,
     ];
-    let plan = query::plan(req, fields, &config.weights, &|word| {
+    let plan = query::plan(req, fields, config, &|word| {
         typo::correct(&searcher, fields.all_text, &vocabulary, word)
     });
     let ranker = Ranker {
@@ -181,6 +185,7 @@ pub fn search(
             terms: plan.terms,
             negated: plan.negated,
             corrections: plan.corrections,
+            synonyms: plan.synonyms,
             filters: filters_json(&req.filters),
             sort: req.sort,
         },

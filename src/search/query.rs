@@ -17,7 +17,8 @@ use tantivy::query::{
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 
 use super::request::{Filters, SearchRequest};
-use crate::config::RawWeights;
+use super::synonyms;
+use crate::config::{RawWeights, SearchConfig};
 use crate::index::Fields;
 use crate::index::schema::attr_key;
 use crate::text;
@@ -33,6 +34,8 @@ pub struct Plan {
     pub negated: Vec<String>,
     /// Typo corrections applied.
     pub corrections: Vec<Correction>,
+    /// Synonyms applied.
+    pub synonyms: Vec<synonyms::Expansion>,
 }
 
 impl Plan {
@@ -56,13 +59,19 @@ pub struct Correction {
 pub fn plan(
     req: &SearchRequest,
     fields: &Fields,
-    weights: &RawWeights,
+    config: &SearchConfig,
     correct: &dyn Fn(&str) -> Option<String>,
 ) -> Plan {
+    let weights = &config.weights;
     let mut analyzer = text::analyzer();
     let mut words = text::query_words(&mut analyzer, &req.q);
     let mut corrections = Vec::new();
+    let synonym_sources = synonyms::index(&config.synonyms);
     for term in &mut words.terms {
+        // A word the synonyms know is meant as typed, even if no product has it.
+        if synonym_sources.contains_key(term.as_str()) {
+            continue;
+        }
         if let Some(to) = correct(term) {
             for token in &mut words.sequence {
                 if token == term {
@@ -78,6 +87,7 @@ pub fn plan(
     let mut seen = std::collections::HashSet::new();
     words.terms.retain(|t| seen.insert(t.clone()));
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut expansions = Vec::new();
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
         let coverage = if words.terms.len() > 1 {
@@ -96,6 +106,15 @@ pub fn plan(
                 phrase_query(&words.sequence, fields, weights),
             ));
         }
+        for (expansion, alternatives) in synonyms::expand(&config.synonyms, &words.terms) {
+            for alternative in alternatives {
+                text.push((
+                    Occur::Should,
+                    alternative_query(&alternative, fields, weights),
+                ));
+            }
+            expansions.push(expansion);
+        }
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(text))));
     }
     for filter in filter_queries(&req.filters, fields) {
@@ -111,7 +130,23 @@ pub fn plan(
         terms: words.terms,
         negated: words.negated,
         corrections,
+        synonyms: expansions,
     }
+}
+
+/// Weight of a synonym's words relative to the words typed.
+const SYNONYM_WEIGHT: f32 = 0.8;
+
+/// A synonym alternative: all its words, scored like query words, slightly discounted.
+fn alternative_query(words: &[String], fields: &Fields, weights: &RawWeights) -> Box<dyn Query> {
+    let all: Vec<(Occur, Box<dyn Query>)> = words
+        .iter()
+        .map(|w| (Occur::Must, word_query(w, fields, weights, 0.0)))
+        .collect();
+    Box::new(BoostQuery::new(
+        Box::new(BooleanQuery::new(all)),
+        SYNONYM_WEIGHT,
+    ))
 }
 
 /// The query's words together, in order, in the title (one word in between allowed).

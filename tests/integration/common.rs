@@ -44,6 +44,26 @@ impl TestApp {
         }
     }
 
+    /// A fresh, empty app with a configuration file's settings.
+    pub fn with_config(toml: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::parse(toml, Path::new("attune.toml")).expect("valid config");
+        let engine = open_engine(dir.path(), config);
+        let router = http::router(engine.clone());
+        TestApp {
+            engine,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// Loads the small catalog into this app.
+    pub async fn load_small_catalog(self) -> TestApp {
+        let r = self.ndjson("/v1/products", SMALL_CATALOG).await;
+        assert_eq!(r.body["failed"], 0, "{}", r.body);
+        self
+    }
+
     /// A fresh app holding the small catalog.
     pub async fn with_small_catalog() -> TestApp {
         let app = TestApp::new();

@@ -292,3 +292,28 @@ async fn short_words_model_codes_and_known_words_are_never_corrected() {
     assert!(r.body["query"].get("corrections").is_none());
     assert_eq!(ids(&r.body), vec!["lamp-1"]);
 }
+
+#[tokio::test]
+async fn synonyms_from_config_apply_at_query_time_one_and_two_way() {
+    let config = "[search.synonyms]\ngroups = [[\"tumbler\", \"water bottle\"]]\none_way = { jug = [\"bottle\"] }\n";
+    let app = TestApp::with_config(config).load_small_catalog().await;
+    // Two-way, with a multi-word alternative: "tumbler" finds the water bottles.
+    let r = app.get("/v1/search?q=tumbler").await;
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["bottle-1", "bottle-2", "bottle-3"]);
+    assert_eq!(
+        r.body["query"]["synonyms"],
+        json!([{"from": "tumbler", "to": ["water bottl"]}])
+    );
+    // ... and the multi-word phrase finds its one-word partner's alternatives.
+    let r = app.get("/v1/search?q=water+bottle").await;
+    assert_eq!(r.body["query"]["synonyms"][0]["to"], json!(["tumbler"]));
+    // One-way: "jug" finds bottles, "bottle" does not expand to "jug".
+    assert_eq!(app.search_ids("q=jug").await.len(), 3);
+    let r = app.get("/v1/search?q=bottle").await;
+    assert!(r.body["query"].get("synonyms").is_none());
+    // Without synonyms, nothing has the word.
+    let plain = TestApp::with_small_catalog().await;
+    assert!(plain.search_ids("q=tumbler").await.is_empty());
+}
