@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod collect;
+pub mod constraints;
 pub mod facets;
 pub mod query;
 pub mod rank;
@@ -66,6 +67,9 @@ pub struct QueryEcho {
     pub terms: Vec<String>,
     /// Negated words ("without straw"), left out of matching and scoring.
     pub negated: Vec<String>,
+    /// Constraints read from the words (`under $50`), applied as filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<constraints::PriceConstraint>,
     /// Synonyms that added alternatives.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<synonyms::Expansion>,
@@ -103,6 +107,20 @@ pub fn search(
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
+    let typed = req.q.clone();
+    // Price words ("under $50") become a filter unless the request sets price bounds itself.
+    let explicit_price = req.filters.price_min.is_some() || req.filters.price_max.is_some();
+    let (price_words, rewritten) = match constraints::extract(&req.q) {
+        (text, Some(constraint)) if !explicit_price => {
+            let mut rewritten = req.clone();
+            rewritten.q = text;
+            rewritten.filters.price_min = constraint.min;
+            rewritten.filters.price_max = constraint.max;
+            (Some(constraint), Some(rewritten))
+        }
+        _ => (None, None),
+    };
+    let req = rewritten.as_ref().unwrap_or(req);
     let searcher = index.searcher();
     let vocabulary = [
         fields.title,
@@ -181,11 +199,12 @@ pub fn search(
         total,
         facets,
         query: QueryEcho {
-            q: req.q.clone(),
+            q: typed,
             terms: plan.terms,
             negated: plan.negated,
             corrections: plan.corrections,
             synonyms: plan.synonyms,
+            price: price_words,
             filters: filters_json(&req.filters),
             sort: req.sort,
         },

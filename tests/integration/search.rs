@@ -317,3 +317,34 @@ async fn synonyms_from_config_apply_at_query_time_one_and_two_way() {
     let plain = TestApp::with_small_catalog().await;
     assert!(plain.search_ids("q=tumbler").await.is_empty());
 }
+
+#[tokio::test]
+async fn price_words_in_the_query_filter_and_are_not_matched_as_text() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .get("/v1/search?q=running+shoe+under+%24100&limit=20")
+        .await;
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["shoe-2", "shoe-3", "shoe-5"]);
+    assert_eq!(r.body["query"]["q"], "running shoe under $100");
+    assert_eq!(r.body["query"]["terms"], json!(["run", "shoe"]));
+    assert_eq!(
+        r.body["query"]["price"],
+        json!({"max": 100.0, "words": "under $100"})
+    );
+    assert_eq!(r.body["query"]["filters"]["price_max"], 100.0);
+    // French, and a range.
+    let r = app
+        .get("/v1/search?q=chaussures+moins+de+50+%E2%82%AC")
+        .await;
+    assert_eq!(r.body["query"]["price"]["max"], 50.0);
+    let r = app.get("/v1/search?q=blender+between+20+and+40").await;
+    assert_eq!(ids(&r.body), vec!["blender-2"]);
+    // Explicit bounds win: the words stay words.
+    let r = app
+        .get("/v1/search?q=shoe+under+%24100&price_max=50&limit=20")
+        .await;
+    assert!(r.body["query"].get("price").is_none());
+    assert_eq!(r.body["query"]["filters"]["price_max"], 50.0);
+}
