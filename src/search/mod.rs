@@ -67,6 +67,9 @@ pub struct QueryEcho {
     pub terms: Vec<String>,
     /// Negated words ("without straw"), left out of matching and scoring.
     pub negated: Vec<String>,
+    /// What was relaxed because the request found nothing (`price`, `typos`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<&'static str>,
     /// Constraints read from the words (`under $50`), applied as filters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<constraints::PriceConstraint>,
@@ -108,6 +111,8 @@ pub fn search(
     let started = Instant::now();
     let fields = index.fields();
     let typed = req.q.clone();
+    let typed_req = req;
+    let mut dropped_price = None;
     // Price words ("under $50") become a filter unless the request sets price bounds itself.
     let explicit_price = req.filters.price_min.is_some() || req.filters.price_max.is_some();
     let (price_words, rewritten) = match constraints::extract(&req.q) {
@@ -122,32 +127,30 @@ pub fn search(
     };
     let req = rewritten.as_ref().unwrap_or(req);
     let searcher = index.searcher();
-    let vocabulary = [
-        fields.title,
-        fields.brand_text,
-        fields.category_text,
-        fields.attrs_text,
-    ];
-    let plan = query::plan(req, fields, config, &|word| {
-        typo::correct(&searcher, fields.all_text, &vocabulary, word)
-    });
-    let ranker = Ranker {
-        weights: config.weights.clone(),
-        has_text: plan.has_text(),
-        sort: req.sort,
+    let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
+        run_once(index, &searcher, config, req, budget)
     };
-    let searcher = index.searcher();
-
-    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit);
-    let (ranked, counts) = if req.facets.is_empty() {
-        (
-            searcher.search(plan.query.as_ref(), &top)?,
-            FacetFruits::default(),
-        )
-    } else {
-        let paths = index.facet_paths();
-        collect_with_facets(&searcher, plan.query.as_ref(), top, req, config, paths)?
-    };
+    // Zero results: relax step by step, never touching the filters the request set itself.
+    let mut relaxed = Vec::new();
+    let mut req = req;
+    let mut found = attempt(req, typo::NORMAL)?;
+    if found.ranked.total == 0 && price_words.is_some() {
+        req = original_with_text(&mut dropped_price, typed_req, req);
+        found = attempt(req, typo::NORMAL)?;
+        relaxed.push("price");
+    }
+    if found.ranked.total == 0 && found.plan.has_text() {
+        found = attempt(req, typo::WIDE)?;
+        if !found.plan.corrections.is_empty() {
+            relaxed.push("typos");
+        }
+    }
+    let Attempt {
+        plan,
+        ranker,
+        ranked,
+        counts,
+    } = found;
     let FacetFruits {
         category,
         brand,
@@ -204,7 +207,8 @@ pub fn search(
             negated: plan.negated,
             corrections: plan.corrections,
             synonyms: plan.synonyms,
-            price: price_words,
+            price: price_words.filter(|_| !relaxed.contains(&"price")),
+            relaxed,
             filters: filters_json(&req.filters),
             sort: req.sort,
         },
@@ -227,6 +231,67 @@ fn explain_hit(
         0.0
     };
     Ok(ranker.explain(&cols, address.doc_id, text_score))
+}
+
+/// One run of a search: its plan, ranker, top hits and facet counts.
+struct Attempt {
+    plan: query::Plan,
+    ranker: Ranker,
+    ranked: TopRanked,
+    counts: FacetFruits,
+}
+
+/// Plans and runs a request once, with a typo budget.
+fn run_once(
+    index: &ProductIndex,
+    searcher: &tantivy::Searcher,
+    config: &SearchConfig,
+    req: &SearchRequest,
+    budget: typo::Budget,
+) -> Result<Attempt> {
+    let fields = index.fields();
+    let vocabulary = [
+        fields.title,
+        fields.brand_text,
+        fields.category_text,
+        fields.attrs_text,
+    ];
+    let plan = query::plan(req, fields, config, &|word| {
+        typo::correct(searcher, fields.all_text, &vocabulary, word, budget)
+    });
+    let ranker = Ranker {
+        weights: config.weights.clone(),
+        has_text: plan.has_text(),
+        sort: req.sort,
+    };
+    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit);
+    let (ranked, counts) = if req.facets.is_empty() {
+        (
+            searcher.search(plan.query.as_ref(), &top)?,
+            FacetFruits::default(),
+        )
+    } else {
+        let paths = index.facet_paths();
+        collect_with_facets(searcher, plan.query.as_ref(), top, req, config, paths)?
+    };
+    Ok(Attempt {
+        plan,
+        ranker,
+        ranked,
+        counts,
+    })
+}
+
+/// The request as sent but with the price words taken out of its text (relaxing a price
+/// that was read from the words leaves the words out: they were never meant as text).
+fn original_with_text<'a>(
+    slot: &'a mut Option<SearchRequest>,
+    typed: &SearchRequest,
+    rewritten: &SearchRequest,
+) -> &'a SearchRequest {
+    let mut relaxed = typed.clone();
+    relaxed.q.clone_from(&rewritten.q);
+    slot.insert(relaxed)
 }
 
 /// Facet counts of one search, each present when requested.

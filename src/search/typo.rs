@@ -11,10 +11,26 @@ use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STAT
 use tantivy::schema::Field;
 use tantivy::{Searcher, Term};
 
-/// Fewest letters a word needs before one typo is allowed.
-pub const ONE_TYPO_FROM: usize = 5;
-/// Fewest letters a word needs before two typos are allowed.
-pub const TWO_TYPOS_FROM: usize = 9;
+/// How many typos a word may have, by its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Fewest letters a word needs before one typo is allowed.
+    pub one_from: usize,
+    /// Fewest letters a word needs before two typos are allowed.
+    pub two_from: usize,
+}
+
+/// The usual budget: one typo from 5 letters, two from 9.
+pub const NORMAL: Budget = Budget {
+    one_from: 5,
+    two_from: 9,
+};
+
+/// The budget of a search that found nothing: one typo from 4 letters, two from 7.
+pub const WIDE: Budget = Budget {
+    one_from: 4,
+    two_from: 7,
+};
 
 /// Walks the term dictionary with a Levenshtein automaton.
 struct Within<'a>(&'a DFA);
@@ -56,9 +72,15 @@ fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAutomatonBuil
 /// `fields` have a close word. Candidates come from smaller fields than `known` (titles,
 /// brands, categories, attributes rather than descriptions too): walking dictionaries is the
 /// cost of a correction, and shoppers type product names.
-pub fn correct(searcher: &Searcher, known: Field, fields: &[Field], word: &str) -> Option<String> {
+pub fn correct(
+    searcher: &Searcher,
+    known: Field,
+    fields: &[Field],
+    word: &str,
+    budget: Budget,
+) -> Option<String> {
     let letters = word.chars().count();
-    if letters < ONE_TYPO_FROM || word.chars().any(|c| c.is_ascii_digit()) {
+    if letters < budget.one_from || word.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
     if searcher
@@ -68,7 +90,7 @@ pub fn correct(searcher: &Searcher, known: Field, fields: &[Field], word: &str) 
     {
         return None;
     }
-    let builder = if letters >= TWO_TYPOS_FROM {
+    let builder = if letters >= budget.two_from {
         &builders().1
     } else {
         &builders().0

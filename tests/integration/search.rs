@@ -276,18 +276,22 @@ async fn a_word_the_index_lacks_is_corrected_within_its_typo_budget() {
     let r = app.get("/v1/search?q=kitcehn").await;
     assert_eq!(r.body["query"]["corrections"][0]["to"], "kitchen");
     assert_eq!(r.body["total"], 4);
-    // Two typos from nine letters, not before.
+    // Two typos from nine letters, not before (while another word finds something).
     assert_eq!(app.search_ids("q=cuontertp").await, vec!["blender-1"]);
-    assert!(app.search_ids("q=cuntrtop").await.is_empty());
+    assert_eq!(app.search_ids("q=cuntrtop+mug").await, vec!["mug-1"]);
 }
 
 #[tokio::test]
 async fn short_words_model_codes_and_known_words_are_never_corrected() {
     let app = TestApp::with_small_catalog().await;
-    assert!(app.search_ids("q=lanp").await.is_empty());
+    // "lanp" is too short for a typo while something matches...
+    let r = app.get("/v1/search?q=lanp+mug").await;
+    assert_eq!(ids(&r.body), vec!["mug-1"]);
+    assert!(r.body["query"].get("corrections").is_none());
     let r = app.get("/v1/search?q=rx7900").await;
     assert_eq!(r.body["total"], 0);
     assert!(r.body["query"].get("corrections").is_none());
+    assert!(r.body["query"].get("relaxed").is_none());
     let r = app.get("/v1/search?q=lamp").await;
     assert!(r.body["query"].get("corrections").is_none());
     assert_eq!(ids(&r.body), vec!["lamp-1"]);
@@ -335,10 +339,11 @@ async fn price_words_in_the_query_filter_and_are_not_matched_as_text() {
     );
     assert_eq!(r.body["query"]["filters"]["price_max"], 100.0);
     // French, and a range.
-    let r = app
-        .get("/v1/search?q=chaussures+moins+de+50+%E2%82%AC")
-        .await;
+    let r = app.get("/v1/search?q=shoe+moins+de+50+%E2%82%AC").await;
     assert_eq!(r.body["query"]["price"]["max"], 50.0);
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["shoe-3", "shoe-5"]);
     let r = app.get("/v1/search?q=blender+between+20+and+40").await;
     assert_eq!(ids(&r.body), vec!["blender-2"]);
     // Explicit bounds win: the words stay words.
@@ -347,4 +352,29 @@ async fn price_words_in_the_query_filter_and_are_not_matched_as_text() {
         .await;
     assert!(r.body["query"].get("price").is_none());
     assert_eq!(r.body["query"]["filters"]["price_max"], 50.0);
+}
+
+#[tokio::test]
+async fn a_search_that_finds_nothing_relaxes_the_price_read_from_words_then_typos() {
+    let app = TestApp::with_small_catalog().await;
+    // Nothing under $5: the price read from the words is dropped, and said so.
+    let r = app.get("/v1/search?q=blender+under+%245").await;
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["blender-1", "blender-2"]);
+    assert_eq!(r.body["query"]["relaxed"], json!(["price"]));
+    assert!(r.body["query"].get("price").is_none());
+    assert!(r.body["query"]["filters"].get("price_max").is_none());
+    // An explicit price filter is never relaxed.
+    let r = app.get("/v1/search?q=blender&price_max=5").await;
+    assert_eq!(r.body["total"], 0);
+    assert!(r.body["query"].get("relaxed").is_none());
+    // Nothing for a short misspelling: the typo budget widens (one typo from four letters).
+    let r = app.get("/v1/search?q=lanp").await;
+    assert_eq!(ids(&r.body), vec!["lamp-1"]);
+    assert_eq!(r.body["query"]["relaxed"], json!(["typos"]));
+    assert_eq!(
+        r.body["query"]["corrections"],
+        json!([{"from": "lanp", "to": "lamp"}])
+    );
 }
