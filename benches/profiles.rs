@@ -8,29 +8,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use attune::config::ProfilesConfig;
 use attune::profiles::event::Event;
-use attune::profiles::profile::{ProductFacts, secs};
-use attune::profiles::{Entry, FactsSource, ProfileStore, now_ms};
-
-struct Catalog;
-
-impl FactsSource for Catalog {
-    fn facts(&self, id: &str) -> Option<ProductFacts> {
-        let n: usize = id[1..].parse().ok()?;
-        Some(ProductFacts {
-            category: vec![
-                format!("D{}", n % 10),
-                format!("A{}", n % 60),
-                format!("S{}", n % 300),
-            ],
-            brand: Some(format!("B{}", n % 120)),
-            attributes: vec![format!("color=c{}", n % 25), format!("size=s{}", n % 15)],
-            price: Some((n % 500) as f64),
-        })
-    }
-}
+use attune::profiles::profile::secs;
+use attune::profiles::synthetic::SyntheticCatalog;
+use attune::profiles::{Entry, ProfileStore, now_ms};
 
 fn bench_profile_read(c: &mut Criterion) {
-    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(Catalog));
+    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(SyntheticCatalog));
     let now = now_ms();
     let mut seq = 0;
     for v in 0..100_000u64 {

@@ -9,26 +9,8 @@ use std::sync::Arc;
 
 use attune::config::ProfilesConfig;
 use attune::profiles::event::Event;
-use attune::profiles::profile::ProductFacts;
-use attune::profiles::{Entry, FactsSource, ProfileStore, now_ms};
-
-struct Catalog;
-
-impl FactsSource for Catalog {
-    fn facts(&self, id: &str) -> Option<ProductFacts> {
-        let n: usize = id[1..].parse().ok()?;
-        Some(ProductFacts {
-            category: vec![
-                format!("Department {}", n % 10),
-                format!("Aisle {}", n % 60),
-                format!("Shelf {}", n % 300),
-            ],
-            brand: Some(format!("Brand {}", n % 120)),
-            attributes: vec![format!("color=c{}", n % 25), format!("size=s{}", n % 15)],
-            price: Some((n % 500) as f64 + 0.99),
-        })
-    }
-}
+use attune::profiles::synthetic::SyntheticCatalog;
+use attune::profiles::{Entry, ProfileStore, now_ms};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -52,7 +34,7 @@ fn main() {
         "size of a profile record: {} bytes",
         std::mem::size_of::<attune::profiles::profile::Profile>()
     );
-    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(Catalog));
+    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(SyntheticCatalog));
     let before = rss_kib();
     let now = now_ms();
     let kinds = ["view", "view", "click", "add_to_cart", "view", "purchase"];

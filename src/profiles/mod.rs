@@ -11,6 +11,7 @@ pub mod facts;
 pub mod journal;
 pub mod profile;
 pub mod symbols;
+pub mod synthetic;
 pub mod view;
 
 use std::sync::Arc;
