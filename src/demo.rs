@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 
-use crate::engine::{BodyFormat, BodySplitter, Engine, EventReport, IngestReport};
+use crate::engine::{BodyFormat, BodySplitter, Engine, EventReport, IngestReport, ItemSink};
 use crate::error::{Error, Result};
 
 /// The demo catalog compiled into the binary (see `fixtures/README.md`).
@@ -47,11 +47,22 @@ pub async fn import_file(
 /// Streams products from a reader into the catalog and waits until they are durable.
 pub async fn import(
     engine: &Arc<Engine>,
-    mut reader: impl Read,
+    reader: impl Read,
     format: BodyFormat,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<IngestReport> {
     let mut ingest = engine.ingest(None)?;
+    feed(reader, format, &mut ingest, progress).await?;
+    ingest.finish().await
+}
+
+/// Reads items from `reader` chunk by chunk into `sink`; `progress` gets the bytes read.
+async fn feed(
+    mut reader: impl Read,
+    format: BodyFormat,
+    sink: &mut impl ItemSink,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
     let mut splitter = BodySplitter::new(format);
     let mut buf = vec![0u8; CHUNK];
     let mut items = Vec::new();
@@ -65,12 +76,11 @@ pub async fn import(
         }
         total += n as u64;
         splitter.feed(&buf[..n], &mut items);
-        ingest.push(std::mem::take(&mut items)).await?;
+        sink.push(std::mem::take(&mut items)).await?;
         progress(total);
     }
     splitter.finish(&mut items);
-    ingest.push(items).await?;
-    ingest.finish().await
+    sink.push(items).await
 }
 
 /// What seeding the demo store loaded.
@@ -90,11 +100,7 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> Result<Option<Seeded>> {
     let catalog = GzDecoder::new(DEMO_CATALOG);
     let products = import(engine, catalog, BodyFormat::Ndjson, |_| {}).await?;
     let mut events = engine.events(BodyFormat::Ndjson);
-    let mut splitter = BodySplitter::new(BodyFormat::Ndjson);
-    let mut items = Vec::new();
-    splitter.feed(DEMO_EVENTS, &mut items);
-    splitter.finish(&mut items);
-    events.push(items).await?;
+    feed(DEMO_EVENTS, BodyFormat::Ndjson, &mut events, |_| {}).await?;
     let events = events.finish().await?;
     Ok(Some(Seeded { products, events }))
 }

@@ -57,26 +57,6 @@ pub struct Product {
     pub extra: Map<String, Value>,
 }
 
-const KNOWN_FIELDS: &[&str] = &[
-    "id",
-    "title",
-    "description",
-    "brand",
-    "category",
-    "price",
-    "currency",
-    "attributes",
-    "tags",
-    "in_stock",
-    "popularity",
-    "rating",
-    "review_count",
-    "image_url",
-    "url",
-    "created_at",
-    "lang",
-];
-
 impl Product {
     /// Validates a JSON value into a product, naming the first invalid field.
     pub fn from_json(value: Value) -> Result<Product> {
@@ -171,11 +151,6 @@ impl Product {
             .chain(self.tags.iter().map(String::as_str))
             .chain(self.description.as_deref())
     }
-
-    /// The category path joined for display (`Home > Kitchen`).
-    pub fn category_display(&self) -> String {
-        self.category.join(" > ")
-    }
 }
 
 /// Applies a JSON merge patch (RFC 7396) to a product and validates the result.
@@ -213,11 +188,6 @@ fn merge_patch(target: &mut Value, patch: Value) {
             }
         }
     }
-}
-
-/// Whether `name` is one of the fields attune reads (the rest are kept as extras).
-pub fn is_known_field(name: &str) -> bool {
-    KNOWN_FIELDS.contains(&name)
 }
 
 fn put_opt(obj: &mut Map<String, Value>, key: &str, value: &Option<String>) {

@@ -110,7 +110,6 @@ pub fn search(
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
-    let typed = req.q.clone();
     let typed_req = req;
     let mut dropped_price = None;
     // Price words ("under $50") become a filter unless the request sets price bounds itself.
@@ -202,7 +201,7 @@ pub fn search(
         total,
         facets,
         query: QueryEcho {
-            q: typed,
+            q: typed_req.q.clone(),
             terms: plan.terms,
             negated: plan.negated,
             corrections: plan.corrections,
