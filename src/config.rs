@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::text::{Lang, Languages};
 use serde::Deserialize;
 
 /// The raw `[server]` table.
@@ -54,6 +55,8 @@ pub struct RawIndex {
     pub writer_heap_mb: usize,
     /// Seconds an idle catalog sync stays open.
     pub sync_ttl_seconds: u64,
+    /// The store's languages (ISO 639-1), the default first.
+    pub languages: Vec<String>,
 }
 
 impl Default for RawIndex {
@@ -62,6 +65,7 @@ impl Default for RawIndex {
             writer_threads: 1,
             writer_heap_mb: 64,
             sync_ttl_seconds: 3600,
+            languages: vec!["en".to_string()],
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct RawSearch {
     pub weights: RawWeights,
     /// Synonyms, applied at query time.
     pub synonyms: RawSynonyms,
+    /// Words never matched in a query, on top of each language's built-in list.
+    pub stop_words: Vec<String>,
 }
 
 /// The raw `[search.synonyms]` table.
@@ -95,13 +101,13 @@ pub struct RawSynonyms {
 }
 
 /// Validated synonyms: (what the shopper typed, what it also finds) pairs. The search module
-/// analyses them once, on first use, into `analyzed` (the config layer knows no analyzer).
+/// analyses them once per query language, on first use, into `analyzed`.
 #[derive(Debug, Default)]
 pub struct SynonymTable {
     /// Source phrase → alternative phrases, as written in the config.
     pub pairs: Vec<(String, Vec<String>)>,
     /// Analysed form, filled by the search module.
-    pub analyzed: std::sync::OnceLock<SynonymIndex>,
+    pub analyzed: std::sync::RwLock<HashMap<Lang, std::sync::Arc<SynonymIndex>>>,
 }
 
 /// Analysed synonyms: the source's tokens joined by a space → the alternatives' tokens.
@@ -116,6 +122,7 @@ impl Default for RawSearch {
             price_ranges: vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
             weights: RawWeights::default(),
             synonyms: RawSynonyms::default(),
+            stop_words: Vec::new(),
         }
     }
 }
@@ -330,6 +337,8 @@ pub struct IndexConfig {
     pub writer_heap_bytes: usize,
     /// Idle time after which a sync expires.
     pub sync_ttl: Duration,
+    /// The store's languages, the default first.
+    pub languages: Languages,
 }
 
 /// Validated search settings.
@@ -347,6 +356,10 @@ pub struct SearchConfig {
     pub weights: RawWeights,
     /// Synonyms.
     pub synonyms: std::sync::Arc<SynonymTable>,
+    /// The store's own stop words, lowercased and folded.
+    pub stop_words: std::sync::Arc<std::collections::HashSet<String>>,
+    /// The store's languages (a copy of the index's: queries are read in one of them).
+    pub languages: Languages,
 }
 
 /// The validated configuration.
@@ -490,6 +503,7 @@ impl Config {
             ));
         }
         let profiles = profiles_config(&raw.profiles)?;
+        let languages = languages(&raw.index.languages)?;
         Ok(Config {
             profiles,
             server: ServerConfig {
@@ -504,6 +518,7 @@ impl Config {
                 writer_threads,
                 writer_heap_bytes: raw.index.writer_heap_mb << 20,
                 sync_ttl: Duration::from_secs(raw.index.sync_ttl_seconds),
+                languages: languages.clone(),
             },
             search: SearchConfig {
                 default_limit: s.default_limit,
@@ -512,9 +527,34 @@ impl Config {
                 price_ranges: s.price_ranges.clone(),
                 weights: s.weights.clone(),
                 synonyms: std::sync::Arc::new(synonym_table(&s.synonyms)?),
+                stop_words: std::sync::Arc::new(
+                    s.stop_words.iter().map(|w| crate::text::fold(w)).collect(),
+                ),
+                languages,
             },
         })
     }
+}
+
+fn languages(codes: &[String]) -> Result<Languages, ConfigError> {
+    let mut langs = Vec::with_capacity(codes.len());
+    for code in codes {
+        let lang = Lang::from_code(code).ok_or_else(|| ConfigError::Invalid {
+            key: "index.languages",
+            message: format!(
+                "{code:?} is not a language attune can stem (one of {})",
+                Lang::all().map(Lang::code).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        langs.push(lang);
+    }
+    if langs.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "index.languages",
+            message: "must name at least one language".to_string(),
+        });
+    }
+    Ok(Languages::new(langs))
 }
 
 fn synonym_table(raw: &RawSynonyms) -> Result<SynonymTable, ConfigError> {
@@ -550,7 +590,7 @@ fn synonym_table(raw: &RawSynonyms) -> Result<SynonymTable, ConfigError> {
     }
     Ok(SynonymTable {
         pairs,
-        analyzed: std::sync::OnceLock::new(),
+        analyzed: std::sync::RwLock::default(),
     })
 }
 

@@ -51,6 +51,7 @@ impl Engine {
             WriterConfig {
                 threads: config.index.writer_threads,
                 heap_bytes: config.index.writer_heap_bytes,
+                languages: config.index.languages.clone(),
                 ..WriterConfig::default()
             },
         )?;

@@ -105,6 +105,7 @@ impl ProductIndex {
             fields.clone(),
             generation.clone(),
             rollbacks.clone(),
+            config.languages,
         );
         let handle = std::thread::Builder::new()
             .name("attune-writer".into())

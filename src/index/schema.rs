@@ -11,7 +11,7 @@ use tantivy::schema::{
 };
 
 use crate::catalog::Product;
-use crate::text::{self, ANALYZER};
+use crate::text::{self, ANALYZER, Analyzers};
 
 /// Separates an attribute's name from its value in `attr_key` terms.
 pub const ATTR_SEP: char = '\u{1f}';
@@ -107,43 +107,47 @@ impl Fields {
         (b.build(), fields)
     }
 
-    /// Builds the tantivy document for a product.
-    pub fn document(&self, p: &Product) -> TantivyDocument {
+    /// Builds the tantivy document for a product, its text analysed in its language.
+    pub fn document(&self, p: &Product, analyzers: &mut Analyzers) -> TantivyDocument {
+        let analyzer = analyzers.for_product(p.lang.as_deref(), &p.title, p.description.as_deref());
         let mut doc = TantivyDocument::default();
+        let mut add_text = |doc: &mut TantivyDocument, field: Field, text: &str| {
+            doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(text));
+        };
         doc.add_text(self.id, &p.id);
         doc.add_u64(self.tiebreak, tiebreak(&p.id));
         let source = serde_json::to_vec(&p.to_json()).unwrap_or_default();
         doc.add_bytes(self.source, &source);
         let hit = serde_json::to_vec(&StoredHit::of(p)).unwrap_or_default();
         doc.add_bytes(self.hit, &hit);
-        doc.add_text(self.title, &p.title);
+        add_text(&mut doc, self.title, &p.title);
         if let Some(brand) = &p.brand {
-            doc.add_text(self.brand_text, brand);
+            add_text(&mut doc, self.brand_text, brand);
             doc.add_facet(self.brand, Facet::from_path([brand.as_str()]));
             doc.add_text(self.brand_key, text::keyword(brand));
         }
         if !p.category.is_empty() {
-            doc.add_text(self.category_text, p.category.join(" "));
+            add_text(&mut doc, self.category_text, &p.category.join(" "));
             doc.add_facet(self.category, Facet::from_path(p.category.iter()));
             let lower: Vec<String> = p.category.iter().map(|l| text::keyword(l)).collect();
             doc.add_facet(self.category_key, Facet::from_path(lower.iter()));
         }
         for (name, values) in &p.attributes {
             for value in values {
-                doc.add_text(self.attrs_text, value);
+                add_text(&mut doc, self.attrs_text, value);
                 doc.add_facet(self.attr, Facet::from_path([name.as_str(), value.as_str()]));
                 doc.add_text(self.attr_key, attr_key(name, value));
             }
         }
         for tag in &p.tags {
-            doc.add_text(self.attrs_text, tag);
+            add_text(&mut doc, self.attrs_text, tag);
             doc.add_text(self.attr_key, attr_key("tags", tag));
         }
         if let Some(d) = &p.description {
-            doc.add_text(self.description, d);
+            add_text(&mut doc, self.description, d);
         }
         for text in p.searchable_text() {
-            doc.add_text(self.all_text, text);
+            add_text(&mut doc, self.all_text, text);
         }
         if let Some(price) = p.price {
             doc.add_f64(self.price, price);

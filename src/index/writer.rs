@@ -35,6 +35,8 @@ pub struct WriterConfig {
     pub heap_bytes: usize,
     /// Capacity of the writer's mailbox, in operations (each upsert carries a batch).
     pub queue: usize,
+    /// The store's languages: products are analysed in theirs.
+    pub languages: crate::text::Languages,
 }
 
 impl Default for WriterConfig {
@@ -43,6 +45,7 @@ impl Default for WriterConfig {
             threads: NonZeroUsize::MIN,
             heap_bytes: 64 << 20,
             queue: 64,
+            languages: crate::text::Languages::default(),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct Writer {
     poisoned: bool,
     /// Number of rollbacks so far, shared with [`super::ProductIndex`] for write tickets.
     rollbacks: Arc<AtomicU64>,
+    /// Analyzers of the products' languages.
+    analyzers: crate::text::Analyzers,
 }
 
 impl Writer {
@@ -124,6 +129,7 @@ impl Writer {
         fields: Fields,
         generation: Arc<AtomicU64>,
         rollbacks: Arc<AtomicU64>,
+        languages: crate::text::Languages,
     ) -> Writer {
         Writer {
             writer,
@@ -135,6 +141,7 @@ impl Writer {
             dirty: false,
             poisoned: false,
             rollbacks,
+            analyzers: crate::text::Analyzers::new(languages),
         }
     }
 
@@ -190,7 +197,7 @@ impl Writer {
     fn upsert(&mut self, product: Product) {
         self.writer
             .delete_term(Term::from_field_text(self.fields.id, &product.id));
-        let doc = self.fields.document(&product);
+        let doc = self.fields.document(&product, &mut self.analyzers);
         if let Err(e) = self.writer.add_document(doc) {
             tracing::error!(error = %e, "cannot add a document");
         }

@@ -63,6 +63,8 @@ pub struct Hit {
 pub struct QueryEcho {
     /// The words as sent.
     pub q: String,
+    /// The language the words were read in (ISO 639-1).
+    pub lang: crate::text::Lang,
     /// The analysed words matched and scored.
     pub terms: Vec<String>,
     /// Negated words ("without straw"), left out of matching and scoring.
@@ -202,6 +204,7 @@ pub fn search(
         facets,
         query: QueryEcho {
             q: typed_req.q.clone(),
+            lang: plan.lang,
             terms: plan.terms,
             negated: plan.negated,
             corrections: plan.corrections,
@@ -249,15 +252,16 @@ fn run_once(
     budget: typo::Budget,
 ) -> Result<Attempt> {
     let fields = index.fields();
-    let vocabulary = [
-        fields.title,
-        fields.brand_text,
-        fields.category_text,
-        fields.attrs_text,
-    ];
-    let plan = query::plan(req, fields, config, &|word| {
-        typo::correct(searcher, fields.all_text, &vocabulary, word, budget)
-    });
+    let plan = query::plan(
+        req,
+        fields,
+        config,
+        &IndexVocabulary {
+            searcher,
+            fields,
+            budget,
+        },
+    );
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
@@ -279,6 +283,26 @@ fn run_once(
         ranked,
         counts,
     })
+}
+
+/// The words of a snapshot of the index, as the query planner sees them.
+struct IndexVocabulary<'a> {
+    searcher: &'a tantivy::Searcher,
+    fields: &'a crate::index::Fields,
+    budget: typo::Budget,
+}
+
+impl query::Vocabulary for IndexVocabulary<'_> {
+    fn has(&self, term: &str) -> bool {
+        let term = tantivy::Term::from_field_text(self.fields.all_text, term);
+        self.searcher.doc_freq(&term).is_ok_and(|n| n > 0)
+    }
+
+    fn correct(&self, term: &str) -> Option<String> {
+        let f = self.fields;
+        let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
+        typo::correct(self.searcher, f.all_text, &candidates, term, self.budget)
+    }
 }
 
 /// The request as sent but with the price words taken out of its text (relaxing a price

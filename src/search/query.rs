@@ -21,12 +21,14 @@ use super::synonyms;
 use crate::config::{RawWeights, SearchConfig};
 use crate::index::Fields;
 use crate::index::schema::attr_key;
-use crate::text;
+use crate::text::{self, Analyzer, Lang, Languages};
 
 /// The query plan: what the engine will run, and how it read the request.
 pub struct Plan {
     /// The tantivy query.
     pub query: Box<dyn Query>,
+    /// The language the words were read in.
+    pub lang: Lang,
     /// Analysed query words (deduplicated, in order).
     pub terms: Vec<String>,
     /// Negated words: not matched or scored (excluding them measured worse on the ESCI
@@ -54,30 +56,49 @@ pub struct Correction {
     pub to: String,
 }
 
-/// Builds the plan for a request; `correct` proposes a replacement for a word the index
-/// lacks (typo tolerance), or None.
+/// What the planner asks of the index's vocabulary.
+pub trait Vocabulary {
+    /// Whether some product has the analysed word.
+    fn has(&self, term: &str) -> bool;
+    /// The closest word some product has, for a word none has (typo tolerance), or None.
+    fn correct(&self, term: &str) -> Option<String>;
+}
+
+/// A vocabulary that takes every word as typed: knows them all, corrects none (for tests
+/// and benches that plan without an index).
+pub struct AsTyped;
+
+impl Vocabulary for AsTyped {
+    fn has(&self, _: &str) -> bool {
+        true
+    }
+
+    fn correct(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Builds the plan for a request against the index's vocabulary.
 pub fn plan(
     req: &SearchRequest,
     fields: &Fields,
     config: &SearchConfig,
-    correct: &dyn Fn(&str) -> Option<String>,
+    vocabulary: &dyn Vocabulary,
 ) -> Plan {
     let weights = &config.weights;
-    let mut analyzer = text::analyzer();
-    let mut words = text::query_words(&mut analyzer, &req.q);
+    let lang = config.languages.of_query(&req.q);
+    let mut analyzer = Analyzer::new(lang);
+    let mut words = analyzer.query_words(&req.q, &config.stop_words);
+    restem_unknown(&mut words, lang, &config.languages, vocabulary);
     let mut corrections = Vec::new();
-    let synonym_sources = synonyms::index(&config.synonyms);
+    let synonym_sources = synonyms::index(&config.synonyms, lang);
     for term in &mut words.terms {
         // A word the synonyms know is meant as typed, even if no product has it.
         if synonym_sources.contains_key(term.as_str()) {
             continue;
         }
-        if let Some(to) = correct(term) {
-            for token in &mut words.sequence {
-                if token == term {
-                    token.clone_from(&to);
-                }
-            }
+        if let Some(to) = vocabulary.correct(term) {
+            replace_in(&mut words.sequence, term, &to);
             corrections.push(Correction {
                 from: std::mem::replace(term, to.clone()),
                 to,
@@ -106,7 +127,7 @@ pub fn plan(
                 phrase_query(&words.sequence, fields, weights),
             ));
         }
-        for (expansion, alternatives) in synonyms::expand(&config.synonyms, &words.terms) {
+        for (expansion, alternatives) in synonyms::expand(&config.synonyms, lang, &words.terms) {
             for alternative in alternatives {
                 text.push((
                     Occur::Should,
@@ -127,10 +148,47 @@ pub fn plan(
     };
     Plan {
         query,
+        lang,
         terms: words.terms,
         negated: words.negated,
         corrections,
         synonyms: expansions,
+    }
+}
+
+/// A word the index lacks in the query's language may be there in another store language
+/// (a short query is read in the default language, its products in theirs): the first
+/// other stem the index has replaces it.
+fn restem_unknown(
+    words: &mut text::QueryWords,
+    lang: Lang,
+    languages: &Languages,
+    vocabulary: &dyn Vocabulary,
+) {
+    if languages.all().len() < 2 {
+        return;
+    }
+    for (term, folded) in words.terms.iter_mut().zip(&words.folded) {
+        if vocabulary.has(term) {
+            continue;
+        }
+        let other = languages
+            .all()
+            .iter()
+            .filter(|l| **l != lang)
+            .map(|l| Analyzer::new(*l).stem(folded))
+            .find(|stem| stem != term && vocabulary.has(stem));
+        if let Some(stem) = other {
+            replace_in(&mut words.sequence, term, &stem);
+            *term = stem;
+        }
+    }
+}
+
+/// Replaces every `from` token of a sequence by `to`.
+fn replace_in(sequence: &mut [String], from: &str, to: &str) {
+    for token in sequence.iter_mut().filter(|t| *t == from) {
+        to.clone_into(token);
     }
 }
 

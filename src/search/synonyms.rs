@@ -1,14 +1,16 @@
 //! Synonyms at query time: a change to the config needs no re-index.
 //!
-//! Each configured source phrase is analysed once into its tokens. A query whose words
+//! Each configured source phrase is analysed once per query language into its tokens. A query whose words
 //! contain a source (one to three consecutive words) also finds the source's alternatives:
 //! each alternative becomes an extra, slightly discounted clause (all its words required), so
 //! a product that says "television" is found for "tv" without outranking one that says "tv".
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::config::{SynonymIndex, SynonymTable};
-use crate::text;
+use crate::text::{Analyzer, Lang};
 
 /// Longest source phrase matched, in words.
 const MAX_PHRASE_WORDS: usize = 3;
@@ -22,31 +24,48 @@ pub struct Expansion {
     pub to: Vec<String>,
 }
 
-/// The analysed synonym index of a table (built on first use).
-pub fn index(table: &SynonymTable) -> &SynonymIndex {
-    table.analyzed.get_or_init(|| {
-        let mut analyzer = text::analyzer();
-        let mut out = SynonymIndex::new();
-        for (from, to) in &table.pairs {
-            let key = text::terms(&mut analyzer, from).join(" ");
-            if key.is_empty() {
-                continue;
-            }
-            let alternatives = out.entry(key).or_default();
-            for phrase in to {
-                let tokens = text::terms(&mut analyzer, phrase);
-                if !tokens.is_empty() && !alternatives.contains(&tokens) {
-                    alternatives.push(tokens);
-                }
-            }
-        }
-        out
-    })
+/// The synonym index of a table analysed in `lang` (built on first use).
+pub fn index(table: &SynonymTable, lang: Lang) -> Arc<SynonymIndex> {
+    // A poisoned lock only means another thread panicked while inserting: the map is whole.
+    if let Some(found) = table
+        .analyzed
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&lang)
+    {
+        return found.clone();
+    }
+    let built = Arc::new(analyse(table, lang));
+    let mut map = table.analyzed.write().unwrap_or_else(|e| e.into_inner());
+    map.entry(lang).or_insert(built).clone()
 }
 
-/// The synonyms that apply to a query's words.
-pub fn expand(table: &SynonymTable, words: &[String]) -> Vec<(Expansion, Vec<Vec<String>>)> {
-    let index = index(table);
+fn analyse(table: &SynonymTable, lang: Lang) -> SynonymIndex {
+    let mut analyzer = Analyzer::new(lang);
+    let mut out = SynonymIndex::new();
+    for (from, to) in &table.pairs {
+        let key = analyzer.terms(from).join(" ");
+        if key.is_empty() {
+            continue;
+        }
+        let alternatives = out.entry(key).or_default();
+        for phrase in to {
+            let tokens = analyzer.terms(phrase);
+            if !tokens.is_empty() && !alternatives.contains(&tokens) {
+                alternatives.push(tokens);
+            }
+        }
+    }
+    out
+}
+
+/// The synonyms that apply to a query's words, analysed in `lang`.
+pub fn expand(
+    table: &SynonymTable,
+    lang: Lang,
+    words: &[String],
+) -> Vec<(Expansion, Vec<Vec<String>>)> {
+    let index = index(table, lang);
     if index.is_empty() {
         return Vec::new();
     }
@@ -84,9 +103,9 @@ mod tests {
         let t = table(
             "[search.synonyms]\ngroups = [[\"tv\", \"television\"]]\none_way = { tee = [\"t-shirt\"] }\n",
         );
-        let words = |q: &str| text::terms(&mut text::analyzer(), q);
+        let words = |q: &str| Analyzer::new(Lang::ENGLISH).terms(q);
         let to = |q: &str| {
-            expand(&t, &words(q))
+            expand(&t, Lang::ENGLISH, &words(q))
                 .into_iter()
                 .map(|(e, _)| e.to)
                 .collect::<Vec<_>>()
@@ -100,8 +119,8 @@ mod tests {
     #[test]
     fn multi_word_sources_match_consecutive_words() {
         let t = table("[search.synonyms]\ngroups = [[\"flat screen\", \"lcd tv\"]]\n");
-        let words = text::terms(&mut text::analyzer(), "cheap flat screen");
-        let found = expand(&t, &words);
+        let words = Analyzer::new(Lang::ENGLISH).terms("cheap flat screen");
+        let found = expand(&t, Lang::ENGLISH, &words);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0.from, "flat screen");
         assert_eq!(found[0].1, vec![vec!["lcd".to_string(), "tv".to_string()]]);

@@ -4,6 +4,7 @@ mod catalog;
 mod common;
 mod demo;
 mod errors;
+mod languages;
 mod openapi;
 mod search;
 mod server;
