@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::search::understand::{Mode, Modes};
 use crate::text::{Lang, Languages};
 use serde::Deserialize;
 
@@ -88,6 +89,49 @@ pub struct RawSearch {
     pub synonyms: RawSynonyms,
     /// Words never matched in a query, on top of each language's built-in list.
     pub stop_words: Vec<String>,
+    /// How constraints read from the words are applied.
+    pub understanding: RawUnderstanding,
+}
+
+/// The raw `[search.understanding]` table: filter or boost, per kind of constraint read
+/// from a query's words.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawUnderstanding {
+    /// A catalog brand named in the query.
+    pub brand: Mode,
+    /// A category name.
+    pub category: Mode,
+    /// An attribute value (colour, size, material…).
+    pub attribute: Mode,
+    /// A price read from the words ("under $50").
+    pub price: Mode,
+    /// Score added to a product that satisfies a boosted constraint (a matched query word
+    /// is worth `weights.coverage` plus its BM25).
+    pub boost: f32,
+}
+
+impl Default for RawUnderstanding {
+    fn default() -> Self {
+        RawUnderstanding {
+            brand: Mode::Boost,
+            category: Mode::Boost,
+            attribute: Mode::Boost,
+            price: Mode::Filter,
+            boost: 2.0,
+        }
+    }
+}
+
+impl RawUnderstanding {
+    /// The modes of the soft constraints.
+    pub fn modes(&self) -> Modes {
+        Modes {
+            brand: self.brand,
+            category: self.category,
+            attribute: self.attribute,
+        }
+    }
 }
 
 /// The raw `[search.synonyms]` table.
@@ -123,6 +167,7 @@ impl Default for RawSearch {
             weights: RawWeights::default(),
             synonyms: RawSynonyms::default(),
             stop_words: Vec::new(),
+            understanding: RawUnderstanding::default(),
         }
     }
 }
@@ -360,6 +405,8 @@ pub struct SearchConfig {
     pub stop_words: std::sync::Arc<std::collections::HashSet<String>>,
     /// The store's languages (a copy of the index's: queries are read in one of them).
     pub languages: Languages,
+    /// How constraints read from the words are applied.
+    pub understanding: RawUnderstanding,
 }
 
 /// The validated configuration.
@@ -502,6 +549,13 @@ impl Config {
                 "out_of_stock must be between 0 and 1",
             ));
         }
+        let boost = s.understanding.boost;
+        if !boost.is_finite() || boost < 0.0 {
+            return Err(invalid(
+                "search.understanding.boost",
+                "must be a number >= 0",
+            ));
+        }
         let profiles = profiles_config(&raw.profiles)?;
         let languages = languages(&raw.index.languages)?;
         Ok(Config {
@@ -531,6 +585,7 @@ impl Config {
                     s.stop_words.iter().map(|w| crate::text::fold(w)).collect(),
                 ),
                 languages,
+                understanding: s.understanding,
             },
         })
     }

@@ -70,6 +70,7 @@ pub struct ProductIndex {
     generation: Arc<AtomicU64>,
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
+    lexicons: crate::search::understand::LexiconCache,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -119,6 +120,7 @@ impl ProductIndex {
             generation,
             rollbacks,
             facet_paths: Arc::default(),
+            lexicons: Default::default(),
             writer_thread: std::sync::Mutex::new(Some(handle)),
         })
     }
@@ -131,6 +133,15 @@ impl ProductIndex {
     /// Decoded facet dictionaries of this index's segments.
     pub fn facet_paths(&self) -> Arc<crate::search::facets::FacetPaths> {
         self.facet_paths.clone()
+    }
+
+    /// The catalog's names of a snapshot, analysed in `lang`, for reading queries.
+    pub fn lexicon(
+        &self,
+        searcher: &Searcher,
+        lang: crate::text::Lang,
+    ) -> Result<Arc<crate::search::understand::Lexicon>> {
+        Ok(self.lexicons.of(searcher, &self.facet_paths, lang)?)
     }
 
     /// The schema's field handles.

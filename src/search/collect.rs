@@ -181,7 +181,7 @@ mod tests {
             });
             let config = Config::default().search;
             let req = SearchRequest::from_pairs(vec![("q".into(), WORDS[word].into())], &config).unwrap();
-            let plan = query::plan(&req, index.fields(), &config, &query::AsTyped);
+            let plan = query::plan(&req, index.fields(), &config, &query::AsTyped, &query::Reading::default());
             let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance };
             let searcher = index.searcher();
 

@@ -19,6 +19,93 @@ pub struct PriceConstraint {
     pub words: String,
 }
 
+/// A price tier the shopper asks for with words ("cheap", "luxury"): a preference, not a
+/// filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// The cheaper products of their category.
+    Budget,
+    /// The dearer products of their category.
+    Premium,
+}
+
+/// Price intent read from a query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceIntent {
+    /// The tier asked for.
+    pub tier: Tier,
+    /// The words it was read from, as typed.
+    pub words: String,
+}
+
+/// Words (lowercased, as typed or without accents) that ask for the cheaper products.
+const BUDGET: &[&str] = &[
+    "cheap",
+    "cheapest",
+    "budget",
+    "affordable",
+    "inexpensive",
+    "low-cost",
+    "bargain",
+    "pas cher",
+    "bon marché",
+    "bon marche",
+    "économique",
+    "economique",
+    "günstig",
+    "gunstig",
+    "billig",
+    "preiswert",
+    "barato",
+    "barata",
+    "baratos",
+    "baratas",
+    "económico",
+    "economico",
+    "económica",
+    "economica",
+    "economici",
+];
+/// Words that ask for the dearer products.
+const PREMIUM: &[&str] = &[
+    "premium",
+    "luxury",
+    "luxurious",
+    "high-end",
+    "high end",
+    "top of the range",
+    "luxe",
+    "luxueux",
+    "haut de gamme",
+    "hochwertig",
+    "luxus",
+    "edel",
+    "lujo",
+    "lujoso",
+    "gama alta",
+    "lusso",
+];
+
+/// Reads price intent from a query; returns the query without its words.
+pub fn intent(q: &str) -> (String, Option<PriceIntent>) {
+    let tokens: Vec<String> = q.split_whitespace().map(|t| t.to_lowercase()).collect();
+    let raw: Vec<&str> = q.split_whitespace().collect();
+    for start in 0..tokens.len() {
+        for (list, tier) in [(BUDGET, Tier::Budget), (PREMIUM, Tier::Premium)] {
+            if let Some(end) = phrase(&tokens, start, list) {
+                let found = PriceIntent {
+                    tier,
+                    words: raw[start..end].join(" "),
+                };
+                let rest: Vec<&str> = raw[..start].iter().chain(&raw[end..]).copied().collect();
+                return (rest.join(" "), Some(found));
+            }
+        }
+    }
+    (q.to_string(), None)
+}
+
 /// Phrases that put an upper bound on the price that follows them.
 const AT_MOST: &[&str] = &[
     "under",

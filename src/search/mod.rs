@@ -11,6 +11,7 @@ pub mod rank;
 pub mod request;
 pub mod synonyms;
 pub mod typo;
+pub mod understand;
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -75,6 +76,12 @@ pub struct QueryEcho {
     /// Constraints read from the words (`under $50`), applied as filters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<constraints::PriceConstraint>,
+    /// Price intent read from the words (`cheap`): a tier preference, not a filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_intent: Option<constraints::PriceIntent>,
+    /// Brands, categories and attribute values read from the words, boosted or filtered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub understood: Vec<understand::Understood>,
     /// Synonyms that added alternatives.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<synonyms::Expansion>,
@@ -114,28 +121,43 @@ pub fn search(
     let fields = index.fields();
     let typed_req = req;
     let mut dropped_price = None;
-    // Price words ("under $50") become a filter unless the request sets price bounds itself.
+    // Price words ("under $50") become a filter unless the request sets price bounds itself
+    // or prices are configured to boost; intent words ("cheap") are read, not matched.
     let explicit_price = req.filters.price_min.is_some() || req.filters.price_max.is_some();
-    let (price_words, rewritten) = match constraints::extract(&req.q) {
-        (text, Some(constraint)) if !explicit_price => {
-            let mut rewritten = req.clone();
-            rewritten.q = text;
-            rewritten.filters.price_min = constraint.min;
-            rewritten.filters.price_max = constraint.max;
-            (Some(constraint), Some(rewritten))
-        }
-        _ => (None, None),
+    let (text, intent) = constraints::intent(&req.q);
+    let (text, price_words) = match constraints::extract(&text) {
+        (rest, Some(constraint)) if !explicit_price => (rest, Some(constraint)),
+        _ => (text, None),
     };
+    let price_filters = config.understanding.price == understand::Mode::Filter;
+    let rewritten = (intent.is_some() || price_words.is_some()).then(|| {
+        let mut rewritten = req.clone();
+        rewritten.q.clone_from(&text);
+        if let Some(c) = price_words.as_ref().filter(|_| price_filters) {
+            rewritten.filters.price_min = c.min;
+            rewritten.filters.price_max = c.max;
+        }
+        rewritten
+    });
+    let price_boost = price_words
+        .as_ref()
+        .filter(|_| !price_filters)
+        .map(|c| (c.min, c.max));
     let req = rewritten.as_ref().unwrap_or(req);
     let searcher = index.searcher();
+    let lexicon = index.lexicon(&searcher, config.languages.default_lang())?;
+    let reading = query::Reading {
+        lexicon: Some(&lexicon),
+        price_boost,
+    };
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
-        run_once(index, &searcher, config, req, budget)
+        run_once(index, &searcher, config, req, budget, &reading)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
     let mut req = req;
     let mut found = attempt(req, typo::NORMAL)?;
-    if found.ranked.total == 0 && price_words.is_some() {
+    if found.ranked.total == 0 && price_words.is_some() && price_filters {
         req = original_with_text(&mut dropped_price, typed_req, req);
         found = attempt(req, typo::NORMAL)?;
         relaxed.push("price");
@@ -210,6 +232,8 @@ pub fn search(
             corrections: plan.corrections,
             synonyms: plan.synonyms,
             price: price_words.filter(|_| !relaxed.contains(&"price")),
+            price_intent: intent,
+            understood: plan.understood,
             relaxed,
             filters: filters_json(&req.filters),
             sort: req.sort,
@@ -250,6 +274,7 @@ fn run_once(
     config: &SearchConfig,
     req: &SearchRequest,
     budget: typo::Budget,
+    reading: &query::Reading,
 ) -> Result<Attempt> {
     let fields = index.fields();
     let plan = query::plan(
@@ -261,6 +286,7 @@ fn run_once(
             fields,
             budget,
         },
+        reading,
     );
     let ranker = Ranker {
         weights: config.weights.clone(),

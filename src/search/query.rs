@@ -18,6 +18,7 @@ use tantivy::schema::{Facet, Field, IndexRecordOption};
 
 use super::request::{Filters, SearchRequest};
 use super::synonyms;
+use super::understand::{self, Lexicon, Mode, Understood};
 use crate::config::{RawWeights, SearchConfig};
 use crate::index::Fields;
 use crate::index::schema::attr_key;
@@ -29,6 +30,8 @@ pub struct Plan {
     pub query: Box<dyn Query>,
     /// The language the words were read in.
     pub lang: Lang,
+    /// Constraints read from the words (brands, categories, attribute values).
+    pub understood: Vec<Understood>,
     /// Analysed query words (deduplicated, in order).
     pub terms: Vec<String>,
     /// Negated words: not matched or scored (excluding them measured worse on the ESCI
@@ -78,12 +81,23 @@ impl Vocabulary for AsTyped {
     }
 }
 
+/// What the planner reads constraints with: the catalog's names, and a price range read
+/// from the words when prices boost rather than filter.
+#[derive(Default)]
+pub struct Reading<'a> {
+    /// The catalog's brands, categories and attribute values.
+    pub lexicon: Option<&'a Lexicon>,
+    /// A price range to boost.
+    pub price_boost: Option<(Option<f64>, Option<f64>)>,
+}
+
 /// Builds the plan for a request against the index's vocabulary.
 pub fn plan(
     req: &SearchRequest,
     fields: &Fields,
     config: &SearchConfig,
     vocabulary: &dyn Vocabulary,
+    reading: &Reading,
 ) -> Plan {
     let weights = &config.weights;
     let lang = config.languages.of_query(&req.q);
@@ -109,6 +123,7 @@ pub fn plan(
     words.terms.retain(|t| seen.insert(t.clone()));
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut expansions = Vec::new();
+    let mut understood = Vec::new();
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
         let coverage = if words.terms.len() > 1 {
@@ -136,7 +151,24 @@ pub fn plan(
             }
             expansions.push(expansion);
         }
+        // The words decide what matches; boosts only add to products the words found.
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(text))));
+        let boost = config.understanding.boost;
+        if let Some((min, max)) = reading.price_boost {
+            let range = price_range(fields, min, max);
+            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(range, boost))));
+        }
+        if let Some(lexicon) = reading.lexicon {
+            understood = lexicon.read(&words.terms, &config.understanding.modes());
+        }
+        for constraint in &understood {
+            let any = any_of(understand::terms(&constraint.target, fields).into_iter());
+            let (occur, score) = match constraint.applied {
+                Mode::Boost => (Occur::Should, boost),
+                Mode::Filter => (Occur::Must, 0.0),
+            };
+            clauses.push((occur, Box::new(ConstScoreQuery::new(any, score))));
+        }
     }
     for filter in filter_queries(&req.filters, fields) {
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
@@ -149,6 +181,7 @@ pub fn plan(
     Plan {
         query,
         lang,
+        understood,
         terms: words.terms,
         negated: words.negated,
         corrections,
@@ -270,14 +303,7 @@ pub fn filter_queries(filters: &Filters, f: &Fields) -> Vec<Box<dyn Query>> {
         out.push(any_of(terms));
     }
     if filters.price_min.is_some() || filters.price_max.is_some() {
-        let bound = |v: Option<f64>| match v {
-            Some(x) => Bound::Included(Term::from_field_f64(f.price, x)),
-            None => Bound::Unbounded,
-        };
-        out.push(Box::new(RangeQuery::new(
-            bound(filters.price_min),
-            bound(filters.price_max),
-        )));
+        out.push(price_range(f, filters.price_min, filters.price_max));
     }
     if let Some(in_stock) = filters.in_stock {
         let term = Term::from_field_bool(f.in_stock, in_stock);
@@ -290,6 +316,15 @@ pub fn filter_queries(filters: &Filters, f: &Fields) -> Vec<Box<dyn Query>> {
         out.push(any_of(terms));
     }
     out
+}
+
+/// Products priced within the bounds (inclusive).
+fn price_range(f: &Fields, min: Option<f64>, max: Option<f64>) -> Box<dyn Query> {
+    let bound = |v: Option<f64>| match v {
+        Some(x) => Bound::Included(Term::from_field_f64(f.price, x)),
+        None => Bound::Unbounded,
+    };
+    Box::new(RangeQuery::new(bound(min), bound(max)))
 }
 
 fn any_of(terms: impl Iterator<Item = Term>) -> Box<dyn Query> {

@@ -9,4 +9,5 @@ mod openapi;
 mod search;
 mod server;
 mod syncs;
+mod understanding;
 mod visitors;
