@@ -88,6 +88,12 @@ pub struct QueryEcho {
     /// Words the index does not have, replaced by the closest word it has.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub corrections: Vec<query::Correction>,
+    /// The query with its corrected words spelled as the catalog spells them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub did_you_mean: Option<String>,
+    /// The last word completed as it is being typed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion: Option<query::Completion>,
     /// The filters in force.
     pub filters: Value,
     /// The order.
@@ -220,6 +226,7 @@ pub fn search(
         };
         hits.push(hydrate(&searcher, fields, address, key.secondary, explain)?);
     }
+    let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
     Ok(SearchResponse {
         hits,
         total,
@@ -229,7 +236,9 @@ pub fn search(
             lang: plan.lang,
             terms: plan.terms,
             negated: plan.negated,
+            did_you_mean,
             corrections: plan.corrections,
+            completion: plan.completion,
             synonyms: plan.synonyms,
             price: price_words.filter(|_| !relaxed.contains(&"price")),
             price_intent: intent,
@@ -241,6 +250,44 @@ pub fn search(
         search_id: uuid::Uuid::new_v4().simple().to_string(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// The typed query with each corrected word replaced by a word of the hits' titles that
+/// analyses to the correction (so "blendr" reads "blender", not the stem), else the stem.
+fn did_you_mean(
+    q: &str,
+    lang: crate::text::Lang,
+    corrections: &[query::Correction],
+    hits: &[Hit],
+) -> Option<String> {
+    if corrections.is_empty() {
+        return None;
+    }
+    let mut analyzer = crate::text::Analyzer::new(lang);
+    let spelling = |stem: &str, analyzer: &mut crate::text::Analyzer| {
+        hits.iter()
+            .flat_map(|h| h.title.split_whitespace())
+            .find(|w| analyzer.terms(w).first().map(String::as_str) == Some(stem))
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .unwrap_or_else(|| stem.to_string())
+    };
+    let words: Vec<String> = q
+        .split_whitespace()
+        .map(|raw| {
+            let analysed = analyzer.terms(raw);
+            match corrections
+                .iter()
+                .find(|c| analysed.first() == Some(&c.from))
+            {
+                Some(c) => spelling(&c.to, &mut analyzer),
+                None => raw.to_string(),
+            }
+        })
+        .collect();
+    Some(words.join(" "))
 }
 
 fn explain_hit(
@@ -328,6 +375,10 @@ impl query::Vocabulary for IndexVocabulary<'_> {
         let f = self.fields;
         let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
         typo::correct(self.searcher, f.all_text, &candidates, term, self.budget)
+    }
+
+    fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
+        typo::complete(self.searcher, self.fields.all_text, prefix, limit)
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Plan {
     pub negated: Vec<String>,
     /// Typo corrections applied.
     pub corrections: Vec<Correction>,
+    /// The last word, still being typed, completed to words the index has.
+    pub completion: Option<Completion>,
     /// Synonyms applied.
     pub synonyms: Vec<synonyms::Expansion>,
 }
@@ -65,6 +67,8 @@ pub trait Vocabulary {
     fn has(&self, term: &str) -> bool;
     /// The closest word some product has, for a word none has (typo tolerance), or None.
     fn correct(&self, term: &str) -> Option<String>;
+    /// Up to `limit` words some product has that start with `prefix`, most frequent first.
+    fn complete(&self, prefix: &str, limit: usize) -> Vec<String>;
 }
 
 /// A vocabulary that takes every word as typed: knows them all, corrects none (for tests
@@ -79,6 +83,51 @@ impl Vocabulary for AsTyped {
     fn correct(&self, _: &str) -> Option<String> {
         None
     }
+
+    fn complete(&self, _: &str, _: usize) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The last word of a query being typed, completed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Completion {
+    /// The word as typed (lowercased, folded).
+    pub from: String,
+    /// The index words it may be, most frequent first; all are matched, the first in its
+    /// place and the others as alternatives.
+    pub to: Vec<String>,
+}
+
+/// Shortest prefix completed, in letters.
+const MIN_PREFIX_LETTERS: usize = 2;
+
+/// Index words a prefix may complete to.
+const MAX_COMPLETIONS: usize = 5;
+
+/// Search as you type: when the query does not end with a space, its last word is a word to
+/// match and no product has it, it is completed to the index words it starts (before any
+/// typo correction, which would turn "bott" into "boot").
+fn complete_last_word(
+    q: &str,
+    words: &mut text::QueryWords,
+    vocabulary: &dyn Vocabulary,
+) -> Option<Completion> {
+    if q.ends_with(char::is_whitespace) || words.sequence.last() != words.terms.last() {
+        return None;
+    }
+    let (term, folded) = (words.terms.last()?, words.folded.last()?);
+    if folded.chars().count() < MIN_PREFIX_LETTERS || vocabulary.has(term) {
+        return None;
+    }
+    let to = vocabulary.complete(folded, MAX_COMPLETIONS);
+    let first = to.first()?.clone();
+    let from = folded.clone();
+    replace_in(&mut words.sequence, term, &first);
+    if let Some(last) = words.terms.last_mut() {
+        *last = first;
+    }
+    Some(Completion { from, to })
 }
 
 /// What the planner reads constraints with: the catalog's names, and a price range read
@@ -104,11 +153,14 @@ pub fn plan(
     let mut analyzer = Analyzer::new(lang);
     let mut words = analyzer.query_words(&req.q, &config.stop_words);
     restem_unknown(&mut words, lang, &config.languages, vocabulary);
+    let completion = complete_last_word(&req.q, &mut words, vocabulary);
     let mut corrections = Vec::new();
     let synonym_sources = synonyms::index(&config.synonyms, lang);
+    let completed = completion.as_ref().map(|c| c.to[0].clone());
     for term in &mut words.terms {
-        // A word the synonyms know is meant as typed, even if no product has it.
-        if synonym_sources.contains_key(term.as_str()) {
+        // A word the synonyms know is meant as typed, even if no product has it; a completed
+        // word is one the index has.
+        if synonym_sources.contains_key(term.as_str()) || completed.as_ref() == Some(term) {
             continue;
         }
         if let Some(to) = vocabulary.correct(term) {
@@ -151,6 +203,14 @@ pub fn plan(
             }
             expansions.push(expansion);
         }
+        if let Some(c) = &completion {
+            for other in &c.to[1..] {
+                text.push((
+                    Occur::Should,
+                    alternative_query(std::slice::from_ref(other), fields, weights),
+                ));
+            }
+        }
         // The words decide what matches; boosts only add to products the words found.
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(text))));
         let boost = config.understanding.boost;
@@ -182,6 +242,7 @@ pub fn plan(
         query,
         lang,
         understood,
+        completion,
         terms: words.terms,
         negated: words.negated,
         corrections,

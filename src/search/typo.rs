@@ -125,3 +125,31 @@ pub fn correct(
         })
         .map(|(candidate, _)| candidate)
 }
+
+/// Up to `limit` words of `field` that start with `prefix` (and are longer), most frequent
+/// first (document frequency summed over segments), then in byte order.
+pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -> Vec<String> {
+    let mut found: HashMap<String, u64> = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let Ok(inverted) = segment.inverted_index(field) else {
+            continue;
+        };
+        let Ok(mut stream) = inverted.terms().range().ge(prefix.as_bytes()).into_stream() else {
+            continue;
+        };
+        while stream.advance() {
+            let Ok(word) = std::str::from_utf8(stream.key()) else {
+                continue;
+            };
+            if !word.starts_with(prefix) {
+                break;
+            }
+            if word.len() > prefix.len() {
+                *found.entry(word.to_string()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    let mut ranked: Vec<(String, u64)> = found.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.into_iter().take(limit).map(|(w, _)| w).collect()
+}

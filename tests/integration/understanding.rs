@@ -101,3 +101,38 @@ async fn price_intent_is_read_in_several_languages_and_not_matched_as_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_last_word_being_typed_is_completed_from_the_index() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=insulated+bott").await;
+    assert_eq!(r.body["query"]["completion"]["from"], "bott");
+    assert_eq!(r.body["query"]["completion"]["to"][0], "bottl");
+    assert_eq!(ids(&r.body)[0], "bottle-1");
+    // Every completion matches: "ble" is the start of "blender" only.
+    let r = app.get("/v1/search?q=ble").await;
+    let mut hits = ids(&r.body);
+    hits.sort();
+    assert_eq!(hits, vec!["blender-1", "blender-2"]);
+}
+
+#[tokio::test]
+async fn a_finished_word_or_a_known_word_is_not_completed() {
+    let app = TestApp::with_small_catalog().await;
+    // A trailing space means the word is finished: "bott" is then a typo budget matter
+    // (too short to correct) and nothing is completed.
+    let r = app.get("/v1/search?q=bott+").await;
+    assert!(r.body["query"].get("completion").is_none());
+    // "lamp" is a word the index has: it is not read as the start of a longer word.
+    let r = app.get("/v1/search?q=lamp").await;
+    assert!(r.body["query"].get("completion").is_none());
+}
+
+#[tokio::test]
+async fn a_corrected_query_offers_did_you_mean_in_the_catalog_spelling() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=Personal+blendr+").await;
+    assert_eq!(r.body["query"]["did_you_mean"], "Personal blender");
+    let r = app.get("/v1/search?q=personal+blender").await;
+    assert!(r.body["query"].get("did_you_mean").is_none());
+}
