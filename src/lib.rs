@@ -8,10 +8,12 @@
 //!                               │
 //!                               ▼
 //!                            engine (framework-free facade, search pool, ingestion)
-//!                            │         │                    │
-//!                            ▼         ▼                    ▼
-//!                         search    catalog (products,   profiles (events, profile, journal:
-//!                            │       bodies, syncs)       WAL + snapshots, facts cache)
+//!                  ┌─────────┤         │                    │
+//!                  ▼         ▼         ▼                    ▼
+//!              suggest ─► search    catalog (products,   profiles (events, profile, journal:
+//!    (FST of past queries,   │       bodies, syncs)       WAL + snapshots, facts cache)
+//!     brands, categories;    │
+//!     rebuilt and swapped)   │
 //!             (request → query plan → collect+rank → facets → hydrate)
 //!                            │         │
 //!                            ▼         ▼
@@ -52,6 +54,7 @@ pub mod mailbox;
 pub mod profiles;
 pub mod search;
 pub mod server;
+pub mod suggest;
 pub mod telemetry;
 pub mod text;
 
