@@ -30,6 +30,14 @@
 //! one collector pass ranks (text score × priors, [`search::rank`]) and counts facets →
 //! hits are hydrated from the stored product JSON.
 //!
+//! # An autocomplete, end to end
+//! `GET /v1/autocomplete?q=…` → [`http::autocomplete`] → [`suggest::AutocompleteRequest`]
+//! validates it → [`engine::Engine::autocomplete`] queues the lookup on the blocking pool →
+//! [`suggest::Suggestions`] matches the prefix in an FST (exactly, then within one edit) and
+//! ranks queries, brands, categories and titles, boosted by the visitor's affinities. The
+//! set is rebuilt from the index and the profiles' recent searches in the background and
+//! swapped in atomically ([`suggest::Suggester`]).
+//!
 //! # A write, end to end
 //! `POST /v1/products` streams the body through [`catalog::BodySplitter`], validates each item,
 //! and hands batches to the index writer thread ([`index::writer`]); the answer is sent once
