@@ -1,7 +1,8 @@
 //! Search latency on the demo catalog (1,967 real products) with the 75 ESCI dev queries:
 //! attune's full search path (plan, rank, facets, hydrate) against plain tantivy BM25 on the
-//! same index. Every timed iteration checks its result against one computed before timing,
-//! so a broken search cannot look fast.
+//! same index; and autocomplete on the same catalog: lookups of the queries' first 2, 4 and
+//! 6 characters, and a rebuild. Every timed iteration checks its result against one computed
+//! before timing, so a broken search cannot look fast.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use flate2::read::GzDecoder;
 use attune::engine::BodyFormat;
 use attune::search::baseline::{Matching, PlainBm25};
 use attune::search::{SearchRequest, search};
+use attune::suggest::Suggester;
 use attune::{Config, Engine, demo};
 
 const QUERIES: &str = include_str!("../fixtures/esci_queries.txt");
@@ -79,5 +81,50 @@ fn bench_search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_search);
+/// Autocomplete over the demo catalog without events: brands, categories and every title,
+/// the largest key set a catalog of this size gives.
+fn bench_autocomplete(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = engine(dir.path());
+    let config = engine.config();
+    let suggester = Suggester::new().expect("suggester");
+    let rebuild = || {
+        suggester
+            .rebuild(
+                engine.index(),
+                engine.profiles(),
+                &config.search,
+                &config.suggest,
+            )
+            .expect("rebuild")
+    };
+    let stats = rebuild();
+    let prefixes: Vec<String> = QUERIES
+        .lines()
+        .filter(|q| !q.trim().is_empty())
+        .flat_map(|q| [2, 4, 6].map(|n| q.chars().take(n).collect::<String>()))
+        .collect();
+    let lookup_all = |suggester: &Suggester| -> Vec<usize> {
+        let current = suggester.current();
+        prefixes
+            .iter()
+            .map(|p| current.lookup(p, 8, None, 1.0).len())
+            .collect()
+    };
+    let expected = lookup_all(&suggester);
+    assert!(
+        expected.iter().any(|n| *n > 0),
+        "the prefixes find suggestions"
+    );
+
+    let mut group = c.benchmark_group("autocomplete_demo_catalog");
+    group.bench_function("lookup_225_prefixes", |b| {
+        b.iter(|| assert_eq!(lookup_all(&suggester), expected))
+    });
+    group.sample_size(10);
+    group.bench_function("rebuild", |b| b.iter(|| assert_eq!(rebuild(), stats)));
+    group.finish();
+}
+
+criterion_group!(benches, bench_search, bench_autocomplete);
 criterion_main!(benches);

@@ -31,6 +31,12 @@ search_params = [
     {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
 ]
 
+autocomplete_params = [
+    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "what the shopper typed so far; empty answers the most popular suggestions"},
+    {"name": "visitor_id", "in": "query", "schema": {"type": "string"}, "description": "boosts suggestions of the visitor's brands and categories; unknown ids get no boost"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 8}},
+]
+
 spec = {
     "openapi": "3.0.3",
     "info": {"title": "attune", "version": "0.1.0", "description": "Personalized product search server. See docs/api.md."},
@@ -75,6 +81,10 @@ spec = {
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                      "responses": {"200": ok("results", ref("SearchResponse")), "413": err("body too large"),
                                    "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
+        "/v1/autocomplete": {"get": {
+            "summary": "Suggestions for a prefix: past queries, brands, categories (typo-tolerant)",
+            "parameters": autocomplete_params,
+            "responses": {"200": ok("suggestions, best first", ref("AutocompleteResponse")), "503": err("busy, retry"), **common_errors}}},
         "/v1/events": {"post": {
             "summary": "Record visitor events (one object, a JSON array of up to 1,000, or NDJSON)",
             "requestBody": {"required": True, "content": {
@@ -135,6 +145,11 @@ spec = {
         "DeleteReport": {"type": "object", "properties": {"deleted": {"type": "integer"}, "not_found": {"type": "array", "items": {"type": "string"}}}},
         "SyncInfo": {"type": "object", "properties": {"sync_id": {"type": "string"}, "staged": {"type": "integer"}, "ttl_seconds": {"type": "integer"}}},
         "ReplaceReport": {"type": "object", "properties": {"products": {"type": "integer"}, "removed": {"type": "integer"}}},
+        "AutocompleteResponse": {"type": "object", "properties": {
+            "suggestions": {"type": "array", "items": {"type": "object", "properties": {
+                "text": {"type": "string"}, "type": {"type": "string", "enum": ["query", "brand", "category", "product"]},
+                "count": {"type": "integer", "description": "visitors (query), products (brand, category) or popularity (product)"}}}},
+            "took_ms": {"type": "number"}}},
         "SearchResponse": {"type": "object", "properties": {
             "hits": {"type": "array", "items": {"type": "object", "properties": {
                 "id": {"type": "string"}, "title": {"type": "string"}, "brand": {"type": "string"},

@@ -342,6 +342,61 @@ impl Default for ProfilesConfig {
     }
 }
 
+/// The raw `[suggest]` table (autocomplete).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSuggest {
+    /// Seconds between background rebuilds of the suggestions.
+    pub rebuild_interval_seconds: u64,
+    /// Suggestions per answer when `limit` is absent.
+    pub default_limit: usize,
+    /// Largest `limit` accepted.
+    pub max_limit: usize,
+    /// Fewest distinct visitors who searched a query before it is suggested to others.
+    pub min_visitors: u64,
+    /// Most past queries kept (the most searched), each checked against the index.
+    pub max_queries: usize,
+    /// A suggestion of a brand or category the visitor likes counts up to `1 + personal_boost`
+    /// times its count.
+    pub personal_boost: f32,
+}
+
+impl Default for RawSuggest {
+    fn default() -> Self {
+        RawSuggest {
+            rebuild_interval_seconds: 60,
+            default_limit: 8,
+            max_limit: 20,
+            min_visitors: 2,
+            max_queries: 10_000,
+            personal_boost: 1.0,
+        }
+    }
+}
+
+/// Validated autocomplete settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuggestConfig {
+    /// Time between background rebuilds.
+    pub rebuild_interval: Duration,
+    /// Default number of suggestions.
+    pub default_limit: usize,
+    /// Largest number of suggestions.
+    pub max_limit: usize,
+    /// Fewest visitors behind a suggested query.
+    pub min_visitors: u64,
+    /// Most past queries kept.
+    pub max_queries: usize,
+    /// Largest personal boost (a factor of `1 + personal_boost`).
+    pub personal_boost: f32,
+}
+
+impl Default for SuggestConfig {
+    fn default() -> Self {
+        Config::default().suggest
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -354,6 +409,8 @@ pub struct RawConfig {
     pub search: RawSearch,
     /// `[profiles]`.
     pub profiles: RawProfiles,
+    /// `[suggest]`.
+    pub suggest: RawSuggest,
 }
 
 /// Validated server settings.
@@ -420,6 +477,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// Profile settings.
     pub profiles: ProfilesConfig,
+    /// Autocomplete settings.
+    pub suggest: SuggestConfig,
 }
 
 /// A configuration problem, naming the file and key or line.
@@ -558,8 +617,10 @@ impl Config {
         }
         let profiles = profiles_config(&raw.profiles)?;
         let languages = languages(&raw.index.languages)?;
+        let suggest = suggest_config(&raw.suggest)?;
         Ok(Config {
             profiles,
+            suggest,
             server: ServerConfig {
                 listen,
                 data_dir: raw.server.data_dir,
@@ -706,6 +767,42 @@ fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
     })
 }
 
+fn suggest_config(s: &RawSuggest) -> Result<SuggestConfig, ConfigError> {
+    let invalid = |key, message: &str| ConfigError::Invalid {
+        key,
+        message: message.to_string(),
+    };
+    if s.rebuild_interval_seconds == 0 {
+        return Err(invalid(
+            "suggest.rebuild_interval_seconds",
+            "must be at least 1",
+        ));
+    }
+    if s.max_limit == 0 || s.default_limit == 0 || s.default_limit > s.max_limit {
+        return Err(invalid(
+            "suggest.default_limit",
+            "must be between 1 and suggest.max_limit",
+        ));
+    }
+    if s.min_visitors == 0 {
+        return Err(invalid("suggest.min_visitors", "must be at least 1"));
+    }
+    if !(0.0..=10.0).contains(&s.personal_boost) {
+        return Err(invalid(
+            "suggest.personal_boost",
+            "must be between 0 and 10",
+        ));
+    }
+    Ok(SuggestConfig {
+        rebuild_interval: Duration::from_secs(s.rebuild_interval_seconds),
+        default_limit: s.default_limit,
+        max_limit: s.max_limit,
+        min_visitors: s.min_visitors,
+        max_queries: s.max_queries,
+        personal_boost: s.personal_boost,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,6 +835,12 @@ mod tests {
             ("[search]\ndefault_limit = 500", "search.default_limit"),
             ("[search.weights]\ntitle = -1", "search.weights"),
             ("[index]\nwriter_threads = 0", "index.writer_threads"),
+            ("[suggest]\nmax_limit = 5", "suggest.default_limit"),
+            ("[suggest]\npersonal_boost = -1", "suggest.personal_boost"),
+            (
+                "[suggest]\nrebuild_interval_seconds = 0",
+                "suggest.rebuild_interval_seconds",
+            ),
             ("[search.synonyms]\ngroups = [[\"tv\"]]", "search.synonyms"),
             (
                 "[search.synonyms]\none_way = { tee = [] }",

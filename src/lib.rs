@@ -8,10 +8,12 @@
 //!                               │
 //!                               ▼
 //!                            engine (framework-free facade, search pool, ingestion)
-//!                            │         │                    │
-//!                            ▼         ▼                    ▼
-//!                         search    catalog (products,   profiles (events, profile, journal:
-//!                            │       bodies, syncs)       WAL + snapshots, facts cache)
+//!                  ┌─────────┤         │                    │
+//!                  ▼         ▼         ▼                    ▼
+//!              suggest ─► search    catalog (products,   profiles (events, profile, journal:
+//!    (FST of past queries,   │       bodies, syncs)       WAL + snapshots, facts cache)
+//!     brands, categories;    │
+//!     rebuilt and swapped)   │
 //!             (request → query plan → collect+rank → facets → hydrate)
 //!                            │         │
 //!                            ▼         ▼
@@ -27,6 +29,14 @@
 //! [`search::query::plan`] analyses the words and builds a tantivy query →
 //! one collector pass ranks (text score × priors, [`search::rank`]) and counts facets →
 //! hits are hydrated from the stored product JSON.
+//!
+//! # An autocomplete, end to end
+//! `GET /v1/autocomplete?q=…` → [`http::autocomplete`] → [`suggest::AutocompleteRequest`]
+//! validates it → [`engine::Engine::autocomplete`] queues the lookup on the blocking pool →
+//! [`suggest::Suggestions`] matches the prefix in an FST (exactly, then within one edit) and
+//! ranks queries, brands, categories and titles, boosted by the visitor's affinities. The
+//! set is rebuilt from the index and the profiles' recent searches in the background and
+//! swapped in atomically ([`suggest::Suggester`]).
 //!
 //! # A write, end to end
 //! `POST /v1/products` streams the body through [`catalog::BodySplitter`], validates each item,
@@ -52,6 +62,7 @@ pub mod mailbox;
 pub mod profiles;
 pub mod search;
 pub mod server;
+pub mod suggest;
 pub mod telemetry;
 pub mod text;
 

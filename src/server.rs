@@ -36,6 +36,7 @@ impl Server {
         let engine = self.engine.clone();
         let sweeper = tokio::spawn(expire_syncs(engine.clone()));
         let snapshots = tokio::spawn(snapshot_profiles(engine.clone()));
+        let suggestions = tokio::spawn(rebuild_suggestions(engine.clone()));
         let app = http::router(engine.clone());
         tracing::info!(addr = %self.listener.local_addr()?, products = engine.index().len(), "attune listening");
         let served = axum::serve(self.listener, app)
@@ -43,6 +44,7 @@ impl Server {
             .await;
         sweeper.abort();
         snapshots.abort();
+        suggestions.abort();
         tokio::task::spawn_blocking(move || engine.close())
             .await
             .map_err(std::io::Error::other)?;
@@ -68,6 +70,20 @@ async fn snapshot_profiles(engine: Arc<Engine>) {
         tick.tick().await;
         if let Err(e) = engine.snapshot_profiles().await {
             tracing::error!(error = %e, "profile snapshot failed");
+        }
+    }
+}
+
+/// Rebuilds the autocomplete suggestions at start-up and then on the configured interval.
+async fn rebuild_suggestions(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(engine.config().suggest.rebuild_interval);
+    // A slow rebuild delays the next one instead of running several back to back.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.rebuild_suggestions().await {
+            Ok(stats) => tracing::debug!(?stats, "suggestions rebuilt"),
+            Err(e) => tracing::error!(error = %e, "suggestion rebuild failed"),
         }
     }
 }

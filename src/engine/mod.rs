@@ -1,8 +1,9 @@
 //! The engine: the framework-free facade the HTTP layer and the CLI call.
 //!
 //! It owns the product index, the catalog syncs, the visitor profiles with their journal and
-//! the configuration, and runs searches on the blocking pool behind a bounded queue so a burst
-//! answers "busy" instead of piling up.
+//! the configuration, and the autocomplete suggestions; it runs searches and suggestion
+//! lookups on the blocking pool behind a bounded queue so a burst answers "busy" instead of
+//! piling up.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::profiles::profile::Preferences;
 use crate::profiles::view::ProfileView;
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::search::{self, SearchRequest, SearchResponse};
+use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
 mod ingest;
 
@@ -40,6 +42,7 @@ pub struct Engine {
     profiles: Arc<ProfileStore>,
     journal: Journal,
     search_gate: Arc<Gate>,
+    suggester: Suggester,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
             profiles,
             journal,
             search_gate: Arc::new(gate),
+            suggester: Suggester::new()?,
             config,
         }))
     }
@@ -160,14 +164,56 @@ impl Engine {
 
     /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
+        self.on_pool("search", move |engine| {
+            search::search(&engine.index, &engine.config.search, &req)
+        })
+        .await
+    }
+
+    /// Suggests completions on the blocking pool, behind the same queue as searches. An
+    /// unknown visitor gets the suggestions everyone gets.
+    pub async fn autocomplete(
+        self: &Arc<Self>,
+        req: AutocompleteRequest,
+    ) -> Result<AutocompleteResponse> {
+        self.on_pool("autocomplete", move |engine| {
+            let visitor = req
+                .visitor_id
+                .as_deref()
+                .and_then(|id| engine.visitor(id).ok());
+            let config = &engine.config.suggest;
+            Ok(engine.suggester.lookup(&req, visitor.as_ref(), config))
+        })
+        .await
+    }
+
+    /// Rebuilds the suggestions from the catalog and the profiles on the blocking pool and
+    /// swaps them in; lookups go on meanwhile with the previous ones.
+    pub async fn rebuild_suggestions(self: &Arc<Self>) -> Result<BuildStats> {
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let c = &engine.config;
+            let profiles = &engine.profiles;
+            (engine.suggester).rebuild(&engine.index, profiles, &c.search, &c.suggest)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("suggestion rebuild failed: {e}")))?
+    }
+
+    /// Runs `work` on the blocking pool once the gate admits it.
+    async fn on_pool<T: Send + 'static>(
+        self: &Arc<Self>,
+        what: &'static str,
+        work: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let permit = self.search_gate.enter().await?;
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            search::search(&engine.index, &engine.config.search, &req)
+            work(&engine)
         })
         .await
-        .map_err(|e| Error::Internal(format!("search task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))?
     }
 
     /// Commits pending writes, stops the writer and the journal (graceful shutdown).

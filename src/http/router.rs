@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::{method_not_allowed, not_found, panic_response};
 use super::extract::SMALL_BODY_LIMIT;
-use super::{events, health, products, search, syncs, visitors};
+use super::{autocomplete, events, health, products, search, syncs, visitors};
 use crate::engine::Engine;
 
 /// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/catalog/syncs/{id}"),
     ("get", "/v1/search"),
     ("post", "/v1/search"),
+    ("get", "/v1/autocomplete"),
     ("post", "/v1/events"),
     ("get", "/v1/visitors/{id}"),
     ("delete", "/v1/visitors/{id}"),
@@ -58,6 +59,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/v1/search",
             get(search::get_search).post(search::post_search),
         )
+        .route("/v1/autocomplete", get(autocomplete::get_autocomplete))
         .route("/v1/events", post(events::post_events))
         .route(
             "/v1/visitors/{id}",

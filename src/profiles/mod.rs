@@ -289,6 +289,14 @@ impl ProfileStore {
         self.profiles.iter().map(|p| p.key().to_string()).collect()
     }
 
+    /// Reads every profile in place, one at a time (suggestions aggregate recent searches).
+    /// Holds a shard's read lock while `read` runs, which must be quick and must not block.
+    pub fn for_each(&self, mut read: impl FnMut(&Profile)) {
+        for profile in self.profiles.iter() {
+            read(profile.value());
+        }
+    }
+
     /// A copy of one stored profile, without resolving pending events.
     pub fn raw(&self, canonical: &str) -> Option<Profile> {
         self.profiles.get(canonical).map(|p| p.as_ref().clone())

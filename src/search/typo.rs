@@ -32,8 +32,8 @@ pub const WIDE: Budget = Budget {
     two_from: 7,
 };
 
-/// Walks the term dictionary with a Levenshtein automaton.
-struct Within<'a>(&'a DFA);
+/// Walks a dictionary (terms, suggestion keys) with a Levenshtein automaton.
+pub(crate) struct Within<'a>(pub(crate) &'a DFA);
 
 impl tantivy_fst::Automaton for Within<'_> {
     type State = u32;
@@ -57,7 +57,7 @@ impl tantivy_fst::Automaton for Within<'_> {
 
 /// The automaton builders for one and two edits: costly to make (they precompute the
 /// parametric tables), cheap to use, so made once.
-fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAutomatonBuilder) {
+pub(crate) fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAutomatonBuilder) {
     static BUILDERS: OnceLock<(LevenshteinAutomatonBuilder, LevenshteinAutomatonBuilder)> =
         OnceLock::new();
     BUILDERS.get_or_init(|| {

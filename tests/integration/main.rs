@@ -1,5 +1,6 @@
 //! Integration tests: the real router over a real on-disk index, and the real binary on a port.
 
+mod autocomplete;
 mod catalog;
 mod common;
 mod demo;

@@ -229,3 +229,31 @@ async fn every_acknowledged_event_survives_kill_9_in_the_middle_of_ingestion() {
         );
     }
 }
+
+#[tokio::test]
+async fn suggestions_are_built_at_start_up_from_the_catalog_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = Process::start(dir.path());
+        server.ready().await;
+        let body = crate::common::SMALL_CATALOG.to_string();
+        let (status, _) = server
+            .call(Method::POST, "/v1/products", Some(NDJSON), body)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let server = Process::start(dir.path());
+    server.ready().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, found) = server
+            .call(Method::GET, "/v1/autocomplete?q=ac", None, String::new())
+            .await;
+        assert_eq!(status, 200, "{found}");
+        if found["suggestions"][0]["text"] == "Acme" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no start-up rebuild: {found}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,189 @@
+//! Autocomplete: suggestions for what a shopper has typed so far.
+//!
+//! Suggestions are past queries that find products (ranked first, counted in distinct
+//! visitors), brands and category levels (counted in products) and, while no past query
+//! qualifies, product titles (counted by popularity). [`sources`] gathers them;
+//! [`Suggestions`] stores them in an FST under their normalised text ([`keys`]) and every word
+//! start inside it, and answers a prefix, exactly or within one edit ([`typo`]).
+//!
+//! A [`Suggester`] holds the current set behind an `ArcSwap`: a rebuild (on a timer, off the
+//! request path) makes a whole new set and swaps it in, so lookups never wait on a rebuild.
+//! A visitor's brand and category affinities boost matching suggestions by a bounded factor.
+
+pub mod keys;
+pub mod request;
+pub mod sources;
+pub mod suggestions;
+pub mod typo;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use crate::config::{SearchConfig, SuggestConfig};
+use crate::error::Result;
+use crate::index::ProductIndex;
+use crate::profiles::ProfileStore;
+use crate::profiles::view::{AffinityView, ProfileView};
+pub use request::{AutocompleteRequest, AutocompleteResponse};
+pub use suggestions::Suggestions;
+
+/// What a suggestion is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A past query that finds products.
+    Query,
+    /// A brand.
+    Brand,
+    /// A category (any level of a path).
+    Category,
+    /// A product title.
+    Product,
+}
+
+impl Kind {
+    /// Rank tier: queries first, then brands and categories, then product titles.
+    pub fn tier(self) -> u8 {
+        match self {
+            Kind::Query => 0,
+            Kind::Brand | Kind::Category => 1,
+            Kind::Product => 2,
+        }
+    }
+}
+
+/// One suggestion, as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// The text to show (and search for).
+    pub text: String,
+    /// What it is.
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// Visitors who searched it (queries), products (brands, categories) or popularity
+    /// (product titles).
+    pub count: u64,
+}
+
+/// A suggestion before it is stored, with what personal boosts match it on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The text to show.
+    pub text: String,
+    /// What it is.
+    pub kind: Kind,
+    /// Its count.
+    pub count: u64,
+    /// Its brand (a brand's own; a product's; a query's best hit's).
+    pub brand: Option<String>,
+    /// Its category path, likewise.
+    pub category: Vec<String>,
+}
+
+/// A visitor's positive brand and category affinities, lowercased, as weights in (0, 1].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Affinity {
+    /// Brand → weight.
+    pub brands: HashMap<String, f32>,
+    /// Category path (`a > b`, every level) → weight.
+    pub categories: HashMap<String, f32>,
+}
+
+impl Affinity {
+    /// The affinities of a profile, or None when the visitor opted out of personalization.
+    pub fn of(view: &ProfileView) -> Option<Affinity> {
+        let positive = |list: &[AffinityView]| {
+            list.iter()
+                .filter(|a| a.weight > 0.0)
+                .map(|a| (a.value.to_lowercase(), a.weight.min(1.0)))
+                .collect()
+        };
+        view.personalize.then(|| Affinity {
+            brands: positive(&view.brands),
+            categories: positive(&view.categories),
+        })
+    }
+}
+
+/// Counts of one rebuild, for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Past queries kept.
+    pub queries: usize,
+    /// Brands, categories and product titles.
+    pub catalog: usize,
+    /// Suggestions after merging equal texts.
+    pub suggestions: usize,
+}
+
+/// The current suggestions and what rebuilding them needs.
+pub struct Suggester {
+    current: ArcSwap<Suggestions>,
+    /// Also serialises rebuilds; lookups never take it.
+    verdicts: Mutex<sources::Verdicts>,
+}
+
+impl Suggester {
+    /// A suggester with no suggestions yet.
+    pub fn new() -> Result<Suggester> {
+        Ok(Suggester {
+            current: ArcSwap::from_pointee(Suggestions::build(Vec::new())?),
+            verdicts: Mutex::default(),
+        })
+    }
+
+    /// The suggestions in force.
+    pub fn current(&self) -> Arc<Suggestions> {
+        self.current.load_full()
+    }
+
+    /// Gathers the sources again, builds a new set and swaps it in.
+    pub fn rebuild(
+        &self,
+        index: &ProductIndex,
+        profiles: &ProfileStore,
+        search: &SearchConfig,
+        config: &SuggestConfig,
+    ) -> Result<BuildStats> {
+        let mut verdicts = self.verdicts.lock().unwrap_or_else(|p| p.into_inner());
+        let sources = sources::Sources {
+            index,
+            profiles,
+            search,
+            config,
+        };
+        let candidates = sources.gather(&mut verdicts)?;
+        let queries = candidates.iter().filter(|c| c.kind == Kind::Query).count();
+        let catalog = candidates.len() - queries;
+        let built = Suggestions::build(candidates)?;
+        let stats = BuildStats {
+            queries,
+            catalog,
+            suggestions: built.len(),
+        };
+        self.current.store(Arc::new(built));
+        Ok(stats)
+    }
+
+    /// Answers a request from the suggestions in force.
+    pub fn lookup(
+        &self,
+        req: &AutocompleteRequest,
+        visitor: Option<&ProfileView>,
+        config: &SuggestConfig,
+    ) -> AutocompleteResponse {
+        let started = Instant::now();
+        let affinity = visitor.and_then(Affinity::of);
+        let suggestions =
+            self.current()
+                .lookup(&req.q, req.limit, affinity.as_ref(), config.personal_boost);
+        AutocompleteResponse {
+            suggestions,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }
+}

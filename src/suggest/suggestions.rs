@@ -1,0 +1,432 @@
+//! The suggestion set: entries in an FST keyed by their normalised text and by every word
+//! start inside it, looked up by exact prefix and then by prefix within one edit.
+//!
+//! Ranking: exact-prefix matches before typo matches; then queries, then brands and
+//! categories, then product titles; then the count (boosted for a visitor's brands and
+//! categories); then the text. Entries are stored in that static order, so an entry's number
+//! is its tie-break.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use tantivy_fst::{IntoStreamer, Map, Streamer};
+
+use super::keys::{Normalizer, word_starts};
+use super::typo::{MAX_TYPO_CHARS, one_edit, prefix_within};
+use super::{Affinity, Candidate, Kind, Suggestion};
+use crate::error::{Error, Result};
+
+/// Shortest typed prefix (in characters) that gets typo tolerance.
+pub const TYPO_FROM_CHARS: usize = 4;
+
+/// Word starts inside one suggestion that get their own key: bounds the keys of long titles.
+const MAX_WORD_KEYS: usize = 8;
+
+/// One suggestion as stored.
+#[derive(Debug, Clone)]
+struct Entry {
+    text: Box<str>,
+    kind: Kind,
+    count: u64,
+    /// Lowercased brand, an index into `labels`.
+    brand: Option<u32>,
+    /// Lowercased category path `a > b`, an index into `labels`.
+    category: Option<u32>,
+}
+
+/// An immutable, searchable set of suggestions.
+pub struct Suggestions {
+    keys: Map<Vec<u8>>,
+    /// The entries of key `i` are `postings[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<u32>,
+    postings: Vec<u32>,
+    entries: Vec<Entry>,
+    labels: Vec<Box<str>>,
+}
+
+/// How a candidate matched what was typed: lower is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    Prefix,
+    Typo,
+}
+
+impl Suggestions {
+    /// Builds the set. Candidates with the same normalised text become one entry: the higher
+    /// kind (query, then brand or category, then product) wins; counts of the same kind add.
+    pub fn build(candidates: Vec<Candidate>) -> Result<Suggestions> {
+        let sorted = merged_in_rank_order(candidates);
+        let mut labels = Labels::default();
+        let mut keyed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        let mut entries = Vec::with_capacity(sorted.len());
+        for (i, (key, c)) in sorted.iter().enumerate() {
+            for start in word_starts(key).take(MAX_WORD_KEYS) {
+                keyed.entry(&key[start..]).or_default().push(i as u32);
+            }
+            entries.push(Entry {
+                text: c.text.trim().into(),
+                kind: c.kind,
+                count: c.count,
+                brand: c.brand.as_deref().map(|b| labels.intern(&b.to_lowercase())),
+                category: (!c.category.is_empty())
+                    .then(|| labels.intern(&c.category.join(" > ").to_lowercase())),
+            });
+        }
+        let mut offsets = Vec::with_capacity(keyed.len() + 1);
+        let mut postings = Vec::new();
+        offsets.push(0);
+        for ids in keyed.values() {
+            postings.extend_from_slice(ids);
+            offsets.push(postings.len() as u32);
+        }
+        let keys = Map::from_iter(keyed.keys().enumerate().map(|(i, k)| (*k, i as u64)))
+            .map_err(|e| Error::Internal(format!("cannot build the suggestion keys: {e}")))?;
+        Ok(Suggestions {
+            keys,
+            offsets,
+            postings,
+            entries,
+            labels: labels.names,
+        })
+    }
+
+    /// Number of suggestions.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The best `limit` suggestions for what was typed (empty: the most popular ones), with
+    /// the visitor's affinities boosting their brands and categories by up to `1 + boost`.
+    pub fn lookup(
+        &self,
+        typed: &str,
+        limit: usize,
+        affinity: Option<&Affinity>,
+        boost: f32,
+    ) -> Vec<Suggestion> {
+        let key = Normalizer::default().key(typed);
+        let candidates: Vec<(u32, Match)> = if !key.is_empty() {
+            self.matches(&key)
+        } else if affinity.is_some() {
+            (0..self.entries.len() as u32)
+                .map(|i| (i, Match::Prefix))
+                .collect()
+        } else {
+            // Stored in rank order: without a boost the first ones are the best.
+            (0..self.entries.len().min(limit) as u32)
+                .map(|i| (i, Match::Prefix))
+                .collect()
+        };
+        let mut ranked: Vec<_> = candidates
+            .into_iter()
+            .map(|(i, how)| {
+                let e = &self.entries[i as usize];
+                let factor = affinity.map_or(1.0, |a| 1.0 + boost * self.affinity_of(e, a));
+                let score = e.count as f64 * f64::from(factor);
+                (how, e.kind.tier(), Reverse(OrdF64(score)), i)
+            })
+            .collect();
+        if ranked.len() > limit && limit > 0 {
+            ranked.select_nth_unstable(limit - 1);
+        }
+        ranked.truncate(limit);
+        ranked.sort_unstable();
+        ranked
+            .into_iter()
+            .map(|(_, _, _, i)| {
+                let e = &self.entries[i as usize];
+                Suggestion {
+                    text: e.text.to_string(),
+                    kind: e.kind,
+                    count: e.count,
+                }
+            })
+            .collect()
+    }
+
+    /// Entries under keys starting with `key`, then (4+ characters) entries under keys with a
+    /// prefix one edit away; each entry once, with its best match.
+    fn matches(&self, key: &str) -> Vec<(u32, Match)> {
+        let mut found = Vec::new();
+        let mut upper = key.as_bytes().to_vec();
+        // No UTF-8 byte is 0xFF: every key starting with `key` sorts below `key` + 0xFF.
+        upper.push(0xFF);
+        let mut exact = self.keys.range().ge(key).lt(&upper).into_stream();
+        while let Some((_, ord)) = exact.next() {
+            found.extend(self.posting(ord).iter().map(|&i| (i, Match::Prefix)));
+        }
+        let letters = key.chars().count();
+        if (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+            let dfa = one_edit(key);
+            let mut near = self.keys.search(prefix_within(&dfa)).into_stream();
+            while let Some((_, ord)) = near.next() {
+                found.extend(self.posting(ord).iter().map(|&i| (i, Match::Typo)));
+            }
+        }
+        found.sort_unstable();
+        found.dedup_by_key(|(i, _)| *i);
+        found
+    }
+
+    fn posting(&self, ord: u64) -> &[u32] {
+        let ord = ord as usize;
+        match (self.offsets.get(ord), self.offsets.get(ord + 1)) {
+            (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// The visitor's affinity for an entry, in [0, 1]: the stronger of its brand's and its
+    /// category's (a category's ancestors count in proportion to the depth they cover).
+    fn affinity_of(&self, e: &Entry, a: &Affinity) -> f32 {
+        let brand = e
+            .brand
+            .and_then(|b| a.brands.get(&*self.labels[b as usize]))
+            .copied()
+            .unwrap_or(0.0);
+        let category = e.category.map_or(0.0, |c| {
+            let path = &*self.labels[c as usize];
+            let depth = path.split(" > ").count();
+            let mut best = 0.0f32;
+            for (level, (end, _)) in path
+                .match_indices(" > ")
+                .chain(std::iter::once((path.len(), "")))
+                .enumerate()
+            {
+                if let Some(w) = a.categories.get(&path[..end]) {
+                    best = best.max(w * (level + 1) as f32 / depth as f32);
+                }
+            }
+            best
+        });
+        brand.max(category).clamp(0.0, 1.0)
+    }
+}
+
+/// Candidates under their keys, one per key, in static rank order (kind, count, key).
+fn merged_in_rank_order(candidates: Vec<Candidate>) -> Vec<(String, Candidate)> {
+    let mut normalizer = Normalizer::default();
+    let mut merged: HashMap<String, Candidate> = HashMap::new();
+    for c in candidates {
+        let key = normalizer.key(&c.text);
+        if key.is_empty() {
+            continue;
+        }
+        match merged.get_mut(&key) {
+            None => {
+                merged.insert(key, c);
+            }
+            Some(kept) => merge_into(kept, c),
+        }
+    }
+    let rank = |(key, c): &(String, Candidate)| (c.kind.tier(), Reverse(c.count), key.clone());
+    let mut sorted: Vec<(String, Candidate)> = merged.into_iter().collect();
+    sorted.sort_by_cached_key(rank);
+    sorted
+}
+
+/// Folds a candidate into the kept one of the same normalised text.
+fn merge_into(kept: &mut Candidate, c: Candidate) {
+    if c.kind.tier() < kept.kind.tier() {
+        *kept = c;
+    } else if c.kind.tier() == kept.kind.tier() {
+        let total = kept.count.saturating_add(c.count);
+        if c.count > kept.count {
+            *kept = c;
+        }
+        kept.count = total;
+    }
+}
+
+/// Interned lowercased brand names and category paths.
+#[derive(Default)]
+struct Labels {
+    ids: HashMap<String, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Labels {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.into());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+}
+
+/// A total order on scores (they are finite and non-negative).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF64(f64);
+
+impl Eq for OrdF64 {}
+
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(text: &str, kind: Kind, count: u64) -> Candidate {
+        Candidate {
+            text: text.into(),
+            kind,
+            count,
+            brand: None,
+            category: Vec::new(),
+        }
+    }
+
+    fn texts(found: &[Suggestion]) -> Vec<&str> {
+        found.iter().map(|s| s.text.as_str()).collect()
+    }
+
+    fn set(candidates: Vec<Candidate>) -> Suggestions {
+        Suggestions::build(candidates).unwrap()
+    }
+
+    #[test]
+    fn a_prefix_finds_every_suggestion_starting_with_it_or_with_a_word_starting_with_it() {
+        let s = set(vec![
+            candidate("running shoes", Kind::Query, 5),
+            candidate("trail running shoe", Kind::Product, 9),
+            candidate("rugs", Kind::Category, 3),
+            candidate("shoes", Kind::Category, 7),
+        ]);
+        assert_eq!(
+            texts(&s.lookup("run", 8, None, 1.0)),
+            ["running shoes", "trail running shoe"]
+        );
+        assert_eq!(
+            texts(&s.lookup("ru", 8, None, 1.0)),
+            ["running shoes", "rugs", "trail running shoe"]
+        );
+        assert_eq!(
+            texts(&s.lookup("shoe", 8, None, 1.0)),
+            ["running shoes", "shoes", "trail running shoe"]
+        );
+        assert!(
+            s.lookup("unn", 8, None, 1.0).is_empty(),
+            "only word starts match"
+        );
+    }
+
+    #[test]
+    fn input_is_normalised_like_the_keys() {
+        let s = set(vec![candidate("Crème Brûlée", Kind::Query, 2)]);
+        for typed in ["crem", "CRÈME  BR", "  creme brulee"] {
+            assert_eq!(
+                texts(&s.lookup(typed, 8, None, 1.0)),
+                ["Crème Brûlée"],
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
+    fn typos_are_forgiven_from_four_letters_and_rank_below_exact_prefixes() {
+        let s = set(vec![
+            candidate("running shoes", Kind::Query, 5),
+            candidate("runic stones", Kind::Category, 1),
+            candidate("rung ladder", Kind::Product, 1),
+        ]);
+        assert_eq!(texts(&s.lookup("runing", 8, None, 1.0)), ["running shoes"]);
+        // "runi" is an exact prefix of "runic stones", one edit from "runn…" and "rung".
+        assert_eq!(
+            texts(&s.lookup("runi", 8, None, 1.0)),
+            ["runic stones", "running shoes", "rung ladder"]
+        );
+        assert!(
+            s.lookup("rnu", 8, None, 1.0).is_empty(),
+            "no typos under four letters"
+        );
+    }
+
+    #[test]
+    fn queries_rank_above_brands_and_categories_which_rank_above_titles_then_by_count() {
+        let s = set(vec![
+            candidate("mixo blender", Kind::Product, 5000),
+            candidate("mixo", Kind::Brand, 2),
+            candidate("mixing bowls", Kind::Category, 9),
+            candidate("mixer", Kind::Query, 3),
+            candidate("mixer tap", Kind::Query, 4),
+        ]);
+        assert_eq!(
+            texts(&s.lookup("mix", 8, None, 1.0)),
+            ["mixer tap", "mixer", "mixing bowls", "mixo", "mixo blender"]
+        );
+        assert_eq!(
+            texts(&s.lookup("mix", 2, None, 1.0)),
+            ["mixer tap", "mixer"]
+        );
+        assert_eq!(
+            texts(&s.lookup("", 3, None, 1.0)),
+            ["mixer tap", "mixer", "mixing bowls"]
+        );
+    }
+
+    #[test]
+    fn equal_texts_are_one_suggestion_of_the_higher_kind() {
+        let s = set(vec![
+            candidate("Acme", Kind::Brand, 3),
+            candidate("acme", Kind::Query, 2),
+            candidate("Running", Kind::Category, 4),
+            candidate("running", Kind::Category, 1),
+        ]);
+        let found = s.lookup("", 8, None, 1.0);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].kind, found[0].count), (Kind::Query, 2));
+        assert_eq!((found[1].text.as_str(), found[1].count), ("Running", 5));
+    }
+
+    #[test]
+    fn a_visitors_brands_and_categories_lift_suggestions_by_a_bounded_factor() {
+        let mut zoom = candidate("Zoom", Kind::Brand, 4);
+        zoom.brand = Some("Zoom".into());
+        let mut acme = candidate("Acme", Kind::Brand, 6);
+        acme.brand = Some("Acme".into());
+        let mut kitchen = candidate("Kitchen", Kind::Category, 10);
+        kitchen.category = vec!["Home".into(), "Kitchen".into()];
+        let s = set(vec![zoom, acme, kitchen]);
+        assert_eq!(
+            texts(&s.lookup("", 8, None, 1.0)),
+            ["Kitchen", "Acme", "Zoom"]
+        );
+        let likes_zoom = Affinity {
+            brands: [("zoom".to_string(), 1.0)].into(),
+            categories: [("home".to_string(), 1.0)].into(),
+        };
+        // Zoom: 4 × 2 = 8 > 6. Kitchen: an ancestor covers half its path, 10 × 1.5.
+        assert_eq!(
+            texts(&s.lookup("", 8, Some(&likes_zoom), 1.0)),
+            ["Kitchen", "Zoom", "Acme"]
+        );
+        // The boost is bounded: no affinity lifts 4 above 10.
+        let lots = Affinity {
+            brands: [("zoom".to_string(), 50.0)].into(),
+            categories: HashMap::new(),
+        };
+        assert_eq!(texts(&s.lookup("", 1, Some(&lots), 1.0)), ["Kitchen"]);
+        assert_eq!(
+            texts(&s.lookup("", 8, Some(&likes_zoom), 0.0)),
+            ["Kitchen", "Acme", "Zoom"]
+        );
+    }
+}
