@@ -20,13 +20,16 @@
 //!                         index (tantivy schema, single writer thread, readers)
 //!                            │
 //!                            ▼
-//!                       text (analyzers) · config · error
+//!                       text (languages, analyzers) · config · error
 //! ```
 //!
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
 //! validates them → [`engine::Engine::search`] queues the work on the blocking pool →
-//! [`search::query::plan`] analyses the words and builds a tantivy query →
+//! price intent and price words are read ([`search::constraints`]) →
+//! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
+//! completes the last word, corrects typos, reads brands, categories and attribute values
+//! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query →
 //! one collector pass ranks (text score × priors, [`search::rank`]) and counts facets →
 //! hits are hydrated from the stored product JSON.
 //!

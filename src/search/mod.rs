@@ -359,10 +359,13 @@ fn run_once(
 }
 
 /// The words of a snapshot of the index, as the query planner sees them.
-struct IndexVocabulary<'a> {
-    searcher: &'a tantivy::Searcher,
-    fields: &'a crate::index::Fields,
-    budget: typo::Budget,
+pub struct IndexVocabulary<'a> {
+    /// The snapshot.
+    pub searcher: &'a tantivy::Searcher,
+    /// The index's fields.
+    pub fields: &'a crate::index::Fields,
+    /// How many typos a word may have.
+    pub budget: typo::Budget,
 }
 
 impl query::Vocabulary for IndexVocabulary<'_> {
