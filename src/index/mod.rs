@@ -89,7 +89,7 @@ impl ProductIndex {
             .schema(schema)
             .settings(settings)
             .open_or_create(directory)?;
-        crate::text::register(&index);
+        crate::text::register(&index, config.languages.default_lang());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -109,10 +109,19 @@ impl Fields {
 
     /// Builds the tantivy document for a product, its text analysed in its language.
     pub fn document(&self, p: &Product, analyzers: &mut Analyzers) -> TantivyDocument {
+        let default_lang = analyzers.default_lang();
         let analyzer = analyzers.for_product(p.lang.as_deref(), &p.title, p.description.as_deref());
+        // Text in the default language goes through the fields' own analyzer, in tantivy's
+        // indexing threads; only other languages are analysed here, ahead of time (doing it
+        // here for every product made ingesting 46k products 2.3 times slower).
+        let pre_tokenize = analyzer.lang() != default_lang;
         let mut doc = TantivyDocument::default();
         let mut add_text = |doc: &mut TantivyDocument, field: Field, text: &str| {
-            doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(text));
+            if pre_tokenize {
+                doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(text));
+            } else {
+                doc.add_text(field, text);
+            }
         };
         doc.add_text(self.id, &p.id);
         doc.add_u64(self.tiebreak, tiebreak(&p.id));

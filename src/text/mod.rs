@@ -20,8 +20,10 @@ use tantivy::tokenizer::{
 pub use language::{Lang, Languages};
 pub use stem::Snowball;
 
-/// Name under which the English analyzer is registered on the index (tantivy's own query
-/// parser, used by the plain-BM25 yardstick, tokenizes with it).
+/// Name under which the store's default-language analyzer is registered on the index: the
+/// text fields' tokenizer, used for products in the default language and by tantivy's own
+/// query parser (the plain-BM25 yardstick). The name is stored in the index's schema, so it
+/// stays `attune_en` whatever the default language is.
 pub const ANALYZER: &str = "attune_en";
 
 /// Tokens longer than this many bytes are dropped (base64 blobs, URLs glued together).
@@ -140,6 +142,11 @@ pub struct Analyzers {
 const DETECT_BYTES: usize = 300;
 
 impl Analyzers {
+    /// The store's default language.
+    pub fn default_lang(&self) -> Lang {
+        self.languages.default_lang()
+    }
+
     /// Analyzers for a store's languages.
     pub fn new(languages: Languages) -> Analyzers {
         Analyzers {
@@ -181,19 +188,21 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
     (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
 }
 
-/// The English analyzer as a tantivy [`TextAnalyzer`], registered as [`ANALYZER`].
-pub fn tantivy_analyzer() -> TextAnalyzer {
+/// The analyzer of `lang` as a tantivy [`TextAnalyzer`]: the same terms as [`Analyzer`].
+pub fn tantivy_analyzer(lang: Lang) -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .filter(Snowball(Lang::ENGLISH.algorithm()))
+        .filter(Snowball(lang.algorithm()))
         .build()
 }
 
-/// Registers the analyzers on an index (needed after every open).
-pub fn register(index: &Index) {
-    index.tokenizers().register(ANALYZER, tantivy_analyzer());
+/// Registers the default language's analyzer on an index (needed after every open).
+pub fn register(index: &Index, default_lang: Lang) {
+    index
+        .tokenizers()
+        .register(ANALYZER, tantivy_analyzer(default_lang));
 }
 
 /// Lowercased, accent-folded form of a word or phrase, words joined by one space (for
@@ -349,15 +358,24 @@ mod tests {
     }
 
     #[test]
-    fn the_registered_analyzer_agrees_with_the_english_analyzer() {
-        let text = "Stainless Steel Water Bottles, crème brûlée; running";
-        let mut tantivy = tantivy_analyzer();
-        let mut stream = tantivy.token_stream(text);
-        let mut via_tantivy = Vec::new();
-        while let Some(t) = stream.next() {
-            via_tantivy.push(t.text.clone());
+    fn the_registered_analyzers_agree_with_the_query_analyzers() {
+        let text = "Stainless Steel Water Bottles, crème brûlée; running Laufschuhe";
+        for lang in Lang::all() {
+            let mut tantivy = tantivy_analyzer(lang);
+            let mut stream = tantivy.token_stream(text);
+            let mut via_tantivy = Vec::new();
+            while let Some(t) = stream.next() {
+                via_tantivy.push(t.text.clone());
+            }
+            assert_eq!(via_tantivy, Analyzer::new(lang).terms(text), "{lang}");
+            let pre: Vec<String> = Analyzer::new(lang)
+                .pre_tokenized(text)
+                .tokens
+                .into_iter()
+                .map(|t| t.text)
+                .collect();
+            assert_eq!(pre, via_tantivy, "{lang}");
         }
-        assert_eq!(via_tantivy, Analyzer::new(Lang::ENGLISH).terms(text));
     }
 
     #[test]
