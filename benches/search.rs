@@ -10,8 +10,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::read::GzDecoder;
 
 use attune::engine::BodyFormat;
+use attune::search::SearchRequest;
 use attune::search::baseline::{Matching, PlainBm25};
-use attune::search::{SearchRequest, search};
 use attune::suggest::Suggester;
 use attune::{Config, Engine, demo};
 
@@ -45,7 +45,6 @@ fn request(q: &str, facets: bool) -> SearchRequest {
 fn bench_search(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = engine(dir.path());
-    let config = engine.config().search.clone();
     let queries: Vec<&str> = QUERIES.lines().filter(|q| !q.trim().is_empty()).collect();
 
     let mut group = c.benchmark_group("search_75_esci_queries");
@@ -53,12 +52,12 @@ fn bench_search(c: &mut Criterion) {
         let requests: Vec<SearchRequest> = queries.iter().map(|q| request(q, facets)).collect();
         let expected: Vec<u64> = requests
             .iter()
-            .map(|r| search(engine.index(), &config, r).expect("search").total)
+            .map(|r| engine.search_now(r).expect("search").total)
             .collect();
         group.bench_function(name, |b| {
             b.iter(|| {
                 for (req, total) in requests.iter().zip(&expected) {
-                    let answer = search(engine.index(), &config, req).expect("search");
+                    let answer = engine.search_now(req).expect("search");
                     assert_eq!(answer.total, *total);
                 }
             })

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use attune::search::SearchRequest;
 use attune::search::baseline::{Matching, PlainBm25};
-use attune::search::{SearchRequest, search};
 use attune::{Config, Engine};
 
 fn main() -> anyhow::Result<()> {
@@ -50,9 +50,7 @@ fn main() -> anyhow::Result<()> {
     let mut next = requests.iter().cycle();
     let attune_qps = run(&queries, seconds, |_| {
         let req = next.next().expect("cycle");
-        search(engine.index(), &search_config, req)
-            .map(|a| a.hits.len())
-            .unwrap_or(0)
+        engine.search_now(req).map(|a| a.hits.len()).unwrap_or(0)
     });
     println!("products: {}", engine.index().len());
     println!("plain tantivy BM25, all words, in-process, 1 thread: {all_words_qps:.0} queries/s");

@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::search::tiers::TierSettings;
 use crate::search::understand::{Mode, Modes};
 use crate::text::{Lang, Languages};
 use serde::Deserialize;
@@ -411,6 +412,10 @@ pub struct RawConfig {
     pub profiles: RawProfiles,
     /// `[suggest]`.
     pub suggest: RawSuggest,
+    /// `[personalization]`.
+    pub personalization: RawPersonalization,
+    /// `[tiers]`.
+    pub tiers: RawTiers,
 }
 
 /// Validated server settings.
@@ -479,6 +484,10 @@ pub struct Config {
     pub profiles: ProfilesConfig,
     /// Autocomplete settings.
     pub suggest: SuggestConfig,
+    /// Personalized ranking settings.
+    pub personalization: PersonalizationConfig,
+    /// Price tier settings.
+    pub tiers: TierSettings,
 }
 
 /// A configuration problem, naming the file and key or line.
@@ -618,9 +627,13 @@ impl Config {
         let profiles = profiles_config(&raw.profiles)?;
         let languages = languages(&raw.index.languages)?;
         let suggest = suggest_config(&raw.suggest)?;
+        let personalization = personalization_config(&raw.personalization)?;
+        let tiers = tier_settings(&raw.tiers)?;
         Ok(Config {
             profiles,
             suggest,
+            personalization,
+            tiers,
             server: ServerConfig {
                 listen,
                 data_dir: raw.server.data_dir,
@@ -851,4 +864,165 @@ mod tests {
             assert!(err.to_string().starts_with(key), "{text}: {err}");
         }
     }
+}
+
+/// The raw `[personalization]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPersonalization {
+    /// Strength of a request that sets none (0: unpersonalized … 100: full).
+    pub strength: u8,
+    /// Largest share of its own score a product can gain (or lose) by personalization.
+    pub max_boost: f32,
+    /// Top candidates (by relevance) re-ranked per request (at least 500).
+    pub candidates: usize,
+    /// Percentage of visitors in the control group (always unpersonalized).
+    pub control_share: u8,
+    /// Signal weights.
+    pub weights: PersonalizationWeights,
+    /// Weight of the price intent read from the words ("cheap"): a product on the asked tier
+    /// gains this share of its score, falling linearly to 0 at the farthest tier.
+    pub price_intent: f32,
+}
+
+/// Weights of the personalization signals (`[personalization.weights]`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonalizationWeights {
+    /// Long-term category affinity.
+    pub category: f32,
+    /// Long-term brand affinity.
+    pub brand: f32,
+    /// Attribute value affinity (colour, size…).
+    pub attribute: f32,
+    /// Price tier fit.
+    pub tier: f32,
+    /// The current session's category affinity.
+    pub session_category: f32,
+    /// The current session's brand affinity.
+    pub session_brand: f32,
+}
+
+impl Default for PersonalizationWeights {
+    fn default() -> Self {
+        PersonalizationWeights {
+            category: 0.25,
+            brand: 0.2,
+            attribute: 0.1,
+            tier: 0.2,
+            session_category: 0.3,
+            session_brand: 0.15,
+        }
+    }
+}
+
+impl Default for RawPersonalization {
+    fn default() -> Self {
+        RawPersonalization {
+            strength: 100,
+            max_boost: 0.5,
+            candidates: 500,
+            control_share: 5,
+            weights: PersonalizationWeights::default(),
+            price_intent: 0.3,
+        }
+    }
+}
+
+/// Validated personalization settings (the same values, checked).
+pub type PersonalizationConfig = RawPersonalization;
+
+fn personalization_config(p: &RawPersonalization) -> Result<PersonalizationConfig, ConfigError> {
+    let invalid = |key, message: &str| ConfigError::Invalid {
+        key,
+        message: message.to_string(),
+    };
+    if p.strength > 100 {
+        return Err(invalid(
+            "personalization.strength",
+            "must be between 0 and 100",
+        ));
+    }
+    if p.control_share > 100 {
+        return Err(invalid(
+            "personalization.control_share",
+            "must be a percentage between 0 and 100",
+        ));
+    }
+    if !(0.0..=1.0).contains(&p.max_boost) {
+        return Err(invalid(
+            "personalization.max_boost",
+            "must be between 0 and 1",
+        ));
+    }
+    if p.candidates < 500 {
+        return Err(invalid(
+            "personalization.candidates",
+            "must be at least 500",
+        ));
+    }
+    if !(0.0..=1.0).contains(&p.price_intent) {
+        return Err(invalid(
+            "personalization.price_intent",
+            "must be between 0 and 1",
+        ));
+    }
+    let w = p.weights;
+    let all = [
+        w.category,
+        w.brand,
+        w.attribute,
+        w.tier,
+        w.session_category,
+        w.session_brand,
+    ];
+    if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
+        return Err(invalid(
+            "personalization.weights",
+            "weights must be numbers >= 0",
+        ));
+    }
+    Ok(p.clone())
+}
+
+/// The raw `[tiers]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTiers {
+    /// Tier names, cheapest first.
+    pub names: Vec<String>,
+    /// Fewest priced products a category needs for tiers of its own (else its parent's).
+    pub min_products: usize,
+}
+
+impl Default for RawTiers {
+    fn default() -> Self {
+        let d = TierSettings::default();
+        RawTiers {
+            names: d.names,
+            min_products: d.min_products,
+        }
+    }
+}
+
+fn tier_settings(t: &RawTiers) -> Result<TierSettings, ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    let distinct = t.names.iter().all(|n| seen.insert(n.to_lowercase()));
+    if !(2..=8).contains(&t.names.len()) || !distinct || t.names.iter().any(|n| n.trim().is_empty())
+    {
+        return Err(ConfigError::Invalid {
+            key: "tiers.names",
+            message: "must be 2 to 8 distinct, non-empty names, cheapest first".to_string(),
+        });
+    }
+    if t.min_products == 0 {
+        return Err(ConfigError::Invalid {
+            key: "tiers.min_products",
+            message: "must be at least 1".to_string(),
+        });
+    }
+    Ok(TierSettings {
+        names: t.names.clone(),
+        min_products: t.min_products,
+    })
 }

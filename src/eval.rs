@@ -100,11 +100,16 @@ pub async fn evaluate(dir: &Path, data_dir: &Path, config: Config) -> Result<Eva
     for q in &queries {
         let grades = &judgments[q];
         let req = SearchRequest::from_pairs(vec![("q".into(), q.clone())], &search_config)?;
-        let ranked: Vec<String> = search(engine.index(), &search_config, &req)?
-            .hits
-            .into_iter()
-            .map(|h| h.id)
-            .collect();
+        let ranked: Vec<String> = search(
+            engine.index(),
+            &search_config,
+            &req,
+            &crate::search::Personalization::none(engine.config()),
+        )?
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
         ours.push((q.clone(), ndcg(&ranked, grades, 10)));
         let baseline = plain.top_ids(engine.index(), q, 10)?;
         theirs.push((q.clone(), ndcg(&baseline, grades, 10)));

@@ -21,8 +21,11 @@ use crate::index::{DeleteReport, ProductIndex, ReplaceReport};
 use crate::profiles::facts::FactsCache;
 use crate::profiles::journal::Journal;
 use crate::profiles::profile::Preferences;
+use crate::profiles::profile::secs;
 use crate::profiles::view::ProfileView;
 use crate::profiles::{Entry, ProfileStore, now_ms};
+use crate::search::personalize::{Group, Taste};
+use crate::search::tiers::TierTable;
 use crate::search::{self, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
@@ -164,10 +167,37 @@ impl Engine {
 
     /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
-        self.on_pool("search", move |engine| {
-            search::search(&engine.index, &engine.config.search, &req)
-        })
-        .await
+        self.on_pool("search", move |engine| engine.search_now(&req))
+            .await
+    }
+
+    /// Runs a search on the calling thread, personalized for the request's visitor unless
+    /// the visitor is in the control group or opted out.
+    pub fn search_now(&self, req: &SearchRequest) -> Result<SearchResponse> {
+        let config = &self.config;
+        let group = req
+            .visitor_id
+            .as_deref()
+            .map(|v| Group::of(v, config.personalization.control_share));
+        let read_taste = |tiers: &TierTable| -> Option<Taste> {
+            let id = req.visitor_id.as_deref()?;
+            let half_life_s = config.profiles.half_life_ms / 1000.0;
+            let now = secs(now_ms());
+            let symbols = self.profiles.symbols();
+            self.profiles
+                .with(id, |p| {
+                    (!p.opted_out()).then(|| Taste::of(p, symbols, half_life_s, now, tiers))
+                })
+                .flatten()
+        };
+        let personal = search::Personalization {
+            config: &config.personalization,
+            tiers: &config.tiers,
+            group,
+            taste: (group == Some(Group::Personalized))
+                .then_some(&read_taste as &search::TasteReader),
+        };
+        search::search(&self.index, &config.search, req, &personal)
     }
 
     /// Suggests completions on the blocking pool, behind the same queue as searches. An

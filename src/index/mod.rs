@@ -71,6 +71,7 @@ pub struct ProductIndex {
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
     lexicons: crate::search::understand::LexiconCache,
+    tiers: crate::search::tiers::TierCache,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -121,6 +122,7 @@ impl ProductIndex {
             rollbacks,
             facet_paths: Arc::default(),
             lexicons: Default::default(),
+            tiers: Default::default(),
             writer_thread: std::sync::Mutex::new(Some(handle)),
         })
     }
@@ -142,6 +144,15 @@ impl ProductIndex {
         lang: crate::text::Lang,
     ) -> Result<Arc<crate::search::understand::Lexicon>> {
         Ok(self.lexicons.of(searcher, &self.facet_paths, lang)?)
+    }
+
+    /// The price tiers of a snapshot.
+    pub fn tiers(
+        &self,
+        searcher: &Searcher,
+        settings: &crate::search::tiers::TierSettings,
+    ) -> Result<Arc<crate::search::tiers::SnapshotTiers>> {
+        Ok(self.tiers.of(searcher, &self.facet_paths, settings)?)
     }
 
     /// The schema's field handles.

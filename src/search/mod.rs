@@ -6,10 +6,13 @@ pub mod baseline;
 pub mod collect;
 pub mod constraints;
 pub mod facets;
+pub mod personalize;
 pub mod query;
 pub mod rank;
 pub mod request;
+pub mod rerank;
 pub mod synonyms;
+pub mod tiers;
 pub mod typo;
 pub mod understand;
 
@@ -29,7 +32,12 @@ use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use rank::{Explain, RankColumns, Ranker};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
+
+use crate::config::PersonalizationConfig;
+use personalize::{Group, Taste};
+use rerank::{Reranked, Reranker};
 use std::sync::Arc;
+use tiers::{TierSettings, TierTable};
 
 /// One search hit, as returned to the storefront.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -111,10 +119,66 @@ pub struct SearchResponse {
     pub facets: Map<String, Value>,
     /// How the query was read.
     pub query: QueryEcho,
+    /// Whether and how the order was personalized.
+    pub personalization: PersonalizationEcho,
     /// Identifier of this search, for attributing later events to it.
     pub search_id: String,
     /// Time spent in the engine, in milliseconds.
     pub took_ms: f64,
+}
+
+/// Who is searching, for personalization, and the settings it follows.
+pub struct Personalization<'a> {
+    /// Personalization settings.
+    pub config: &'a PersonalizationConfig,
+    /// Tier settings.
+    pub tiers: &'a TierSettings,
+    /// The visitor's measurement group, when a visitor is known.
+    pub group: Option<Group>,
+    /// Reads the visitor's taste given the snapshot's tiers (None: nothing to personalize
+    /// with: no visitor, control group, opted out).
+    pub taste: Option<&'a TasteReader<'a>>,
+}
+
+/// Reads a visitor's taste given a snapshot's tiers.
+pub type TasteReader<'a> = dyn Fn(&TierTable) -> Option<Taste> + 'a;
+
+impl<'a> Personalization<'a> {
+    /// No visitor, under a configuration: the plain order (price intent still applies).
+    pub fn none(config: &'a crate::config::Config) -> Personalization<'a> {
+        Personalization {
+            config: &config.personalization,
+            tiers: &config.tiers,
+            group: None,
+            taste: None,
+        }
+    }
+}
+
+impl Personalization<'static> {
+    /// No visitor, under the default settings (for checks that only count matches).
+    pub fn plain() -> Personalization<'static> {
+        static DEFAULTS: std::sync::LazyLock<(PersonalizationConfig, TierSettings)> =
+            std::sync::LazyLock::new(Default::default);
+        Personalization {
+            config: &DEFAULTS.0,
+            tiers: &DEFAULTS.1,
+            group: None,
+            taste: None,
+        }
+    }
+}
+
+/// What the answer says of personalization.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct PersonalizationEcho {
+    /// Whether the order was personalized.
+    pub applied: bool,
+    /// The visitor's group, when a visitor was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    /// The strength asked for (or the configured default).
+    pub strength: u8,
 }
 
 /// Runs a search against the current snapshot of the index.
@@ -122,6 +186,7 @@ pub fn search(
     index: &ProductIndex,
     config: &SearchConfig,
     req: &SearchRequest,
+    personal: &Personalization,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
@@ -156,8 +221,22 @@ pub fn search(
         lexicon: Some(&lexicon),
         price_boost,
     };
+    let tiers = index.tiers(&searcher, personal.tiers)?;
+    let taste = personal.taste.and_then(|read| read(&tiers.table));
+    let strength = req.personalization.unwrap_or(personal.config.strength);
+    let reranker = Reranker {
+        taste: taste.as_ref().map(|t| (t, strength)),
+        intent: intent
+            .as_ref()
+            .map(|i| tier_target(i.tier, tiers.table.tiers())),
+        config: personal.config,
+        tiers: &tiers,
+    };
+    // Re-ranking reads the top candidates, not just the page.
+    let window = (reranker.is_active() && req.sort == Sort::Relevance)
+        .then(|| personal.config.candidates.max(req.offset + req.limit));
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
-        run_once(index, &searcher, config, req, budget, &reading)
+        run_once(index, &searcher, config, req, budget, &reading, window)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
@@ -187,7 +266,25 @@ pub fn search(
         price,
     } = counts;
     let total = ranked.total;
-    let top_docs = ranked.hits;
+    let page: Vec<Reranked> = match window {
+        Some(_) => reranker
+            .rerank(&searcher, &index.facet_paths(), ranked.hits)?
+            .into_iter()
+            .skip(req.offset)
+            .take(req.limit)
+            .collect(),
+        None => ranked
+            .hits
+            .into_iter()
+            .map(|(key, address)| Reranked {
+                key,
+                address,
+                intent: None,
+                personal: None,
+            })
+            .collect(),
+    };
+    let applied = window.is_some() && reranker.taste.is_some_and(|(t, s)| s > 0 && !t.is_empty());
 
     let mut facets = Map::new();
     for facet in &req.facets {
@@ -212,19 +309,24 @@ pub fn search(
         facets.insert(name, value);
     }
 
-    let mut hits = Vec::with_capacity(top_docs.len());
-    for (key, address) in top_docs {
+    let mut hits = Vec::with_capacity(page.len());
+    for hit in page {
         let explain = if req.explain {
-            Some(explain_hit(
-                &ranker,
-                &searcher,
-                plan.query.as_ref(),
-                address,
-            )?)
+            let mut explain = explain_hit(&ranker, &searcher, plan.query.as_ref(), hit.address)?;
+            explain.stages.extend(hit.intent);
+            explain.personalization = hit.personal;
+            explain.score = hit.key.secondary;
+            Some(explain)
         } else {
             None
         };
-        hits.push(hydrate(&searcher, fields, address, key.secondary, explain)?);
+        hits.push(hydrate(
+            &searcher,
+            fields,
+            hit.address,
+            hit.key.secondary,
+            explain,
+        )?);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
     Ok(SearchResponse {
@@ -247,9 +349,22 @@ pub fn search(
             filters: filters_json(&req.filters),
             sort: req.sort,
         },
+        personalization: PersonalizationEcho {
+            applied,
+            group: personal.group,
+            strength,
+        },
         search_id: uuid::Uuid::new_v4().simple().to_string(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// The tier a price intent asks for: the cheapest, or the dearest.
+fn tier_target(tier: constraints::Tier, tiers: u8) -> u8 {
+    match tier {
+        constraints::Tier::Budget => 0,
+        constraints::Tier::Premium => tiers.saturating_sub(1),
+    }
 }
 
 /// The typed query with each corrected word replaced by a word of the hits' titles that
@@ -322,6 +437,7 @@ fn run_once(
     req: &SearchRequest,
     budget: typo::Budget,
     reading: &query::Reading,
+    window: Option<usize>,
 ) -> Result<Attempt> {
     let fields = index.fields();
     let plan = query::plan(
@@ -340,7 +456,10 @@ fn run_once(
         has_text: plan.has_text(),
         sort: req.sort,
     };
-    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit);
+    let top = match window {
+        Some(k) => TopRankedCollector::new(ranker.clone(), 0, k),
+        None => TopRankedCollector::new(ranker.clone(), req.offset, req.limit),
+    };
     let (ranked, counts) = if req.facets.is_empty() {
         (
             searcher.search(plan.query.as_ref(), &top)?,

@@ -75,6 +75,9 @@ pub struct Explain {
     pub text: f64,
     /// The stages applied after the text score, in order.
     pub stages: Vec<Stage>,
+    /// Personalization, when it was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personalization: Option<super::rerank::PersonalExplain>,
     /// The relevance score after every stage.
     pub score: f64,
 }
@@ -141,6 +144,7 @@ impl Ranker {
             text: self.text(text_score),
             score: self.score(cols, doc, text_score),
             stages: stages.to_vec(),
+            personalization: None,
         }
     }
 

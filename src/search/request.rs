@@ -102,6 +102,8 @@ pub struct SearchRequest {
     pub facets: Vec<FacetRequest>,
     /// Whether each hit explains its score.
     pub explain: bool,
+    /// Personalization strength for this request (0–100; None: the configured default).
+    pub personalization: Option<u8>,
 }
 
 /// Largest `offset + limit` accepted: deep pagination is what sorts and filters are for.
@@ -119,6 +121,7 @@ impl SearchRequest {
             limit: config.default_limit,
             facets: Vec::new(),
             explain: false,
+            personalization: None,
         };
         for (name, value) in pairs {
             req.set(&name, value, config)?;
@@ -201,6 +204,13 @@ impl SearchRequest {
                 }
             }
             "explain" => self.explain = boolean(name, &value)?,
+            "personalization" => {
+                let strength = count(name, &value)?;
+                if strength > 100 {
+                    return Err(Error::invalid(name, "must be between 0 and 100"));
+                }
+                self.personalization = Some(strength as u8);
+            }
             _ => match name.strip_prefix("attr.") {
                 Some(attr) if !attr.is_empty() => {
                     match self.filters.attributes.iter_mut().find(|(n, _)| n == attr) {

@@ -200,7 +200,7 @@ fn finds_as_typed(index: &ProductIndex, config: &SearchConfig, text: &str) -> Re
         ("limit".into(), "1".into()),
     ];
     let req = SearchRequest::from_pairs(pairs, config)?;
-    let answer = search::search(index, config, &req)?;
+    let answer = search::search(index, config, &req, &search::Personalization::plain())?;
     let q = &answer.query;
     if answer.total == 0 || q.terms.is_empty() || !q.relaxed.is_empty() || !q.corrections.is_empty()
     {

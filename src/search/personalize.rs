@@ -1,0 +1,423 @@
+//! Personalized re-ranking: the visitor's affinities, read from their profile once per
+//! request ([`Taste`]), scored against each of the top candidates ([`Features`]).
+//!
+//! The blend, for a candidate with base score `s` (text × priors):
+//!
+//! ```text
+//! boost  = Σ weight_k × signal_k            signal_k in [-1, 1]
+//! factor = 1 + strength/100 × clamp(boost, -max_boost, +max_boost)
+//! score  = s × factor
+//! ```
+//!
+//! Signals: `category` (the strongest affinity among the levels of the product's path,
+//! a level `i` of `n` counting `i/n`, so "Shoes > Running" also informs "Shoes"), `brand`,
+//! `attribute` (the strongest of its attribute values), `tier` (fit of the product's price tier
+//! to the tiers the visitor buys in that category, or overall when the category is new to
+//! them: 1 on the tier, 0 at the far end), and the current session's `session_category` and
+//! `session_brand`, weighted above the long-term ones by default. Affinities are relative to
+//! the visitor's strongest of their kind; stated preferences count 1. Because the factor is
+//! bounded, a product can gain at most `max_boost` of its own score: personalization reorders
+//! close candidates and never lifts a clearly weaker match above a clearly better one.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::tiers::{NO_TIER, TierTable};
+use crate::config::PersonalizationWeights;
+use crate::profiles::profile::{Profile, Secs};
+use crate::profiles::symbols::Symbols;
+
+/// The measurement group of a visitor: a deterministic hash of the visitor id into 100
+/// buckets; the first `control_share` buckets are the control group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// Gets personalized results.
+    Personalized,
+    /// Always gets unpersonalized results (the baseline lift is measured against).
+    Control,
+}
+
+impl Group {
+    /// The group of a visitor id, with `control_share` percent of visitors in control.
+    pub fn of(visitor_id: &str, control_share: u8) -> Group {
+        // The id hash is the stored tie-break hash: fixed across versions, so a visitor
+        // never changes group with an upgrade.
+        let bucket = crate::index::schema::tiebreak(visitor_id) % 100;
+        if bucket < u64::from(control_share) {
+            Group::Control
+        } else {
+            Group::Personalized
+        }
+    }
+}
+
+/// Separator of category levels in profile keys.
+const PATH_SEP: &str = " > ";
+
+/// What a profile says a visitor likes, ready to score products with.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Taste {
+    categories: HashMap<Vec<String>, f32>,
+    brands: HashMap<String, f32>,
+    attributes: HashMap<String, f32>,
+    session_categories: HashMap<Vec<String>, f32>,
+    session_brands: HashMap<String, f32>,
+    tier_by_category: HashMap<Vec<String>, f32>,
+    tier_overall: Option<f32>,
+}
+
+impl Taste {
+    /// The taste of a profile at `now`, tiers read from `tiers`.
+    pub fn of(
+        profile: &Profile,
+        symbols: &Symbols,
+        half_life_s: f64,
+        now: Secs,
+        tiers: &TierTable,
+    ) -> Taste {
+        let name = |sym| symbols.name(sym);
+        let path = |s: &str| s.split(PATH_SEP).map(String::from).collect::<Vec<_>>();
+        let mut taste = Taste {
+            categories: relative(
+                profile
+                    .categories
+                    .0
+                    .iter()
+                    .map(|(k, d)| (path(&name(*k)), d.at(now, half_life_s))),
+            ),
+            brands: relative(
+                profile
+                    .brands
+                    .0
+                    .iter()
+                    .map(|(k, d)| (name(*k).to_lowercase(), d.at(now, half_life_s))),
+            ),
+            attributes: relative(
+                profile
+                    .attributes
+                    .0
+                    .iter()
+                    .map(|(k, d)| (name(*k).to_lowercase(), d.at(now, half_life_s))),
+            ),
+            session_categories: relative(
+                profile
+                    .session
+                    .categories
+                    .iter()
+                    .map(|(k, w)| (path(&name(*k)), *w)),
+            ),
+            session_brands: relative(
+                profile
+                    .session
+                    .brands
+                    .iter()
+                    .map(|(k, w)| (name(*k).to_lowercase(), *w)),
+            ),
+            ..Taste::default()
+        };
+        if let Some(stated) = &profile.preferences {
+            for c in &stated.categories {
+                taste.categories.insert(path(c), 1.0);
+            }
+            for b in &stated.brands {
+                taste.brands.insert(b.to_lowercase(), 1.0);
+            }
+            for c in &stated.colors {
+                taste
+                    .attributes
+                    .insert(format!("color={}", c.to_lowercase()), 1.0);
+            }
+            for s in &stated.sizes {
+                taste
+                    .attributes
+                    .insert(format!("size={}", s.to_lowercase()), 1.0);
+            }
+        }
+        taste.learn_tiers(profile, symbols, tiers);
+        taste
+    }
+
+    /// The weighted mean tier of the prices the visitor engaged with, per category (every
+    /// level of the path) and overall.
+    fn learn_tiers(&mut self, profile: &Profile, symbols: &Symbols, tiers: &TierTable) {
+        let mut sums: HashMap<Vec<String>, (f32, f32)> = HashMap::new();
+        let mut overall = (0.0f32, 0.0f32);
+        for point in &profile.prices {
+            if point.weight <= 0.0 {
+                continue;
+            }
+            let category: Vec<String> = if point.category == crate::profiles::profile::NO_SYM {
+                Vec::new()
+            } else {
+                symbols
+                    .name(point.category)
+                    .split(PATH_SEP)
+                    .map(String::from)
+                    .collect()
+            };
+            let tier = tiers.tier(&category, Some(f64::from(point.price)));
+            if tier == NO_TIER {
+                continue;
+            }
+            let t = f32::from(tier);
+            for depth in 1..=category.len() {
+                let entry = sums.entry(category[..depth].to_vec()).or_default();
+                entry.0 += t * point.weight;
+                entry.1 += point.weight;
+            }
+            overall.0 += t * point.weight;
+            overall.1 += point.weight;
+        }
+        self.tier_by_category = sums.into_iter().map(|(k, (s, w))| (k, s / w)).collect();
+        self.tier_overall = (overall.1 > 0.0).then(|| overall.0 / overall.1);
+    }
+
+    /// Whether the taste says nothing (a new or empty profile): ranking is then left alone.
+    pub fn is_empty(&self) -> bool {
+        self.categories.is_empty()
+            && self.brands.is_empty()
+            && self.attributes.is_empty()
+            && self.session_categories.is_empty()
+            && self.session_brands.is_empty()
+            && self.tier_overall.is_none()
+    }
+
+    /// Every signal of a product, in [-1, 1].
+    pub fn signals(&self, product: &Features<'_>, tiers: u8) -> Signals {
+        Signals {
+            category: path_affinity(&self.categories, product.category),
+            brand: product
+                .brand
+                .and_then(|b| self.brands.get(&b.to_lowercase()).copied())
+                .unwrap_or(0.0),
+            attribute: product
+                .attributes
+                .iter()
+                .filter_map(|a| self.attributes.get(a).copied())
+                .fold(
+                    0.0,
+                    |best: f32, x| if x.abs() > best.abs() { x } else { best },
+                ),
+            tier: self.tier_fit(product, tiers),
+            session_category: path_affinity(&self.session_categories, product.category),
+            session_brand: product
+                .brand
+                .and_then(|b| self.session_brands.get(&b.to_lowercase()).copied())
+                .unwrap_or(0.0),
+        }
+    }
+
+    fn tier_fit(&self, product: &Features<'_>, tiers: u8) -> f32 {
+        if product.tier == NO_TIER || tiers < 2 {
+            return 0.0;
+        }
+        let path = product.category;
+        let preferred = (1..=path.len())
+            .rev()
+            .find_map(|depth| self.tier_by_category.get(&path[..depth]).copied())
+            .or(self.tier_overall);
+        match preferred {
+            Some(p) => fit(f32::from(product.tier), p, tiers),
+            None => 0.0,
+        }
+    }
+}
+
+/// 1 on the target tier, falling linearly to 0 at the farthest one.
+pub fn fit(tier: f32, target: f32, tiers: u8) -> f32 {
+    1.0 - (tier - target).abs() / f32::from(tiers - 1)
+}
+
+/// Scores relative to the strongest (by magnitude), in [-1, 1].
+fn relative<K: std::hash::Hash + Eq>(scores: impl Iterator<Item = (K, f32)>) -> HashMap<K, f32> {
+    let scores: Vec<(K, f32)> = scores.filter(|(_, v)| *v != 0.0).collect();
+    let max = scores.iter().map(|(_, v)| v.abs()).fold(0.0f32, f32::max);
+    if max == 0.0 {
+        return HashMap::new();
+    }
+    scores.into_iter().map(|(k, v)| (k, v / max)).collect()
+}
+
+/// The strongest affinity among a path's levels, level `i` of `n` counting `i/n`.
+fn path_affinity(affinities: &HashMap<Vec<String>, f32>, path: &[String]) -> f32 {
+    let n = path.len() as f32;
+    (1..=path.len())
+        .filter_map(|depth| affinities.get(&path[..depth]).map(|a| a * depth as f32 / n))
+        .fold(
+            0.0,
+            |best: f32, x| if x.abs() > best.abs() { x } else { best },
+        )
+}
+
+/// What re-ranking needs of one candidate, read from fast fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Features<'a> {
+    /// Category path.
+    pub category: &'a [String],
+    /// Brand, as the catalog spells it.
+    pub brand: Option<&'a str>,
+    /// Attribute values as `name=value`, lowercased.
+    pub attributes: &'a [String],
+    /// Price tier ([`NO_TIER`] without a price).
+    pub tier: u8,
+}
+
+/// The personalization signals of one product.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Signals {
+    /// Category affinity.
+    pub category: f32,
+    /// Brand affinity.
+    pub brand: f32,
+    /// Attribute value affinity.
+    pub attribute: f32,
+    /// Price tier fit.
+    pub tier: f32,
+    /// The current session's category affinity.
+    pub session_category: f32,
+    /// The current session's brand affinity.
+    pub session_brand: f32,
+}
+
+/// One signal as explained: its value and weight.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Signal {
+    /// Signal name.
+    pub signal: &'static str,
+    /// Value, in [-1, 1].
+    pub value: f32,
+    /// Configured weight.
+    pub weight: f32,
+}
+
+impl Signals {
+    /// Each signal with its weight.
+    pub fn weighted(&self, w: &PersonalizationWeights) -> [Signal; 6] {
+        let s = |signal, value, weight| Signal {
+            signal,
+            value,
+            weight,
+        };
+        [
+            s("category", self.category, w.category),
+            s("brand", self.brand, w.brand),
+            s("attribute", self.attribute, w.attribute),
+            s("tier", self.tier, w.tier),
+            s(
+                "session_category",
+                self.session_category,
+                w.session_category,
+            ),
+            s("session_brand", self.session_brand, w.session_brand),
+        ]
+    }
+
+    /// The weighted sum of the signals.
+    pub fn boost(&self, w: &PersonalizationWeights) -> f32 {
+        self.weighted(w).iter().map(|s| s.value * s.weight).sum()
+    }
+}
+
+/// The score factor of a boost at a strength (0–100), bounded by `max_boost`.
+pub fn factor(boost: f32, strength: u8, max_boost: f32) -> f64 {
+    let bounded = boost.clamp(-max_boost, max_boost);
+    1.0 + f64::from(strength) / 100.0 * f64::from(bounded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('/').map(String::from).collect()
+    }
+
+    fn taste() -> Taste {
+        let mut t = Taste::default();
+        t.categories.insert(path("Shoes"), 0.5);
+        t.categories.insert(path("Shoes/Running"), 1.0);
+        t.brands.insert("acme".into(), 1.0);
+        t.attributes.insert("color=red".into(), -0.5);
+        t.tier_by_category.insert(path("Shoes/Running"), 3.0);
+        t.tier_overall = Some(0.0);
+        t
+    }
+
+    #[test]
+    fn a_deeper_category_match_counts_more_and_a_parent_informs_its_children() {
+        let t = taste();
+        let running = path("Shoes/Running");
+        let dress = path("Shoes/Dress");
+        let features = |category| Features {
+            category,
+            brand: None,
+            attributes: &[],
+            tier: NO_TIER,
+        };
+        assert_eq!(t.signals(&features(&running), 4).category, 1.0);
+        // Only the "Shoes" level is known: it counts half (level 1 of 2) of its 0.5.
+        assert_eq!(t.signals(&features(&dress), 4).category, 0.25);
+    }
+
+    #[test]
+    fn tier_fit_uses_the_category_then_the_overall_tiers() {
+        let t = taste();
+        let running = path("Shoes/Running");
+        let garden = path("Garden");
+        let f = |category, tier| Features {
+            category,
+            brand: Some("ACME"),
+            attributes: &[],
+            tier,
+        };
+        // A luxury buyer of running shoes: a luxury running shoe fits, a budget one does not.
+        assert_eq!(t.signals(&f(&running, 3), 4).tier, 1.0);
+        assert_eq!(t.signals(&f(&running, 0), 4).tier, 0.0);
+        // New category: the overall (budget) tier decides.
+        assert_eq!(t.signals(&f(&garden, 0), 4).tier, 1.0);
+        // Brands match case-insensitively.
+        assert_eq!(t.signals(&f(&garden, 0), 4).brand, 1.0);
+    }
+
+    #[test]
+    fn negative_affinities_demote_and_the_factor_is_bounded() {
+        let t = taste();
+        let attrs = vec!["color=red".to_string()];
+        let f = Features {
+            category: &[],
+            brand: None,
+            attributes: &attrs,
+            tier: NO_TIER,
+        };
+        assert_eq!(t.signals(&f, 4).attribute, -0.5);
+        assert_eq!(factor(2.0, 100, 0.5), 1.5);
+        assert_eq!(factor(-2.0, 100, 0.5), 0.5);
+        assert!((factor(0.4, 50, 0.5) - 1.2).abs() < 1e-6);
+        assert_eq!(factor(0.4, 0, 0.5), 1.0);
+    }
+
+    #[test]
+    fn the_control_group_is_a_stable_share_of_visitors() {
+        let control = (0..10_000)
+            .filter(|i| Group::of(&format!("visitor-{i}"), 5) == Group::Control)
+            .count();
+        assert!(
+            (400..=600).contains(&control),
+            "{control} of 10000 in control"
+        );
+        assert_eq!(Group::of("v1", 5), Group::of("v1", 5));
+        assert_eq!(Group::of("v1", 0), Group::Personalized);
+        assert_eq!(Group::of("v1", 100), Group::Control);
+    }
+
+    #[test]
+    fn relative_scores_are_scaled_by_the_strongest() {
+        let r = relative(vec![("a", 4.0), ("b", -2.0), ("c", 0.0)].into_iter());
+        assert_eq!(r.get("a"), Some(&1.0));
+        assert_eq!(r.get("b"), Some(&-0.5));
+        assert_eq!(r.get("c"), None);
+        assert!(relative(Vec::<(&str, f32)>::new().into_iter()).is_empty());
+    }
+}

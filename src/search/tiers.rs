@@ -1,0 +1,299 @@
+//! Price tiers: where a product's price sits among the prices of its category.
+//!
+//! Each category path with enough priced products gets cut-offs at the quantiles of its
+//! prices (with four tiers: the 25th, 50th and 75th percentiles); a product's tier is the
+//! number of cut-offs at or below its price, read from its leaf category's cut-offs, or its
+//! parent's when the leaf has too few priced products, up to the whole catalog. Products
+//! without a price have no tier.
+//!
+//! Tiers follow the catalog: they are computed per index snapshot (when the segments change)
+//! from fast fields, with every document's tier kept in one array per segment, so ranking,
+//! filtering and counting by tier read a byte.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tantivy::index::SegmentId;
+use tantivy::{DocId, Searcher, SegmentReader};
+
+use super::facets::FacetPaths;
+
+/// "No tier": the product has no price.
+pub const NO_TIER: u8 = u8::MAX;
+
+/// Tier settings: their names, cheapest first, and the fewest priced products a category
+/// needs for cut-offs of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierSettings {
+    /// Names, cheapest first (2 to 8).
+    pub names: Vec<String>,
+    /// Fewest priced products of a category for its own cut-offs.
+    pub min_products: usize,
+}
+
+impl Default for TierSettings {
+    fn default() -> Self {
+        TierSettings {
+            names: ["budget", "mid", "premium", "luxury"]
+                .map(String::from)
+                .to_vec(),
+            min_products: 8,
+        }
+    }
+}
+
+impl TierSettings {
+    /// Number of tiers.
+    pub fn count(&self) -> u8 {
+        self.names.len() as u8
+    }
+
+    /// The tier of a name (case-insensitive).
+    pub fn by_name(&self, name: &str) -> Option<u8> {
+        self.names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| i as u8)
+    }
+
+    /// The name of a tier.
+    pub fn name(&self, tier: u8) -> Option<&str> {
+        self.names.get(usize::from(tier)).map(String::as_str)
+    }
+}
+
+/// The cut-offs of every category with enough priced products, and of the whole catalog.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TierTable {
+    cutoffs: HashMap<Vec<String>, Vec<f64>>,
+    tiers: u8,
+}
+
+impl TierTable {
+    /// Cut-offs from (category path, price) pairs.
+    pub fn build<'a>(
+        products: impl Iterator<Item = (&'a [String], f64)>,
+        settings: &TierSettings,
+    ) -> TierTable {
+        let mut prices: HashMap<Vec<String>, Vec<f64>> = HashMap::new();
+        for (path, price) in products {
+            // Every level of the path, and the empty path (the whole catalog).
+            for depth in 0..=path.len() {
+                prices
+                    .entry(path[..depth].to_vec())
+                    .or_default()
+                    .push(price);
+            }
+        }
+        let tiers = settings.count();
+        let cutoffs = prices
+            .into_iter()
+            .filter(|(path, p)| path.is_empty() || p.len() >= settings.min_products)
+            .map(|(path, mut p)| {
+                p.sort_by(f64::total_cmp);
+                let cuts = (1..tiers)
+                    .map(|i| quantile(&p, f64::from(i) / f64::from(tiers)))
+                    .collect();
+                (path, cuts)
+            })
+            .collect();
+        TierTable { cutoffs, tiers }
+    }
+
+    /// The tier of a price in a category (its own cut-offs, else the nearest ancestor's).
+    pub fn tier(&self, category: &[String], price: Option<f64>) -> u8 {
+        let Some(price) = price.filter(|p| p.is_finite()) else {
+            return NO_TIER;
+        };
+        let cuts = (0..=category.len())
+            .rev()
+            .find_map(|depth| self.cutoffs.get(&category[..depth]));
+        match cuts {
+            Some(cuts) => cuts.iter().filter(|c| **c <= price).count() as u8,
+            None => NO_TIER,
+        }
+    }
+
+    /// Number of tiers.
+    pub fn tiers(&self) -> u8 {
+        self.tiers
+    }
+}
+
+/// The `q`-quantile of sorted values (nearest rank, interpolated between neighbours).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::INFINITY;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// The tiers of one snapshot: the table and each segment's tier per document.
+#[derive(Debug, Default)]
+pub struct SnapshotTiers {
+    /// The cut-offs.
+    pub table: TierTable,
+    by_segment: HashMap<SegmentId, Vec<u8>>,
+}
+
+impl SnapshotTiers {
+    /// The tier of a document of a segment.
+    pub fn of(&self, segment: SegmentId, doc: DocId) -> u8 {
+        self.by_segment
+            .get(&segment)
+            .and_then(|t| t.get(doc as usize))
+            .copied()
+            .unwrap_or(NO_TIER)
+    }
+
+    /// The tiers of a segment's documents, by doc id.
+    pub fn segment(&self, segment: SegmentId) -> &[u8] {
+        self.by_segment.get(&segment).map_or(&[], Vec::as_slice)
+    }
+
+    fn build(
+        searcher: &Searcher,
+        paths: &FacetPaths,
+        settings: &TierSettings,
+    ) -> tantivy::Result<SnapshotTiers> {
+        // (segment, doc, category path, price) of every priced live document.
+        let mut docs: Vec<(SegmentId, DocId, Vec<String>, f64)> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let category = paths.of(segment, "category")?;
+            let facets = segment.facet_reader("category")?;
+            let price = segment.fast_fields().f64("price")?;
+            for doc in alive(segment) {
+                let Some(p) = price.first(doc) else {
+                    continue;
+                };
+                let path = facets
+                    .facet_ords(doc)
+                    .next()
+                    .and_then(|ord| category.get(ord as usize))
+                    .cloned()
+                    .unwrap_or_default();
+                docs.push((segment.segment_id(), doc, path, p));
+            }
+        }
+        let table = TierTable::build(
+            docs.iter().map(|(_, _, path, p)| (path.as_slice(), *p)),
+            settings,
+        );
+        let mut by_segment: HashMap<SegmentId, Vec<u8>> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            by_segment.insert(
+                segment.segment_id(),
+                vec![NO_TIER; segment.max_doc() as usize],
+            );
+        }
+        for (segment, doc, path, price) in &docs {
+            if let Some(tiers) = by_segment.get_mut(segment) {
+                tiers[*doc as usize] = table.tier(path, Some(*price));
+            }
+        }
+        Ok(SnapshotTiers { table, by_segment })
+    }
+}
+
+/// The live documents of a segment.
+fn alive(segment: &SegmentReader) -> impl Iterator<Item = DocId> + '_ {
+    (0..segment.max_doc()).filter(move |doc| !segment.is_deleted(*doc))
+}
+
+/// Tiers cached per snapshot: recomputed only when the index's segments change.
+#[derive(Default)]
+pub struct TierCache {
+    current: Mutex<Option<(Vec<SegmentId>, Arc<SnapshotTiers>)>>,
+}
+
+impl TierCache {
+    /// The tiers of a snapshot.
+    pub fn of(
+        &self,
+        searcher: &Searcher,
+        paths: &FacetPaths,
+        settings: &TierSettings,
+    ) -> tantivy::Result<Arc<SnapshotTiers>> {
+        let segments: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.segment_id())
+            .collect();
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((ids, tiers)) = current.as_ref()
+            && *ids == segments
+            && tiers.table.tiers() == settings.count()
+        {
+            return Ok(tiers.clone());
+        }
+        let tiers = Arc::new(SnapshotTiers::build(searcher, paths, settings)?);
+        *current = Some((segments, tiers.clone()));
+        Ok(tiers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('/').map(String::from).collect()
+    }
+
+    fn table(items: &[(&str, f64)], min_products: usize) -> TierTable {
+        let owned: Vec<(Vec<String>, f64)> = items.iter().map(|(c, p)| (path(c), *p)).collect();
+        let settings = TierSettings {
+            min_products,
+            ..TierSettings::default()
+        };
+        TierTable::build(owned.iter().map(|(c, p)| (c.as_slice(), *p)), &settings)
+    }
+
+    #[test]
+    fn tiers_are_quartiles_of_the_category_prices() {
+        let items: Vec<(&str, f64)> = (1..=8)
+            .map(|i| ("Shoes/Running", f64::from(i) * 10.0))
+            .collect();
+        let t = table(&items, 4);
+        let running = path("Shoes/Running");
+        assert_eq!(t.tier(&running, Some(10.0)), 0);
+        assert_eq!(t.tier(&running, Some(30.0)), 1);
+        assert_eq!(t.tier(&running, Some(50.0)), 2);
+        assert_eq!(t.tier(&running, Some(80.0)), 3);
+        assert_eq!(t.tier(&running, None), NO_TIER);
+    }
+
+    #[test]
+    fn tiers_are_relative_to_the_category_not_the_catalog() {
+        let mut items: Vec<(&str, f64)> = (1..=8).map(|i| ("Shoes", f64::from(i) * 10.0)).collect();
+        items.extend((1..=8).map(|i| ("Watches", f64::from(i) * 1000.0)));
+        let t = table(&items, 4);
+        // 80 is a luxury shoe and a budget watch.
+        assert_eq!(t.tier(&path("Shoes"), Some(80.0)), 3);
+        assert_eq!(t.tier(&path("Watches"), Some(80.0)), 0);
+    }
+
+    #[test]
+    fn a_leaf_with_too_few_prices_uses_its_parent() {
+        let mut items: Vec<(&str, f64)> = (1..=8)
+            .map(|i| ("Shoes/Running", f64::from(i) * 10.0))
+            .collect();
+        items.push(("Shoes/Dress", 300.0));
+        let t = table(&items, 4);
+        // "Shoes/Dress" has one price: the "Shoes" cut-offs (all nine prices) place 300 on top.
+        assert_eq!(t.tier(&path("Shoes/Dress"), Some(300.0)), 3);
+        assert_eq!(t.tier(&path("Shoes/Dress"), Some(10.0)), 0);
+        // An unknown category falls back to the whole catalog.
+        assert_eq!(t.tier(&path("Garden"), Some(300.0)), 3);
+    }
+
+    #[test]
+    fn names_are_looked_up_case_insensitively() {
+        let s = TierSettings::default();
+        assert_eq!(s.by_name("Premium"), Some(2));
+        assert_eq!(s.name(0), Some("budget"));
+        assert_eq!(s.by_name("cheap"), None);
+    }
+}
