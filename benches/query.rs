@@ -52,6 +52,7 @@ fn bench_query(c: &mut Criterion) {
         let reading = Reading {
             lexicon: Some(&lexicon),
             price_boost: None,
+            tier_filter: None,
         };
         let plan = query::plan(&req, index.fields(), &config, vocabulary, &reading);
         plan.terms.len() + plan.understood.len() + usize::from(price.is_some())

@@ -54,6 +54,9 @@ pub struct Hit {
     /// Price.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    /// Price tier within its category (none without a price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
     /// Image address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
@@ -217,11 +220,12 @@ pub fn search(
     let req = rewritten.as_ref().unwrap_or(req);
     let searcher = index.searcher();
     let lexicon = index.lexicon(&searcher, config.languages.default_lang())?;
+    let tiers = index.tiers(&searcher, personal.tiers)?;
     let reading = query::Reading {
         lexicon: Some(&lexicon),
         price_boost,
+        tier_filter: tier_filter(&req.filters.tiers, personal.tiers, &tiers)?,
     };
-    let tiers = index.tiers(&searcher, personal.tiers)?;
     let taste = personal.taste.and_then(|read| read(&tiers.table));
     let strength = req.personalization.unwrap_or(personal.config.strength);
     let reranker = Reranker {
@@ -236,7 +240,12 @@ pub fn search(
     let window = (reranker.is_active() && req.sort == Sort::Relevance)
         .then(|| personal.config.candidates.max(req.offset + req.limit));
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
-        run_once(index, &searcher, config, req, budget, &reading, window)
+        let snapshot = Snapshot {
+            index,
+            searcher: &searcher,
+            tiers: &tiers,
+        };
+        run_once(&snapshot, config, req, budget, &reading, window)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
@@ -264,6 +273,7 @@ pub fn search(
         brand,
         attrs,
         price,
+        tier,
     } = counts;
     let total = ranked.total;
     let page: Vec<Reranked> = match window {
@@ -305,6 +315,10 @@ pub fn search(
                 format!("attr.{name}"),
                 attribute_values(attrs.as_ref(), name, config.facet_limit),
             ),
+            FacetRequest::Tier => (
+                "tier".to_string(),
+                tier_counts(tier.as_deref(), personal.tiers),
+            ),
         };
         facets.insert(name, value);
     }
@@ -320,13 +334,15 @@ pub fn search(
         } else {
             None
         };
-        hits.push(hydrate(
-            &searcher,
-            fields,
-            hit.address,
-            hit.key.secondary,
-            explain,
-        )?);
+        let segment = searcher
+            .segment_reader(hit.address.segment_ord)
+            .segment_id();
+        let mut shown = hydrate(&searcher, fields, hit.address, hit.key.secondary, explain)?;
+        shown.tier = personal
+            .tiers
+            .name(tiers.of(segment, hit.address.doc_id))
+            .map(str::to_string);
+        hits.push(shown);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
     Ok(SearchResponse {
@@ -429,16 +445,28 @@ struct Attempt {
     counts: FacetFruits,
 }
 
-/// Plans and runs a request once, with a typo budget.
+/// One snapshot of the index with what searches read beside it.
+struct Snapshot<'a> {
+    index: &'a ProductIndex,
+    searcher: &'a tantivy::Searcher,
+    tiers: &'a Arc<tiers::SnapshotTiers>,
+}
+
+/// Plans and runs a request once, with a typo budget; `window` collects that many top
+/// candidates from the first instead of the requested page.
 fn run_once(
-    index: &ProductIndex,
-    searcher: &tantivy::Searcher,
+    snapshot: &Snapshot,
     config: &SearchConfig,
     req: &SearchRequest,
     budget: typo::Budget,
     reading: &query::Reading,
     window: Option<usize>,
 ) -> Result<Attempt> {
+    let Snapshot {
+        index,
+        searcher,
+        tiers,
+    } = *snapshot;
     let fields = index.fields();
     let plan = query::plan(
         req,
@@ -467,7 +495,15 @@ fn run_once(
         )
     } else {
         let paths = index.facet_paths();
-        collect_with_facets(searcher, plan.query.as_ref(), top, req, config, paths)?
+        collect_with_facets(
+            searcher,
+            plan.query.as_ref(),
+            top,
+            req,
+            config,
+            paths,
+            tiers.clone(),
+        )?
     };
     Ok(Attempt {
         plan,
@@ -523,6 +559,7 @@ struct FacetFruits {
     brand: Option<PathCounts>,
     attrs: Option<PathCounts>,
     price: Option<Vec<facets::PriceBucket>>,
+    tier: Option<Vec<u64>>,
 }
 
 /// Runs the top-k collector and the requested facet collectors in one pass.
@@ -533,6 +570,7 @@ fn collect_with_facets(
     req: &SearchRequest,
     config: &SearchConfig,
     paths: Arc<FacetPaths>,
+    tiers: Arc<tiers::SnapshotTiers>,
 ) -> Result<(TopRanked, FacetFruits)> {
     let mut collectors = MultiCollector::new();
     let top = collectors.add_collector(top);
@@ -549,6 +587,8 @@ fn collect_with_facets(
         wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr", paths.clone())));
     let price = wants(&FacetRequest::Price)
         .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
+    let tier =
+        wants(&FacetRequest::Tier).then(|| collectors.add_collector(tiers::TierCounts::new(tiers)));
     let mut fruits = searcher.search(query, &collectors)?;
     let ranked = top.extract(&mut fruits);
     let counts = FacetFruits {
@@ -556,6 +596,7 @@ fn collect_with_facets(
         brand: brand.map(|h| h.extract(&mut fruits)),
         attrs: attrs.map(|h| h.extract(&mut fruits)),
         price: price.map(|h| h.extract(&mut fruits)),
+        tier: tier.map(|h| h.extract(&mut fruits)),
     };
     Ok((ranked, counts))
 }
@@ -576,6 +617,7 @@ fn hydrate(
         brand: stored.brand.map(Cow::into_owned),
         category: stored.category,
         price: stored.price,
+        tier: None,
         image_url: stored.image_url.map(Cow::into_owned),
         url: stored.url.map(Cow::into_owned),
         score,
@@ -649,6 +691,44 @@ fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Va
     }
 }
 
+/// The tier filter of a request, its names checked against the configured tiers.
+fn tier_filter(
+    names: &[String],
+    settings: &TierSettings,
+    tiers: &Arc<tiers::SnapshotTiers>,
+) -> Result<Option<tiers::TierQuery>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let wanted = names
+        .iter()
+        .map(|name| {
+            settings.by_name(name).ok_or_else(|| {
+                crate::error::Error::invalid(
+                    "tier",
+                    format!(
+                        "unknown tier {name:?}: use one of {}",
+                        settings.names.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<u8>>>()?;
+    Ok(Some(tiers::TierQuery::new(tiers.clone(), wanted)))
+}
+
+/// Tier counts as `{"value", "count"}`, cheapest first, tiers with no match left out.
+fn tier_counts(counts: Option<&[u64]>, settings: &TierSettings) -> Value {
+    let entries: Vec<Value> = counts
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(|(t, n)| Some(json!({"value": settings.name(t as u8)?, "count": n})))
+        .collect();
+    Value::Array(entries)
+}
+
 fn filters_json(f: &Filters) -> Value {
     let mut m = Map::new();
     if !f.category.is_empty() {
@@ -668,6 +748,9 @@ fn filters_json(f: &Filters) -> Value {
     }
     for (name, values) in &f.attributes {
         m.insert(format!("attr.{name}"), json!(values));
+    }
+    if !f.tiers.is_empty() {
+        m.insert("tier".into(), json!(f.tiers));
     }
     Value::Object(m)
 }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! boost  = Σ weight_k × signal_k            signal_k in [-1, 1]
-//! factor = 1 + strength/100 × clamp(boost, -max_boost, +max_boost)
+//! factor = 1 + strength/100 × max_boost × tanh(boost / max_boost)
 //! score  = s × factor
 //! ```
 //!
@@ -17,7 +17,10 @@
 //! `session_brand`, weighted above the long-term ones by default. Affinities are relative to
 //! the visitor's strongest of their kind; stated preferences count 1. Because the factor is
 //! bounded, a product can gain at most `max_boost` of its own score: personalization reorders
-//! close candidates and never lifts a clearly weaker match above a clearly better one.
+//! close candidates and never lifts a clearly weaker match above a clearly better one. The
+//! bound is smooth (`tanh`) rather than a clamp: a clamp made every product of a liked
+//! category hit the ceiling, so brand and tier no longer told them apart; `tanh` is close to
+//! the boost itself for small boosts and keeps the order of large ones.
 
 use std::collections::HashMap;
 
@@ -320,10 +323,14 @@ impl Signals {
     }
 }
 
-/// The score factor of a boost at a strength (0–100), bounded by `max_boost`.
+/// The score factor of a boost at a strength (0–100), smoothly bounded by `max_boost`.
 pub fn factor(boost: f32, strength: u8, max_boost: f32) -> f64 {
-    let bounded = boost.clamp(-max_boost, max_boost);
-    1.0 + f64::from(strength) / 100.0 * f64::from(bounded)
+    if max_boost <= 0.0 {
+        return 1.0;
+    }
+    let max = f64::from(max_boost);
+    let bounded = max * (f64::from(boost) / max).tanh();
+    1.0 + f64::from(strength) / 100.0 * bounded
 }
 
 #[cfg(test)]
@@ -392,10 +399,14 @@ mod tests {
             tier: NO_TIER,
         };
         assert_eq!(t.signals(&f, 4).attribute, -0.5);
-        assert_eq!(factor(2.0, 100, 0.5), 1.5);
-        assert_eq!(factor(-2.0, 100, 0.5), 0.5);
-        assert!((factor(0.4, 50, 0.5) - 1.2).abs() < 1e-6);
+        // Never beyond the bound, either way; larger boosts still rank higher.
+        assert!(factor(2.0, 100, 0.5) < 1.5 && factor(2.0, 100, 0.5) > factor(1.0, 100, 0.5));
+        assert!(factor(-2.0, 100, 0.5) > 0.5 && factor(-2.0, 100, 0.5) < 1.0);
+        // Small boosts apply nearly as they are; strength scales them; 0 changes nothing.
+        assert!((factor(0.05, 100, 0.5) - 1.05).abs() < 1e-3);
+        assert!((factor(0.4, 50, 0.5) - 1.0 - (factor(0.4, 100, 0.5) - 1.0) / 2.0).abs() < 1e-9);
         assert_eq!(factor(0.4, 0, 0.5), 1.0);
+        assert_eq!(factor(0.0, 100, 0.5), 1.0);
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct Reading<'a> {
     pub lexicon: Option<&'a Lexicon>,
     /// A price range to boost.
     pub price_boost: Option<(Option<f64>, Option<f64>)>,
+    /// The request's tier filter.
+    pub tier_filter: Option<super::tiers::TierQuery>,
 }
 
 /// Builds the plan for a request against the index's vocabulary.
@@ -230,7 +232,14 @@ pub fn plan(
             clauses.push((occur, Box::new(ConstScoreQuery::new(any, score))));
         }
     }
-    for filter in filter_queries(&req.filters, fields) {
+    let tier_filter = reading
+        .tier_filter
+        .as_ref()
+        .map(|q| Box::new(q.clone()) as Box<dyn Query>);
+    for filter in filter_queries(&req.filters, fields)
+        .into_iter()
+        .chain(tier_filter)
+    {
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
     }
     let query: Box<dyn Query> = if clauses.is_empty() {

@@ -57,6 +57,8 @@ pub enum FacetRequest {
     Price,
     /// Counts of one attribute's values.
     Attribute(String),
+    /// Price tier counts.
+    Tier,
 }
 
 /// Filters every hit must pass.
@@ -74,6 +76,8 @@ pub struct Filters {
     pub in_stock: Option<bool>,
     /// Attribute name → any of these values (all attributes must match).
     pub attributes: Vec<(String, Vec<String>)>,
+    /// Any of these price tiers (by name).
+    pub tiers: Vec<String>,
 }
 
 impl Filters {
@@ -175,6 +179,11 @@ impl SearchRequest {
                     .filter(|l| !l.is_empty())
                     .collect();
             }
+            "tier" => {
+                if !value.trim().is_empty() {
+                    self.filters.tiers.push(value.trim().to_string());
+                }
+            }
             "brand" => {
                 if !value.trim().is_empty() {
                     self.filters.brands.push(value);
@@ -233,12 +242,15 @@ fn parse_facet(name: &str) -> Result<FacetRequest> {
         "category" => FacetRequest::Category,
         "brand" => FacetRequest::Brand,
         "price" => FacetRequest::Price,
+        "tier" => FacetRequest::Tier,
         _ => match name.strip_prefix("attr.") {
             Some(attr) if !attr.is_empty() => FacetRequest::Attribute(attr.to_string()),
             _ => {
                 return Err(Error::invalid(
                     "facets",
-                    format!("unknown facet {name:?}: use category, brand, price or attr.<name>"),
+                    format!(
+                        "unknown facet {name:?}: use category, brand, price, tier or attr.<name>"
+                    ),
                 ));
             }
         },
@@ -248,7 +260,12 @@ fn parse_facet(name: &str) -> Result<FacetRequest> {
 fn push_json_pairs(pairs: &mut Vec<(String, String)>, name: String, value: Value) -> Result<()> {
     match value {
         Value::Null => {}
-        Value::Array(items) if name == "facets" || name == "brand" || name.starts_with("attr.") => {
+        Value::Array(items)
+            if name == "facets"
+                || name == "brand"
+                || name == "tier"
+                || name.starts_with("attr.") =>
+        {
             for item in items {
                 pairs.push((name.clone(), scalar(&name, item)?));
             }

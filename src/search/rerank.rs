@@ -40,7 +40,7 @@ pub struct PersonalExplain {
     pub boost: f32,
     /// The request's strength (0–100).
     pub strength: u8,
-    /// The factor applied: `1 + strength/100 × clamp(boost, ±max_boost)`.
+    /// The factor applied: `1 + strength/100 × max_boost × tanh(boost / max_boost)`.
     pub factor: f64,
 }
 

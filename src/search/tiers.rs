@@ -13,8 +13,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tantivy::BitSet;
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::index::SegmentId;
-use tantivy::{DocId, Searcher, SegmentReader};
+use tantivy::query::{
+    BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+};
+use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use super::facets::FacetPaths;
 
@@ -231,6 +236,115 @@ impl TierCache {
         let tiers = Arc::new(SnapshotTiers::build(searcher, paths, settings)?);
         *current = Some((segments, tiers.clone()));
         Ok(tiers)
+    }
+}
+
+/// Matches the documents in any of some tiers (a filter: every match scores the same).
+#[derive(Debug, Clone)]
+pub struct TierQuery {
+    tiers: Arc<SnapshotTiers>,
+    wanted: Vec<u8>,
+}
+
+impl TierQuery {
+    /// Documents whose tier is one of `wanted`.
+    pub fn new(tiers: Arc<SnapshotTiers>, wanted: Vec<u8>) -> TierQuery {
+        TierQuery { tiers, wanted }
+    }
+}
+
+impl Query for TierQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for TierQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let tiers = self.tiers.segment(reader.segment_id());
+        let mut set = BitSet::with_max_value(reader.max_doc());
+        for (doc, tier) in tiers.iter().enumerate() {
+            if self.wanted.contains(tier) && !reader.is_deleted(doc as DocId) {
+                set.insert(doc as DocId);
+            }
+        }
+        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(set), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let tier = self.tiers.of(reader.segment_id(), doc);
+        if self.wanted.contains(&tier) {
+            Ok(Explanation::new("tier filter", 1.0))
+        } else {
+            Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not in the filtered tiers"
+            )))
+        }
+    }
+}
+
+/// Counts matching documents per tier.
+pub struct TierCounts {
+    tiers: Arc<SnapshotTiers>,
+}
+
+impl TierCounts {
+    /// A collector over a snapshot's tiers.
+    pub fn new(tiers: Arc<SnapshotTiers>) -> TierCounts {
+        TierCounts { tiers }
+    }
+}
+
+/// Per-segment state of [`TierCounts`].
+pub struct TierSegmentCounts {
+    tiers: Arc<SnapshotTiers>,
+    segment: SegmentId,
+    counts: Vec<u64>,
+}
+
+impl Collector for TierCounts {
+    type Fruit = Vec<u64>;
+    type Child = TierSegmentCounts;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TierSegmentCounts> {
+        Ok(TierSegmentCounts {
+            tiers: self.tiers.clone(),
+            segment: reader.segment_id(),
+            counts: vec![0; usize::from(self.tiers.table.tiers())],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        let mut total = vec![0; usize::from(self.tiers.table.tiers())];
+        for fruit in fruits {
+            for (t, n) in total.iter_mut().zip(fruit) {
+                *t += n;
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl SegmentCollector for TierSegmentCounts {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        let tier = self.tiers.of(self.segment, doc);
+        if let Some(n) = self.counts.get_mut(usize::from(tier)) {
+            *n += 1;
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.counts
     }
 }
 

@@ -7,6 +7,7 @@ mod demo;
 mod errors;
 mod languages;
 mod openapi;
+mod personalization;
 mod search;
 mod server;
 mod syncs;
