@@ -27,7 +27,9 @@ search_params = [
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "price_asc", "price_desc", "newest", "rating", "popularity"]}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 10}},
-    {"name": "facets", "in": "query", "schema": {"type": "string"}, "description": "comma-separated: category, brand, price, attr.<name>"},
+    {"name": "facets", "in": "query", "schema": {"type": "string"}, "description": "comma-separated: category, brand, price, tier, attr.<name>"},
+    {"name": "tier", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True, "description": "repeatable; price tiers (budget, mid, premium, luxury by default)"},
+    {"name": "personalization", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100}, "description": "strength for this request; 0 is unpersonalized"},
     {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
 ]
 
@@ -81,6 +83,10 @@ spec = {
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                      "responses": {"200": ok("results", ref("SearchResponse")), "413": err("body too large"),
                                    "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
+        "/v1/browse": {"get": {
+            "summary": "A category page: popularity and recency, personalized (filters, facets, sort and paging as search; no `q`)",
+            "parameters": [p for p in search_params if p["name"] != "q"],
+            "responses": {"200": ok("results", ref("SearchResponse")), "503": err("busy, retry"), **common_errors}}},
         "/v1/autocomplete": {"get": {
             "summary": "Suggestions for a prefix: past queries, brands, categories (typo-tolerant)",
             "parameters": autocomplete_params,
@@ -154,9 +160,13 @@ spec = {
             "hits": {"type": "array", "items": {"type": "object", "properties": {
                 "id": {"type": "string"}, "title": {"type": "string"}, "brand": {"type": "string"},
                 "category": {"type": "array", "items": {"type": "string"}}, "price": {"type": "number"},
+                "tier": {"type": "string", "description": "price tier within the category"},
                 "image_url": {"type": "string"}, "url": {"type": "string"}, "score": {"type": "number"},
                 "explain": {"type": "object"}}}},
             "total": {"type": "integer"}, "facets": {"type": "object"}, "query": {"type": "object"},
+            "personalization": {"type": "object", "properties": {
+                "applied": {"type": "boolean"}, "group": {"type": "string", "enum": ["personalized", "control"]},
+                "strength": {"type": "integer"}}},
             "search_id": {"type": "string"}, "took_ms": {"type": "number"}}},
     }},
 }

@@ -196,6 +196,13 @@ pub struct RawWeights {
     pub popularity: f32,
     /// Score factor for out-of-stock products.
     pub out_of_stock: f32,
+    /// Recency prior of category pages: a product created now gains this share of its
+    /// score, one created `recency_half_life_days` ago half of it.
+    pub recency: f32,
+    /// Half-life of the recency prior, in days.
+    pub recency_half_life_days: f64,
+    /// Weight of the popularity prior on category pages (where it orders, not text).
+    pub browse_popularity: f32,
 }
 
 impl Default for RawWeights {
@@ -210,6 +217,9 @@ impl Default for RawWeights {
             coverage: 10.0,
             popularity: 0.2,
             out_of_stock: 0.5,
+            recency: 0.1,
+            recency_half_life_days: 30.0,
+            browse_popularity: 2.0,
         }
     }
 }
@@ -607,9 +617,17 @@ impl Config {
             w.phrase,
             w.coverage,
             w.popularity,
+            w.recency,
+            w.browse_popularity,
         ];
         if weights.iter().any(|x| !x.is_finite() || *x < 0.0) {
             return Err(invalid("search.weights", "weights must be numbers >= 0"));
+        }
+        if !(w.recency_half_life_days.is_finite() && w.recency_half_life_days > 0.0) {
+            return Err(invalid(
+                "search.weights",
+                "recency_half_life_days must be a number > 0",
+            ));
         }
         if !(0.0..=1.0).contains(&w.out_of_stock) {
             return Err(invalid(

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::index::WriteTicket;
 use crate::profiles::event::Event;
 use crate::profiles::{Entry, now_ms};
+use crate::search::personalize::Group;
 
 /// Products per batch handed to the writer while a body streams in.
 const BATCH: usize = 500;
@@ -193,7 +194,12 @@ impl EventIngest {
                 ));
             }
             match parse_event(item, now) {
-                Ok(event) => self.batch.push(Entry::Event { event }),
+                Ok(mut event) => {
+                    // The group the visitor's answers came from, for measuring lift later.
+                    let share = self.engine.config.personalization.control_share;
+                    event.group = Some(Group::of(&event.visitor_id, share));
+                    self.batch.push(Entry::Event { event });
+                }
                 Err(e) => record_failure(&mut self.report.failed, &mut self.report.errors, e),
             }
             // A JSON array is checked whole before any of it is recorded.

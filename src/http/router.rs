@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/catalog/syncs/{id}"),
     ("get", "/v1/search"),
     ("post", "/v1/search"),
+    ("get", "/v1/browse"),
     ("get", "/v1/autocomplete"),
     ("post", "/v1/events"),
     ("get", "/v1/visitors/{id}"),
@@ -59,6 +60,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/v1/search",
             get(search::get_search).post(search::post_search),
         )
+        .route("/v1/browse", get(search::get_browse))
         .route("/v1/autocomplete", get(autocomplete::get_autocomplete))
         .route("/v1/events", post(events::post_events))
         .route(

@@ -28,3 +28,12 @@ pub async fn post_search(
     let req = SearchRequest::from_json(body, &engine.config().search)?;
     Ok(Json(engine.search(req).await?))
 }
+
+/// `GET /v1/browse`: a category page.
+pub async fn get_browse(
+    State(engine): State<Arc<Engine>>,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let req = SearchRequest::browse_from_pairs(pairs, &engine.config().search)?;
+    Ok(Json(engine.search(req).await?))
+}

@@ -94,6 +94,10 @@ pub struct Event {
     /// Acquisition source (campaign, referrer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The visitor's measurement group when the event arrived (set by the server, not
+    /// the storefront), so lift can be computed from the event stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::search::personalize::Group>,
 }
 
 /// How far in the future a timestamp may be (clock skew of storefronts), in milliseconds.
@@ -123,6 +127,7 @@ impl Event {
             quantity: count(&mut obj, "quantity")?,
             timestamp: timestamp(&mut obj, now_ms)?,
             source: string(&mut obj, "source")?,
+            group: None,
         };
         if let Some(unknown) = obj.keys().next() {
             return Err(Error::invalid(unknown.clone(), "unknown field"));

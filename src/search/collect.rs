@@ -182,7 +182,7 @@ mod tests {
             let config = Config::default().search;
             let req = SearchRequest::from_pairs(vec![("q".into(), WORDS[word].into())], &config).unwrap();
             let plan = query::plan(&req, index.fields(), &config, &query::AsTyped, &query::Reading::default());
-            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance };
+            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None };
             let searcher = index.searcher();
 
             let ours = searcher.search(plan.query.as_ref(), &TopRankedCollector::new(ranker.clone(), offset, limit)).unwrap();

@@ -479,10 +479,17 @@ fn run_once(
         },
         reading,
     );
+    let recency = req.browse.then(|| rank::Recency {
+        now_s: crate::profiles::now_ms() / 1000,
+        weight: config.weights.recency,
+        half_life_s: config.weights.recency_half_life_days * 86_400.0,
+        popularity: config.weights.browse_popularity,
+    });
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
         sort: req.sort,
+        recency,
     };
     let top = match window {
         Some(k) => TopRankedCollector::new(ranker.clone(), 0, k),

@@ -103,19 +103,48 @@ pub struct Ranker {
     pub has_text: bool,
     /// The order asked for.
     pub sort: Sort,
+    /// The priors of a category page, when it is one (None: a search).
+    pub recency: Option<Recency>,
+}
+
+/// The priors of category pages, where no words rank: popularity weighs more than in a
+/// search, and a product created now gains `weight` of its score, one created a half-life
+/// ago half that.
+#[derive(Debug, Clone, Copy)]
+pub struct Recency {
+    /// Now, in epoch seconds.
+    pub now_s: i64,
+    /// Largest gain.
+    pub weight: f32,
+    /// Half-life, in seconds.
+    pub half_life_s: f64,
+    /// Weight of the popularity prior on category pages.
+    pub popularity: f32,
+}
+
+impl Recency {
+    fn factor(&self, created_at: Option<i64>) -> f64 {
+        let Some(created) = created_at else {
+            return 1.0;
+        };
+        let age = (self.now_s - created).max(0) as f64;
+        1.0 + f64::from(self.weight) * 0.5f64.powf(age / self.half_life_s)
+    }
 }
 
 impl Ranker {
     /// The stages after the text score, for one document. A fixed array, so ranking every
     /// matching document allocates nothing; [`Ranker::explain`] reports the same values.
-    fn stages(&self, cols: &RankColumns, doc: DocId) -> [Stage; 2] {
+    fn stages(&self, cols: &RankColumns, doc: DocId) -> [Stage; 3] {
         let popularity = cols.popularity.first(doc);
         let in_stock = cols.in_stock.first(doc).unwrap_or(true);
+        let created_at = cols.created_at.first(doc);
+        let popularity_weight = self.popularity_weight();
         [
             Stage {
                 stage: "popularity",
                 value: popularity,
-                factor: 1.0 + f64::from(self.weights.popularity) * saturate(popularity),
+                factor: 1.0 + f64::from(popularity_weight) * saturate(popularity),
             },
             Stage {
                 stage: "stock",
@@ -126,7 +155,17 @@ impl Ranker {
                     f64::from(self.weights.out_of_stock)
                 },
             },
+            Stage {
+                stage: "recency",
+                value: created_at.map(|t| t as f64),
+                factor: self.recency.map_or(1.0, |r| r.factor(created_at)),
+            },
         ]
+    }
+
+    fn popularity_weight(&self) -> f32 {
+        self.recency
+            .map_or(self.weights.popularity, |r| r.popularity)
     }
 
     fn text(&self, text_score: Score) -> f64 {
@@ -143,7 +182,11 @@ impl Ranker {
         Explain {
             text: self.text(text_score),
             score: self.score(cols, doc, text_score),
-            stages: stages.to_vec(),
+            // Recency is a stage of category pages only: searches do not show it.
+            stages: stages
+                .into_iter()
+                .filter(|s| s.stage != "recency" || self.recency.is_some())
+                .collect(),
             personalization: None,
         }
     }
@@ -159,7 +202,8 @@ impl Ranker {
     /// The largest factor the stages can apply together: a document whose text score times
     /// this cannot beat the current k-th best needs no fast-field reads at all.
     pub fn max_factor(&self) -> f64 {
-        1.0 + f64::from(self.weights.popularity)
+        let recency = self.recency.map_or(1.0, |r| 1.0 + f64::from(r.weight));
+        (1.0 + f64::from(self.popularity_weight())) * recency
     }
 
     /// An upper bound of the primary sort value from the text score alone, when the sort

@@ -108,12 +108,34 @@ pub struct SearchRequest {
     pub explain: bool,
     /// Personalization strength for this request (0–100; None: the configured default).
     pub personalization: Option<u8>,
+    /// A category page: no words, a category, and newer products first too.
+    pub browse: bool,
 }
 
 /// Largest `offset + limit` accepted: deep pagination is what sorts and filters are for.
 pub const MAX_WINDOW: usize = 10_000;
 
 impl SearchRequest {
+    /// A category page request from query pairs: `category` is required and `q` is not
+    /// accepted (a category page has no words; search within it with `/v1/search`).
+    pub fn browse_from_pairs(
+        pairs: Vec<(String, String)>,
+        config: &SearchConfig,
+    ) -> Result<SearchRequest> {
+        if pairs.iter().any(|(name, _)| name == "q") {
+            return Err(Error::invalid(
+                "q",
+                "is not accepted on category pages: search within a category with /v1/search?q=…&category=…",
+            ));
+        }
+        let mut req = SearchRequest::from_pairs(pairs, config)?;
+        if req.filters.category.is_empty() {
+            return Err(Error::invalid("category", "is required"));
+        }
+        req.browse = true;
+        Ok(req)
+    }
+
     /// Validates query-string pairs.
     pub fn from_pairs(pairs: Vec<(String, String)>, config: &SearchConfig) -> Result<Self> {
         let mut req = SearchRequest {
@@ -126,6 +148,7 @@ impl SearchRequest {
             facets: Vec::new(),
             explain: false,
             personalization: None,
+            browse: false,
         };
         for (name, value) in pairs {
             req.set(&name, value, config)?;

@@ -155,3 +155,21 @@ pub fn ids(body: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Every file under a directory, read as bytes, contains `needle`?
+pub fn on_disk(dir: &std::path::Path, needle: &str) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -4,7 +4,7 @@
 use attune::search::personalize::Group;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, ids};
+use crate::common::{TestApp, ids, on_disk};
 
 const TIERED: &str = include_str!("../../fixtures/tiered_catalog.ndjson");
 
@@ -227,4 +227,99 @@ async fn cheap_puts_budget_products_first_without_a_profile() {
     for tier in tiers(&body) {
         assert!(tier == "luxury" || tier == "premium", "{body}");
     }
+}
+
+#[tokio::test]
+async fn a_category_page_needs_a_category_and_takes_no_words() {
+    let app = store().await;
+    let r = app.get("/v1/browse?visitor_id=v").await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("category"),
+        "{}",
+        r.body
+    );
+    let r = app.get("/v1/browse?category=Shoes&q=red").await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("q"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .get("/v1/browse?category=Shoes+%3E+Running&facets=tier,brand")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["total"], 9);
+    assert!(r.body["facets"]["tier"].is_array());
+}
+
+#[tokio::test]
+async fn a_category_page_favours_new_and_popular_products_then_the_visitor() {
+    let app = TestApp::with_config("[tiers]\nmin_products = 4\n");
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let old = fmt(now - time::Duration::days(700));
+    let new = fmt(now - time::Duration::days(1));
+    let catalog = [
+        json!({"id": "lamp-old", "title": "Lamp A", "brand": "Lumo", "category": ["Home", "Lamps"], "price": 30, "popularity": 100, "created_at": old}),
+        json!({"id": "lamp-new", "title": "Lamp B", "brand": "Lumo", "category": ["Home", "Lamps"], "price": 32, "popularity": 100, "created_at": new}),
+        json!({"id": "lamp-hit", "title": "Lamp C", "brand": "Glow", "category": ["Home", "Lamps"], "price": 90, "popularity": 50000, "created_at": old}),
+    ];
+    let body: Vec<String> = catalog.iter().map(Value::to_string).collect();
+    app.ndjson("/v1/products", &body.join("\n")).await;
+    let page = ids(&app.get("/v1/browse?category=Home").await.body);
+    // Equal popularity: the new lamp first; far more popular: the bestseller above both.
+    assert_eq!(page, vec!["lamp-hit", "lamp-new", "lamp-old"]);
+    let explain = app.get("/v1/browse?category=Home&explain=true").await.body;
+    let stages: Vec<&str> = explain["hits"][0]["explain"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert!(stages.contains(&"recency"), "{stages:?}");
+    // A Lumo fan sees the Lumo lamps higher.
+    let fan = visitor("lumo-fan", Group::Personalized);
+    let prefs = json!({"brands": ["Lumo"]});
+    let r = app
+        .json(
+            axum::http::Method::PUT,
+            &format!("/v1/visitors/{fan}/preferences"),
+            &prefs,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = app
+        .get(&format!("/v1/browse?category=Home&visitor_id={fan}"))
+        .await
+        .body;
+    assert_eq!(page["personalization"]["applied"], true);
+    let order = ids(&page);
+    let rank = |id: &str| order.iter().position(|h| h == id).unwrap();
+    assert!(
+        rank("lamp-new") < rank("lamp-hit") || rank("lamp-old") < rank("lamp-hit"),
+        "{order:?}"
+    );
+}
+
+#[tokio::test]
+async fn events_record_the_visitors_group_for_measuring_lift() {
+    let app = store().await;
+    let control = visitor("measured", Group::Control);
+    buys(&app, &control, "run-1", 40.0).await;
+    assert!(on_disk(app._dir.path(), r#""group":"control""#));
+    assert!(!on_disk(app._dir.path(), r#""group":"personalized""#));
+    let shopper = visitor("measured", Group::Personalized);
+    buys(&app, &shopper, "run-1", 40.0).await;
+    assert!(on_disk(app._dir.path(), r#""group":"personalized""#));
 }

@@ -4,6 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::TestApp;
+use crate::common::on_disk;
 
 fn events(lines: &[serde_json::Value]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
@@ -164,24 +165,6 @@ async fn preferences_are_stated_validated_and_can_opt_out() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-}
-
-/// Every file under a directory, read as bytes, contains `needle`?
-fn on_disk(dir: &std::path::Path, needle: &str) -> bool {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-            {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 #[tokio::test]
