@@ -56,6 +56,13 @@ pub async fn import(
     ingest.finish().await
 }
 
+/// Records NDJSON events from a reader (offline evaluations and the demo).
+pub async fn import_events(engine: &Arc<Engine>, reader: impl Read) -> Result<EventReport> {
+    let mut events = engine.events(BodyFormat::Ndjson);
+    feed(reader, BodyFormat::Ndjson, &mut events, |_| {}).await?;
+    events.finish().await
+}
+
 /// Reads items from `reader` chunk by chunk into `sink`; `progress` gets the bytes read.
 async fn feed(
     mut reader: impl Read,
@@ -99,9 +106,7 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> Result<Option<Seeded>> {
     }
     let catalog = GzDecoder::new(DEMO_CATALOG);
     let products = import(engine, catalog, BodyFormat::Ndjson, |_| {}).await?;
-    let mut events = engine.events(BodyFormat::Ndjson);
-    feed(DEMO_EVENTS, BodyFormat::Ndjson, &mut events, |_| {}).await?;
-    let events = events.finish().await?;
+    let events = import_events(engine, DEMO_EVENTS).await?;
     Ok(Some(Seeded { products, events }))
 }
 

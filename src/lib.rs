@@ -59,6 +59,7 @@ pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod eval_personal;
 pub mod http;
 pub mod index;
 pub mod mailbox;

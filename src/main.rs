@@ -38,6 +38,16 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Personalization: NDCG@10 and HR@10 of held-out items, personalized vs the control
+    /// order, on simulated shoppers and replayed purchase histories, with paired intervals.
+    EvalPersonal {
+        /// The shared data folder (with `pcpartpicker_catalog` and `online_retail_uci`).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Simulated shoppers.
+        #[arg(long, default_value_t = 400)]
+        shoppers: usize,
+    },
     /// Load products from an NDJSON or JSON file (optionally .gz) offline.
     Import {
         /// The file to load.
@@ -94,7 +104,38 @@ async fn main() -> anyhow::Result<()> {
             per_query,
             config,
         } => eval(data, per_query, config).await,
+        Command::EvalPersonal { data, shoppers } => eval_personal(data, shoppers).await,
     }
+}
+
+async fn eval_personal(data: PathBuf, shoppers: usize) -> anyhow::Result<()> {
+    telemetry::init(false);
+    let work = tempfile_dir()?;
+    let reports = attune::eval_personal::evaluate(&data, &work, shoppers)
+        .await
+        .with_context(|| format!("cannot evaluate on {}", data.display()))?;
+    let _ = std::fs::remove_dir_all(&work);
+    for r in &reports {
+        println!(
+            "{}: {} products, {} shoppers, {} target searches",
+            r.name, r.products, r.shoppers, r.cases
+        );
+        for (metric, m) in [("NDCG@10", &r.ndcg_at_10), ("HR@10", &r.hr_at_10)] {
+            println!(
+                "  {metric}: personalized {:.4}, control {:.4}, difference {:+.4} (95 % CI {:+.4} to {:+.4})",
+                m.personalized, m.control, m.difference, m.interval.0, m.interval.1
+            );
+        }
+        println!(
+            "  neutral profiles: {} of {} searches changed order",
+            r.neutral_changed, r.neutral_checked
+        );
+    }
+    anyhow::ensure!(
+        reports.iter().all(|r| r.neutral_changed == 0),
+        "a neutral profile changed the order"
+    );
+    Ok(())
 }
 
 async fn serve(args: ServeArgs, demo_store: bool) -> anyhow::Result<()> {
