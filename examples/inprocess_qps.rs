@@ -1,5 +1,7 @@
 //! In-process queries per second on one thread, for the load script's baseline: plain tantivy
-//! BM25 and attune's full search path over the same data directory and query list.
+//! BM25 and attune's full search path over the same data directory and query list; then the
+//! same queries personalized for a visitor with about fifty affinities, alternating with
+//! unpersonalized rounds so both see the same machine.
 //!
 //! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`).
 
@@ -21,6 +23,8 @@ fn main() -> anyhow::Result<()> {
         None => Config::default(),
     };
     config.server.data_dir = args[1].clone().into();
+    // Every visitor personalized: the personalized rounds must not land in the control group.
+    config.personalization.control_share = 0;
     let queries: Vec<String> = std::fs::read_to_string(&args[2])?
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -56,8 +60,74 @@ fn main() -> anyhow::Result<()> {
     println!("plain tantivy BM25, all words, in-process, 1 thread: {all_words_qps:.0} queries/s");
     println!("plain tantivy BM25, any word, in-process, 1 thread:  {any_word_qps:.0} queries/s");
     println!("attune search in-process, 1 thread:                  {attune_qps:.0} queries/s");
+
+    let visitor = "bench-visitor";
+    let affinities = seed_profile(&engine, &requests, visitor)?;
+    let personalized: Vec<SearchRequest> = requests
+        .iter()
+        .map(|r| SearchRequest {
+            visitor_id: Some(visitor.to_string()),
+            ..r.clone()
+        })
+        .collect();
+    let (mut plain_rounds, mut personal_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        for (list, out) in [
+            (&requests, &mut plain_rounds),
+            (&personalized, &mut personal_rounds),
+        ] {
+            let mut next = list.iter().cycle();
+            out.push(run(&queries, seconds, |_| {
+                let req = next.next().expect("cycle");
+                engine.search_now(req).map(|a| a.hits.len()).unwrap_or(0)
+            }));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (plain, personal) = (median(&mut plain_rounds), median(&mut personal_rounds));
+    println!(
+        "attune unpersonalized / personalized ({affinities} affinities), 3 alternating rounds: \
+         {plain:.0} / {personal:.0} queries/s (medians; personalized costs {:+.1} % time)",
+        (plain / personal - 1.0) * 100.0
+    );
     engine.close();
     Ok(())
+}
+
+/// Gives `visitor` views of the top hits of the first queries until the profile holds about
+/// fifty affinities (categories, brands, attribute values); returns how many it holds.
+fn seed_profile(
+    engine: &std::sync::Arc<Engine>,
+    requests: &[SearchRequest],
+    visitor: &str,
+) -> anyhow::Result<usize> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut count = 0;
+    for req in requests.iter().take(200) {
+        let answer = engine.search_now(req)?;
+        let events: Vec<String> = answer
+            .hits
+            .iter()
+            .take(2)
+            .map(|h| {
+                serde_json::json!({"type": "view", "visitor_id": visitor, "product_id": h.id})
+                    .to_string()
+            })
+            .collect();
+        runtime.block_on(attune::demo::import_events(
+            engine,
+            events.join("\n").as_bytes(),
+        ))?;
+        let view = engine.visitor(visitor)?;
+        count = view.categories.len() + view.brands.len() + view.attributes.len();
+        if count >= 50 {
+            break;
+        }
+    }
+    Ok(count)
 }
 
 fn run(queries: &[String], seconds: u64, mut f: impl FnMut(&str) -> usize) -> f64 {

@@ -892,8 +892,6 @@ pub struct RawPersonalization {
     pub strength: u8,
     /// Largest share of its own score a product can gain (or lose) by personalization.
     pub max_boost: f32,
-    /// Top candidates (by relevance) re-ranked per request (at least 500).
-    pub candidates: usize,
     /// Percentage of visitors in the control group (always unpersonalized).
     pub control_share: u8,
     /// Signal weights.
@@ -939,7 +937,6 @@ impl Default for RawPersonalization {
         RawPersonalization {
             strength: 100,
             max_boost: 0.5,
-            candidates: 500,
             control_share: 5,
             weights: PersonalizationWeights::default(),
             price_intent: 0.3,
@@ -971,12 +968,6 @@ fn personalization_config(p: &RawPersonalization) -> Result<PersonalizationConfi
         return Err(invalid(
             "personalization.max_boost",
             "must be between 0 and 1",
-        ));
-    }
-    if p.candidates < 500 {
-        return Err(invalid(
-            "personalization.candidates",
-            "must be at least 500",
         ));
     }
     if !(0.0..=1.0).contains(&p.price_intent) {

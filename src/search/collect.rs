@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
@@ -14,6 +15,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 use super::rank::{RankColumns, RankKey, Ranker};
 #[cfg(test)]
 use super::request::Sort;
+use super::rerank::{PersonalStage, SegmentStage};
 
 /// What the collector returns: the page of hits and the number of matches.
 #[derive(Debug, Default)]
@@ -29,6 +31,7 @@ pub struct TopRankedCollector {
     ranker: Ranker,
     offset: usize,
     limit: usize,
+    stage: Option<Arc<PersonalStage>>,
 }
 
 impl TopRankedCollector {
@@ -38,7 +41,14 @@ impl TopRankedCollector {
             ranker,
             offset,
             limit,
+            stage: None,
         }
+    }
+
+    /// Applies price intent and personalization to every match too.
+    pub fn with_stage(mut self, stage: Option<Arc<PersonalStage>>) -> Self {
+        self.stage = stage.filter(|s| s.is_active());
+        self
     }
 }
 
@@ -50,6 +60,9 @@ pub struct TopRankedSegment {
     k: usize,
     heap: BinaryHeap<Reverse<(RankKey, DocId)>>,
     total: u64,
+    stage: Option<SegmentStage>,
+    /// The largest factor the stage can apply (1 without one).
+    stage_max: f64,
 }
 
 impl Collector for TopRankedCollector {
@@ -69,6 +82,12 @@ impl Collector for TopRankedCollector {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
             total: 0,
+            stage: self
+                .stage
+                .as_ref()
+                .map(|s| s.for_segment(reader))
+                .transpose()?,
+            stage_max: self.stage.as_ref().map_or(1.0, |s| s.max_factor()),
         })
     }
 
@@ -103,11 +122,18 @@ impl SegmentCollector for TopRankedSegment {
         if self.heap.len() >= self.k
             && let (Some(bound), Some(Reverse((worst, _)))) =
                 (self.ranker.primary_bound(score), self.heap.peek())
-            && bound < worst.primary
+            && bound * self.stage_max < worst.primary
         {
             return;
         }
-        let key = self.ranker.key(&self.columns, doc, score);
+        let mut key = self.ranker.key(&self.columns, doc, score);
+        if let Some(stage) = &mut self.stage {
+            let factor = stage.factor(doc);
+            if self.ranker.sort == super::request::Sort::Relevance {
+                key.primary *= factor;
+            }
+            key.secondary *= factor;
+        }
         if self.heap.len() < self.k {
             self.heap.push(Reverse((key, doc)));
         } else if let Some(mut worst) = self.heap.peek_mut()

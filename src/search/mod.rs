@@ -35,7 +35,7 @@ pub use request::{FacetRequest, Filters, SearchRequest, Sort};
 
 use crate::config::PersonalizationConfig;
 use personalize::{Group, Taste};
-use rerank::{Reranked, Reranker};
+use rerank::PersonalStage;
 use std::sync::Arc;
 use tiers::{TierSettings, TierTable};
 
@@ -228,24 +228,22 @@ pub fn search(
     };
     let taste = personal.taste.and_then(|read| read(&tiers.table));
     let strength = req.personalization.unwrap_or(personal.config.strength);
-    let reranker = Reranker {
-        taste: taste.as_ref().map(|t| (t, strength)),
+    let stage = Arc::new(PersonalStage {
+        taste: taste.map(|t| (Arc::new(t), strength)),
         intent: intent
             .as_ref()
             .map(|i| tier_target(i.tier, tiers.table.tiers())),
-        config: personal.config,
-        tiers: &tiers,
-    };
-    // Re-ranking reads the top candidates, not just the page.
-    let window = (reranker.is_active() && req.sort == Sort::Relevance)
-        .then(|| personal.config.candidates.max(req.offset + req.limit));
+        config: personal.config.clone(),
+        tiers: tiers.clone(),
+        paths: index.facet_paths(),
+    });
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
         let snapshot = Snapshot {
             index,
             searcher: &searcher,
             tiers: &tiers,
         };
-        run_once(&snapshot, config, req, budget, &reading, window)
+        run_once(&snapshot, config, req, budget, &reading, &stage)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
@@ -276,26 +274,7 @@ pub fn search(
         tier,
     } = counts;
     let total = ranked.total;
-    let page: Vec<Reranked> = match window {
-        Some(_) => reranker
-            .rerank(&searcher, &index.facet_paths(), ranked.hits)?
-            .into_iter()
-            .skip(req.offset)
-            .take(req.limit)
-            .collect(),
-        None => ranked
-            .hits
-            .into_iter()
-            .map(|(key, address)| Reranked {
-                key,
-                address,
-                intent: None,
-                personal: None,
-            })
-            .collect(),
-    };
-    let applied = window.is_some() && reranker.taste.is_some_and(|(t, s)| s > 0 && !t.is_empty());
-
+    let applied = stage.applies_taste();
     let mut facets = Map::new();
     for facet in &req.facets {
         let (name, value) = match facet {
@@ -323,24 +302,25 @@ pub fn search(
         facets.insert(name, value);
     }
 
-    let mut hits = Vec::with_capacity(page.len());
-    for hit in page {
+    let mut hits = Vec::with_capacity(ranked.hits.len());
+    for (key, address) in ranked.hits {
+        let segment = searcher.segment_reader(address.segment_ord);
         let explain = if req.explain {
-            let mut explain = explain_hit(&ranker, &searcher, plan.query.as_ref(), hit.address)?;
-            explain.stages.extend(hit.intent);
-            explain.personalization = hit.personal;
-            explain.score = hit.key.secondary;
+            let mut explain = explain_hit(&ranker, &searcher, plan.query.as_ref(), address)?;
+            if stage.is_active() {
+                let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
+                explain.stages.extend(intent);
+                explain.personalization = personal;
+            }
+            explain.score = key.secondary;
             Some(explain)
         } else {
             None
         };
-        let segment = searcher
-            .segment_reader(hit.address.segment_ord)
-            .segment_id();
-        let mut shown = hydrate(&searcher, fields, hit.address, hit.key.secondary, explain)?;
+        let mut shown = hydrate(&searcher, fields, address, key.secondary, explain)?;
         shown.tier = personal
             .tiers
-            .name(tiers.of(segment, hit.address.doc_id))
+            .name(tiers.of(segment.segment_id(), address.doc_id))
             .map(str::to_string);
         hits.push(shown);
     }
@@ -452,15 +432,14 @@ struct Snapshot<'a> {
     tiers: &'a Arc<tiers::SnapshotTiers>,
 }
 
-/// Plans and runs a request once, with a typo budget; `window` collects that many top
-/// candidates from the first instead of the requested page.
+/// Plans and runs a request once, with a typo budget, ranking through `stage` too.
 fn run_once(
     snapshot: &Snapshot,
     config: &SearchConfig,
     req: &SearchRequest,
     budget: typo::Budget,
     reading: &query::Reading,
-    window: Option<usize>,
+    stage: &Arc<PersonalStage>,
 ) -> Result<Attempt> {
     let Snapshot {
         index,
@@ -491,10 +470,8 @@ fn run_once(
         sort: req.sort,
         recency,
     };
-    let top = match window {
-        Some(k) => TopRankedCollector::new(ranker.clone(), 0, k),
-        None => TopRankedCollector::new(ranker.clone(), req.offset, req.limit),
-    };
+    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit)
+        .with_stage(Some(stage.clone()));
     let (ranked, counts) = if req.facets.is_empty() {
         (
             searcher.search(plan.query.as_ref(), &top)?,

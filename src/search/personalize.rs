@@ -1,5 +1,5 @@
 //! Personalized re-ranking: the visitor's affinities, read from their profile once per
-//! request ([`Taste`]), scored against each of the top candidates ([`Features`]).
+//! request ([`Taste`]), scored against each matching product ([`Features`]).
 //!
 //! The blend, for a candidate with base score `s` (text × priors):
 //!
@@ -189,43 +189,101 @@ impl Taste {
 
     /// Every signal of a product, in [-1, 1].
     pub fn signals(&self, product: &Features<'_>, tiers: u8) -> Signals {
-        Signals {
-            category: path_affinity(&self.categories, product.category),
-            brand: product
-                .brand
-                .and_then(|b| self.brands.get(&b.to_lowercase()).copied())
-                .unwrap_or(0.0),
-            attribute: product
-                .attributes
-                .iter()
-                .filter_map(|a| self.attributes.get(a).copied())
-                .fold(
-                    0.0,
-                    |best: f32, x| if x.abs() > best.abs() { x } else { best },
-                ),
-            tier: self.tier_fit(product, tiers),
-            session_category: path_affinity(&self.session_categories, product.category),
-            session_brand: product
-                .brand
-                .and_then(|b| self.session_brands.get(&b.to_lowercase()).copied())
-                .unwrap_or(0.0),
+        let brand = product.brand.map_or((0.0, 0.0), |b| self.of_brand(b));
+        let attribute = product
+            .attributes
+            .iter()
+            .map(|a| self.of_attribute(a))
+            .fold(0.0, strongest);
+        combine(
+            self.of_category(product.category),
+            brand,
+            attribute,
+            product.tier,
+            tiers,
+        )
+    }
+
+    /// The largest boost any product can get from this taste: each signal at its largest
+    /// value here (the personalization factor grows with the boost, so this bounds it).
+    pub fn ceiling(&self, w: &PersonalizationWeights) -> f32 {
+        let max = |values: &mut dyn Iterator<Item = f32>| values.fold(0.0f32, |m, v| m.max(v));
+        let tier = if self.tier_overall.is_some() || !self.tier_by_category.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
+        w.category * max(&mut self.categories.values().copied())
+            + w.brand * max(&mut self.brands.values().copied())
+            + w.attribute * max(&mut self.attributes.values().copied())
+            + w.tier * tier
+            + w.session_category * max(&mut self.session_categories.values().copied())
+            + w.session_brand * max(&mut self.session_brands.values().copied())
+    }
+
+    /// What the taste says of a category path.
+    pub fn of_category(&self, path: &[String]) -> CategoryTaste {
+        CategoryTaste {
+            long_term: path_affinity(&self.categories, path),
+            session: path_affinity(&self.session_categories, path),
+            tier: (1..=path.len())
+                .rev()
+                .find_map(|depth| self.tier_by_category.get(&path[..depth]).copied())
+                .or(self.tier_overall),
         }
     }
 
-    fn tier_fit(&self, product: &Features<'_>, tiers: u8) -> f32 {
-        if product.tier == NO_TIER || tiers < 2 {
-            return 0.0;
-        }
-        let path = product.category;
-        let preferred = (1..=path.len())
-            .rev()
-            .find_map(|depth| self.tier_by_category.get(&path[..depth]).copied())
-            .or(self.tier_overall);
-        match preferred {
-            Some(p) => fit(f32::from(product.tier), p, tiers),
-            None => 0.0,
-        }
+    /// The long-term and session affinities of a brand (any case).
+    pub fn of_brand(&self, brand: &str) -> (f32, f32) {
+        let key = brand.to_lowercase();
+        (
+            self.brands.get(&key).copied().unwrap_or(0.0),
+            self.session_brands.get(&key).copied().unwrap_or(0.0),
+        )
     }
+
+    /// The affinity of an attribute value `name=value` (lowercased).
+    pub fn of_attribute(&self, key: &str) -> f32 {
+        self.attributes.get(key).copied().unwrap_or(0.0)
+    }
+}
+
+/// What a taste says of one category path: affinities and the tier the visitor buys in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CategoryTaste {
+    /// Long-term affinity.
+    pub long_term: f32,
+    /// The current session's affinity.
+    pub session: f32,
+    /// The visitor's mean tier there (or overall when the category is new to them).
+    pub tier: Option<f32>,
+}
+
+/// The signals of a product from what the taste says of its parts.
+pub fn combine(
+    category: CategoryTaste,
+    brand: (f32, f32),
+    attribute: f32,
+    tier: u8,
+    tiers: u8,
+) -> Signals {
+    let tier_fit = match category.tier {
+        Some(p) if tier != NO_TIER && tiers >= 2 => fit(f32::from(tier), p, tiers),
+        _ => 0.0,
+    };
+    Signals {
+        category: category.long_term,
+        brand: brand.0,
+        attribute,
+        tier: tier_fit,
+        session_category: category.session,
+        session_brand: brand.1,
+    }
+}
+
+/// The stronger of two affinities by magnitude (a strong dislike beats a mild like).
+pub fn strongest(best: f32, x: f32) -> f32 {
+    if x.abs() > best.abs() { x } else { best }
 }
 
 /// 1 on the target tier, falling linearly to 0 at the farthest one.
@@ -248,10 +306,7 @@ fn path_affinity(affinities: &HashMap<Vec<String>, f32>, path: &[String]) -> f32
     let n = path.len() as f32;
     (1..=path.len())
         .filter_map(|depth| affinities.get(&path[..depth]).map(|a| a * depth as f32 / n))
-        .fold(
-            0.0,
-            |best: f32, x| if x.abs() > best.abs() { x } else { best },
-        )
+        .fold(0.0, strongest)
 }
 
 /// What re-ranking needs of one candidate, read from fast fields.
@@ -386,6 +441,27 @@ mod tests {
         assert_eq!(t.signals(&f(&garden, 0), 4).tier, 1.0);
         // Brands match case-insensitively.
         assert_eq!(t.signals(&f(&garden, 0), 4).brand, 1.0);
+    }
+
+    #[test]
+    fn no_product_gets_more_than_the_ceiling() {
+        let t = taste();
+        let w = PersonalizationWeights::default();
+        let ceiling = t.ceiling(&w);
+        let running = path("Shoes/Running");
+        let attrs = vec!["color=red".to_string()];
+        for tier in [0, 1, 2, 3, NO_TIER] {
+            for brand in [Some("Acme"), Some("Other"), None] {
+                let f = Features {
+                    category: &running,
+                    brand,
+                    attributes: &attrs,
+                    tier,
+                };
+                assert!(t.signals(&f, 4).boost(&w) <= ceiling + 1e-6);
+            }
+        }
+        assert_eq!(Taste::default().ceiling(&w), 0.0);
     }
 
     #[test]

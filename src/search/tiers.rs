@@ -140,7 +140,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub struct SnapshotTiers {
     /// The cut-offs.
     pub table: TierTable,
-    by_segment: HashMap<SegmentId, Vec<u8>>,
+    by_segment: HashMap<SegmentId, Arc<[u8]>>,
 }
 
 impl SnapshotTiers {
@@ -154,8 +154,11 @@ impl SnapshotTiers {
     }
 
     /// The tiers of a segment's documents, by doc id.
-    pub fn segment(&self, segment: SegmentId) -> &[u8] {
-        self.by_segment.get(&segment).map_or(&[], Vec::as_slice)
+    pub fn segment(&self, segment: SegmentId) -> Arc<[u8]> {
+        self.by_segment
+            .get(&segment)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     fn build(
@@ -198,6 +201,10 @@ impl SnapshotTiers {
                 tiers[*doc as usize] = table.tier(path, Some(*price));
             }
         }
+        let by_segment = by_segment
+            .into_iter()
+            .map(|(id, tiers)| (id, Arc::from(tiers)))
+            .collect();
         Ok(SnapshotTiers { table, by_segment })
     }
 }
