@@ -63,11 +63,13 @@ pub mod http;
 pub mod index;
 pub mod mailbox;
 pub mod profiles;
+pub mod rules;
 pub mod search;
 pub mod server;
 pub mod suggest;
 pub mod telemetry;
 pub mod text;
+pub mod watch;
 
 pub use config::Config;
 pub use engine::Engine;

@@ -4,12 +4,17 @@
 //! the configuration, and the autocomplete suggestions; it runs searches and suggestion
 //! lookups on the blocking pool behind a bounded queue so a burst answers "busy" instead of
 //! piling up.
+//!
+//! The configuration in force sits behind an [`ArcSwap`]: a search clones the `Arc` once and
+//! keeps that configuration to its end, so a reload ([`Engine::reload`]) never waits for
+//! searches nor makes one fail; it swaps in a configuration validated completely beforehand.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Product;
@@ -23,10 +28,14 @@ use crate::profiles::journal::Journal;
 use crate::profiles::profile::Preferences;
 use crate::profiles::view::ProfileView;
 use crate::profiles::{Entry, ProfileStore, now_ms};
+use crate::rules::{Clock, SystemClock};
 use crate::search::{self, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
+mod admin;
 mod ingest;
+
+pub use admin::{Preview, PreviewRequest, ReloadReport};
 
 pub use ingest::{
     EventIngest, EventReport, Ingest, IngestReport, ItemSink, MAX_EVENTS_PER_ARRAY,
@@ -35,7 +44,10 @@ pub use ingest::{
 
 /// The engine.
 pub struct Engine {
-    config: Config,
+    config: ArcSwap<Config>,
+    /// Serializes reloads (searches never take it).
+    reloading: Mutex<()>,
+    clock: Arc<dyn Clock>,
     index: Arc<ProductIndex>,
     syncs: Arc<SyncManager>,
     facts: Arc<FactsCache>,
@@ -48,6 +60,12 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the data directory named in the config.
     pub fn open(config: Config) -> Result<Arc<Engine>> {
+        Engine::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Opens the engine with a clock for rule windows and segments (tests pass a fixed one).
+    pub fn open_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Engine>> {
+        config.version.loaded_at = admin::rfc3339(clock.now());
         let data = &config.server.data_dir;
         let index = ProductIndex::open(
             &data.join("products"),
@@ -75,13 +93,16 @@ impl Engine {
             journal,
             search_gate: Arc::new(gate),
             suggester: Suggester::new()?,
-            config,
+            config: ArcSwap::from_pointee(config),
+            reloading: Mutex::new(()),
+            clock,
         }))
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force: a cheap clone of an `Arc`, kept as long as the caller
+    /// needs it whatever reloads happen meanwhile.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
     /// The product index.
@@ -165,7 +186,10 @@ impl Engine {
     /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
         self.on_pool("search", move |engine| {
-            search::search(&engine.index, &engine.config.search, &req)
+            let config = engine.config();
+            let outcome = engine.rules_for(&config, &req, engine.clock.now());
+            let searcher = engine.index.searcher();
+            search::search_with_rules(&engine.index, &searcher, &config.search, &req, &outcome)
         })
         .await
     }
@@ -181,8 +205,10 @@ impl Engine {
                 .visitor_id
                 .as_deref()
                 .and_then(|id| engine.visitor(id).ok());
-            let config = &engine.config.suggest;
-            Ok(engine.suggester.lookup(&req, visitor.as_ref(), config))
+            let config = engine.config();
+            Ok(engine
+                .suggester
+                .lookup(&req, visitor.as_ref(), &config.suggest))
         })
         .await
     }
@@ -192,7 +218,7 @@ impl Engine {
     pub async fn rebuild_suggestions(self: &Arc<Self>) -> Result<BuildStats> {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
-            let c = &engine.config;
+            let c = engine.config();
             let profiles = &engine.profiles;
             (engine.suggester).rebuild(&engine.index, profiles, &c.search, &c.suggest)
         })

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod collect;
 pub mod constraints;
 pub mod facets;
+pub mod merchandise;
 pub mod query;
 pub mod rank;
 pub mod request;
@@ -25,9 +26,11 @@ use crate::config::SearchConfig;
 use crate::error::Result;
 use crate::index::schema::StoredHit;
 use crate::index::{Fields, ProductIndex, parse_stored};
+use crate::rules::Outcome;
 use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
-use rank::{Explain, RankColumns, Ranker};
+use merchandise::{Applied, Placed};
+use rank::{Explain, Ranker, Stage};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
 use std::sync::Arc;
 
@@ -98,6 +101,12 @@ pub struct QueryEcho {
     pub filters: Value,
     /// The order.
     pub sort: Sort,
+    /// Merchandising rules that fired, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// Personalization strength (0–100) set by a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strength: Option<u8>,
 }
 
 /// The answer to a search.
@@ -111,17 +120,32 @@ pub struct SearchResponse {
     pub facets: Map<String, Value>,
     /// How the query was read.
     pub query: QueryEcho,
+    /// Where a merchandising rule sends the shopper instead (the hits are still there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
     /// Identifier of this search, for attributing later events to it.
     pub search_id: String,
     /// Time spent in the engine, in milliseconds.
     pub took_ms: f64,
 }
 
-/// Runs a search against the current snapshot of the index.
+/// Runs a search against the current snapshot of the index, without merchandising rules.
 pub fn search(
     index: &ProductIndex,
     config: &SearchConfig,
     req: &SearchRequest,
+) -> Result<SearchResponse> {
+    search_with_rules(index, &index.searcher(), config, req, &Outcome::default())
+}
+
+/// Runs a search against a snapshot of the index with what the merchandising rules decided
+/// for it (see [`merchandise`]).
+pub fn search_with_rules(
+    index: &ProductIndex,
+    searcher: &tantivy::Searcher,
+    config: &SearchConfig,
+    req: &SearchRequest,
+    outcome: &Outcome,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
@@ -150,14 +174,14 @@ pub fn search(
         .filter(|_| !price_filters)
         .map(|c| (c.min, c.max));
     let req = rewritten.as_ref().unwrap_or(req);
-    let searcher = index.searcher();
-    let lexicon = index.lexicon(&searcher, config.languages.default_lang())?;
+    let lexicon = index.lexicon(searcher, config.languages.default_lang())?;
+    let applied = Applied::new(outcome, searcher, fields)?;
     let reading = query::Reading {
         lexicon: Some(&lexicon),
         price_boost,
     };
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
-        run_once(index, &searcher, config, req, budget, &reading)
+        run_once(index, searcher, config, req, budget, &reading, &applied)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
@@ -186,8 +210,10 @@ pub fn search(
         attrs,
         price,
     } = counts;
-    let total = ranked.total;
-    let top_docs = ranked.hits;
+    let pins =
+        merchandise::find_pins(searcher, fields, outcome, &req.filters, plan.query.as_ref())?;
+    let total = ranked.total + pins.iter().filter(|p| !p.matches).count() as u64;
+    let page = applied.page(ranked.hits, pins, req.offset, req.limit);
 
     let mut facets = Map::new();
     for facet in &req.facets {
@@ -212,19 +238,20 @@ pub fn search(
         facets.insert(name, value);
     }
 
-    let mut hits = Vec::with_capacity(top_docs.len());
-    for (key, address) in top_docs {
+    let mut hits = Vec::with_capacity(page.len());
+    for placed in page {
         let explain = if req.explain {
             Some(explain_hit(
                 &ranker,
-                &searcher,
+                searcher,
                 plan.query.as_ref(),
-                address,
+                &placed,
             )?)
         } else {
             None
         };
-        hits.push(hydrate(&searcher, fields, address, key.secondary, explain)?);
+        let score = placed.key.map_or(0.0, |k| k.secondary);
+        hits.push(hydrate(searcher, fields, placed.address, score, explain)?);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
     Ok(SearchResponse {
@@ -246,7 +273,10 @@ pub fn search(
             relaxed,
             filters: filters_json(&req.filters),
             sort: req.sort,
+            rules: outcome.fired.iter().map(|r| r.to_string()).collect(),
+            strength: outcome.strength,
         },
+        redirect: outcome.redirect.clone(),
         search_id: uuid::Uuid::new_v4().simple().to_string(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
@@ -290,20 +320,40 @@ fn did_you_mean(
     Some(words.join(" "))
 }
 
+/// The score breakdown of a hit; a pinned hit adds a `pin` stage (and, when it was not among
+/// the ranked hits, has no other).
 fn explain_hit(
     ranker: &Ranker,
     searcher: &tantivy::Searcher,
     query: &dyn tantivy::query::Query,
-    address: DocAddress,
+    placed: &Placed,
 ) -> Result<Explain> {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let cols = RankColumns::open(segment)?;
-    let text_score = if ranker.has_text {
-        query.explain(searcher, address)?.value()
+    let address = placed.address;
+    let mut explain = if placed.key.is_some() {
+        let segment = searcher.segment_reader(address.segment_ord);
+        let cols = ranker.columns(segment)?;
+        let text_score = if ranker.has_text {
+            query.explain(searcher, address)?.value()
+        } else {
+            0.0
+        };
+        ranker.explain(&cols, address.doc_id, text_score)
     } else {
-        0.0
+        Explain {
+            text: 0.0,
+            stages: Vec::new(),
+            score: 0.0,
+        }
     };
-    Ok(ranker.explain(&cols, address.doc_id, text_score))
+    if let Some(pin) = &placed.pin {
+        explain.stages.push(Stage {
+            stage: "pin",
+            rule: Some(pin.rule.clone()),
+            value: Some(pin.position as f64),
+            factor: 1.0,
+        });
+    }
+    Ok(explain)
 }
 
 /// One run of a search: its plan, ranker, top hits and facet counts.
@@ -322,9 +372,10 @@ fn run_once(
     req: &SearchRequest,
     budget: typo::Budget,
     reading: &query::Reading,
+    applied: &Applied,
 ) -> Result<Attempt> {
     let fields = index.fields();
-    let plan = query::plan(
+    let mut plan = query::plan(
         req,
         fields,
         config,
@@ -335,12 +386,15 @@ fn run_once(
         },
         reading,
     );
+    plan.query = merchandise::restrict(plan.query, applied.outcome, fields);
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
         sort: req.sort,
+        rules: applied.boosts.clone(),
     };
-    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit);
+    let (offset, limit) = applied.window(req.offset, req.limit);
+    let top = TopRankedCollector::new(ranker.clone(), offset, limit);
     let (ranked, counts) = if req.facets.is_empty() {
         (
             searcher.search(plan.query.as_ref(), &top)?,
