@@ -493,6 +493,8 @@ pub struct Config {
     pub rules: std::sync::Arc<RuleSet>,
     /// Which text this configuration was read from.
     pub version: ConfigVersion,
+    /// Settings given on the command line, which win over the file's at every reload.
+    pub overridden: Vec<&'static str>,
 }
 
 /// Which configuration is in force: where it was read from, a hash of its text, and (set by
@@ -618,6 +620,7 @@ impl Config {
     /// Keeps the settings in force that only take effect at start-up (the listener, the data
     /// directory, the index writer and languages, the search pool, the profile store, the
     /// background intervals) and names those this config would have changed.
+    /// Settings overridden on the command line are kept silently.
     pub fn keep_restart_only(&mut self, running: &Config) -> Vec<&'static str> {
         let mut ignored = Vec::new();
         let (new, old) = (&mut self.server, &running.server);
@@ -678,7 +681,21 @@ impl Config {
             every,
             old_every,
         );
+        self.overridden.clone_from(&running.overridden);
+        ignored.retain(|key| !self.overridden.contains(key));
         ignored
+    }
+
+    /// Sets the listen address from the command line.
+    pub fn override_listen(&mut self, listen: SocketAddr) {
+        self.server.listen = listen;
+        self.overridden.push("server.listen");
+    }
+
+    /// Sets the data directory from the command line.
+    pub fn override_data_dir(&mut self, dir: PathBuf) {
+        self.server.data_dir = dir;
+        self.overridden.push("server.data_dir");
     }
 
     /// Validates raw values. Rules are left out: [`Config::parse`] compiles them, as it knows
@@ -762,6 +779,7 @@ impl Config {
             suggest,
             rules: std::sync::Arc::default(),
             version: ConfigVersion::of(None, &[]),
+            overridden: Vec::new(),
             server: ServerConfig {
                 listen,
                 data_dir: raw.server.data_dir,

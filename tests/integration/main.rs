@@ -7,6 +7,7 @@ mod demo;
 mod errors;
 mod languages;
 mod openapi;
+mod rules;
 mod search;
 mod server;
 mod syncs;
