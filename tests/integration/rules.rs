@@ -339,3 +339,23 @@ async fn searches_during_reloads_never_fail() {
     assert!(done.load(Ordering::Relaxed) >= 180);
     assert_eq!(app.engine.config().version.counter, 1 + reloads as u64);
 }
+
+#[tokio::test]
+async fn an_edit_of_the_watched_file_is_put_in_force_without_a_call() {
+    let app = TestApp::with_config_files(&[("attune.toml", "")]);
+    let watcher = tokio::spawn(attune::watch::watch_config(app.engine.clone()));
+    // The watch starts on its task; edit until it reports (an edit before it watches is lost).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut round = 0;
+    while app.engine.config().version.counter == 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the edit was never reloaded"
+        );
+        round += 1;
+        app.write_config("attune.toml", &format!("# edit {round}\n{RULES}"));
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    watcher.abort();
+    assert_eq!(app.engine.config().rules.rules().len(), 6);
+}
