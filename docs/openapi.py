@@ -113,8 +113,35 @@ spec = {
             "summary": "Replace stated preferences (zero-party data); `personalize: false` opts out", "parameters": [id_param],
             "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Preferences")}}},
             "responses": {"200": ok("the profile", ref("Profile")), "415": err("unsupported content type"), **common_errors}}},
+        "/v1/admin/config": {"get": {
+            "summary": "The configuration in force: its version (hash, counter, load time, files) and its rules",
+            "responses": {"200": ok("the version in force", ref("ConfigInForce")), **common_errors}}},
+        "/v1/admin/reload": {"post": {
+            "summary": "Reread the configuration file and its included rule files; an invalid one is rejected and the one in force stays",
+            "responses": {"200": ok("the new version in force", ref("ReloadReport")),
+                          "422": err("invalid_config: file:line:column: reason; or no_config_file"), "500": err("internal error")}}},
+        "/v1/admin/rules/preview": {"post": {
+            "summary": "A query's top hits under the configuration in force and under a candidate, on one snapshot",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("PreviewRequest")}}},
+            "responses": {"200": ok("before and after, side by side", ref("Preview")),
+                          "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
     },
     "components": {"schemas": {
+        "ConfigVersion": {"type": "object", "properties": {
+            "path": {"type": "string", "nullable": True}, "hash": {"type": "string", "description": "CRC-32 of the files, hex"},
+            "files": {"type": "array", "items": {"type": "string"}}, "counter": {"type": "integer"},
+            "loaded_at": {"type": "string", "format": "date-time"}}},
+        "ConfigInForce": {"type": "object", "properties": {"version": ref("ConfigVersion"),
+            "rules": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "description": {"type": "string", "nullable": True}}}}}},
+        "ReloadReport": {"type": "object", "properties": {"version": ref("ConfigVersion"), "changed": {"type": "boolean"},
+            "rules": {"type": "integer"}, "ignored_until_restart": {"type": "array", "items": {"type": "string"}}}},
+        "PreviewRequest": {"type": "object", "required": ["config"], "additionalProperties": False, "properties": {
+            "config": {"type": "string", "description": "candidate attune.toml text"}, "q": {"type": "string"},
+            "visitor_id": {"type": "string"}, "limit": {"type": "integer", "minimum": 0, "maximum": 100}}},
+        "Preview": {"type": "object", "properties": {
+            "before": {"type": "array", "items": {"type": "object"}}, "after": {"type": "array", "items": {"type": "object"}},
+            "fired": {"type": "array", "items": {"type": "string"}}, "fired_before": {"type": "array", "items": {"type": "string"}},
+            "redirect": {"type": "string"}}},
         "Event": {"type": "object", "required": ["type", "visitor_id"], "additionalProperties": False, "properties": {
             "type": {"type": "string", "enum": ["view", "click", "add_to_cart", "remove_from_cart", "purchase", "return", "search"]},
             "visitor_id": {"type": "string"}, "user_id": {"type": "string"}, "product_id": {"type": "string"},
@@ -167,6 +194,7 @@ spec = {
             "personalization": {"type": "object", "properties": {
                 "applied": {"type": "boolean"}, "group": {"type": "string", "enum": ["personalized", "control"]},
                 "strength": {"type": "integer"}}},
+            "redirect": {"type": "string", "description": "set by a merchandising rule; the hits are still there"},
             "search_id": {"type": "string"}, "took_ms": {"type": "number"}}},
     }},
 }

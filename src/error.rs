@@ -39,6 +39,13 @@ pub enum Error {
     /// The body's media type is not one the endpoint reads.
     #[error("unsupported content type {0:?}: send application/json or application/x-ndjson")]
     UnsupportedMediaType(String),
+    /// A configuration was rejected; the message names the file, line, column and reason.
+    /// The configuration in force is unchanged.
+    #[error("configuration rejected: {0}")]
+    ConfigRejected(String),
+    /// A reload was asked of a server started without a configuration file.
+    #[error("the server was started without a configuration file: nothing to reload")]
+    NoConfigFile,
     /// Too many searches are already queued; the client should retry.
     #[error("the server is busy: too many requests in flight, retry shortly")]
     Overloaded,
@@ -85,7 +92,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Malformed(_) => ErrorKind::Malformed,
-            Error::InvalidField { .. } => ErrorKind::Invalid,
+            Error::InvalidField { .. } | Error::ConfigRejected(_) | Error::NoConfigFile => {
+                ErrorKind::Invalid
+            }
             Error::UnknownProduct(_) | Error::UnknownSync(_) | Error::UnknownVisitor(_) => {
                 ErrorKind::NotFound
             }
@@ -101,6 +110,8 @@ impl Error {
         match self {
             Error::Malformed(_) => "malformed_request",
             Error::InvalidField { .. } => "invalid_field",
+            Error::ConfigRejected(_) => "invalid_config",
+            Error::NoConfigFile => "no_config_file",
             Error::UnknownProduct(_) => "unknown_product",
             Error::UnknownSync(_) => "unknown_sync",
             Error::UnknownVisitor(_) => "unknown_visitor",

@@ -104,7 +104,7 @@ pub async fn evaluate(dir: &Path, data_dir: &Path, config: Config) -> Result<Eva
             engine.index(),
             &search_config,
             &req,
-            &crate::search::Personalization::none(engine.config()),
+            &crate::search::Personalization::none(&engine.config()),
         )?
         .hits
         .into_iter()

@@ -23,6 +23,10 @@
 //!                       text (languages, analyzers) · config · error
 //! ```
 //!
+//! `rules` (merchandising: `when` → `then`) sits beside `search`: the engine evaluates the
+//! rules of the configuration in force for a request, reading the visitor's segment from
+//! `profiles`, and `search` applies the outcome; rule expressions compile to index queries.
+//!
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
 //! validates them → [`engine::Engine::search`] queues the work on the blocking pool →
@@ -30,8 +34,18 @@
 //! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
 //! completes the last word, corrects typos, reads brands, categories and attribute values
 //! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query →
-//! one collector pass ranks (text score × priors, [`search::rank`]) and counts facets →
-//! hits are hydrated from the stored product JSON.
+//! the merchandising rules of the configuration in force are evaluated against the request
+//! ([`rules::RuleSet::evaluate`]): their filters and hides join the query
+//! ([`search::merchandise`]) →
+//! one collector pass ranks (text score × priors × rule boosts, [`search::rank`]) and counts
+//! facets → pinned products take their positions → hits are hydrated from the stored product
+//! JSON.
+//!
+//! # A reload, end to end
+//! The file changes ([`watch`]) or `POST /v1/admin/reload` arrives → [`Config::load`] parses
+//! and validates the file and its included rule files completely (errors at file:line:column)
+//! → [`engine::Engine::reload`] keeps the start-up-only settings and swaps the new
+//! configuration in (an `ArcSwap`): searches already running keep the one they loaded.
 //!
 //! # An autocomplete, end to end
 //! `GET /v1/autocomplete?q=…` → [`http::autocomplete`] → [`suggest::AutocompleteRequest`]
@@ -64,11 +78,13 @@ pub mod http;
 pub mod index;
 pub mod mailbox;
 pub mod profiles;
+pub mod rules;
 pub mod search;
 pub mod server;
 pub mod suggest;
 pub mod telemetry;
 pub mod text;
+pub mod watch;
 
 pub use config::Config;
 pub use engine::Engine;

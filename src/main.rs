@@ -84,9 +84,10 @@ impl CommonArgs {
             .unwrap_or_else(|| PathBuf::from("attune.toml"));
         let mut config = Config::load(&path, self.config.is_some())?;
         if let Some(dir) = &self.data_dir {
-            config.server.data_dir = dir.clone();
+            config.override_data_dir(dir.clone());
         } else if let Some(dir) = default_data_dir {
-            config.server.data_dir = config.server.data_dir.join(dir);
+            let demo = config.server.data_dir.join(dir);
+            config.override_data_dir(demo);
         }
         Ok(config)
     }
@@ -141,7 +142,7 @@ async fn eval_personal(data: PathBuf, shoppers: usize) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, demo_store: bool) -> anyhow::Result<()> {
     let mut config = args.common.load(demo_store.then_some("demo"))?;
     if let Some(listen) = args.listen {
-        config.server.listen = listen;
+        config.override_listen(listen);
     }
     telemetry::init(config.server.json_logs);
     let listen = config.server.listen;

@@ -1,4 +1,5 @@
-//! Serving: bind, serve the router, expire idle syncs, shut down gracefully.
+//! Serving: bind, serve the router, expire idle syncs, watch the configuration file, shut
+//! down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ impl Server {
         let sweeper = tokio::spawn(expire_syncs(engine.clone()));
         let snapshots = tokio::spawn(snapshot_profiles(engine.clone()));
         let suggestions = tokio::spawn(rebuild_suggestions(engine.clone()));
+        let config_watch = tokio::spawn(crate::watch::watch_config(engine.clone()));
         let app = http::router(engine.clone());
         tracing::info!(addr = %self.listener.local_addr()?, products = engine.index().len(), "attune listening");
         let served = axum::serve(self.listener, app)
@@ -45,6 +47,7 @@ impl Server {
         sweeper.abort();
         snapshots.abort();
         suggestions.abort();
+        config_watch.abort();
         tokio::task::spawn_blocking(move || engine.close())
             .await
             .map_err(std::io::Error::other)?;

@@ -196,7 +196,7 @@ impl EventIngest {
             match parse_event(item, now) {
                 Ok(mut event) => {
                     // The group the visitor's answers came from, for measuring lift later.
-                    let share = self.engine.config.personalization.control_share;
+                    let share = self.engine.config().personalization.control_share;
                     event.group = Some(Group::of(&event.visitor_id, share));
                     self.batch.push(Entry::Event { event });
                 }

@@ -4,12 +4,17 @@
 //! the configuration, and the autocomplete suggestions; it runs searches and suggestion
 //! lookups on the blocking pool behind a bounded queue so a burst answers "busy" instead of
 //! piling up.
+//!
+//! The configuration in force sits behind an [`ArcSwap`]: a search clones the `Arc` once and
+//! keeps that configuration to its end, so a reload ([`Engine::reload`]) never waits for
+//! searches nor makes one fail; it swaps in a configuration validated completely beforehand.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Product;
@@ -24,12 +29,16 @@ use crate::profiles::profile::Preferences;
 use crate::profiles::profile::secs;
 use crate::profiles::view::ProfileView;
 use crate::profiles::{Entry, ProfileStore, now_ms};
+use crate::rules::{Clock, SystemClock};
 use crate::search::personalize::{Group, Taste};
 use crate::search::tiers::TierTable;
 use crate::search::{self, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
+mod admin;
 mod ingest;
+
+pub use admin::{Preview, PreviewRequest, ReloadReport};
 
 pub use ingest::{
     EventIngest, EventReport, Ingest, IngestReport, ItemSink, MAX_EVENTS_PER_ARRAY,
@@ -38,7 +47,10 @@ pub use ingest::{
 
 /// The engine.
 pub struct Engine {
-    config: Config,
+    config: ArcSwap<Config>,
+    /// Serializes reloads (searches never take it).
+    reloading: Mutex<()>,
+    clock: Arc<dyn Clock>,
     index: Arc<ProductIndex>,
     syncs: Arc<SyncManager>,
     facts: Arc<FactsCache>,
@@ -51,6 +63,12 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the data directory named in the config.
     pub fn open(config: Config) -> Result<Arc<Engine>> {
+        Engine::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Opens the engine with a clock for rule windows and segments (tests pass a fixed one).
+    pub fn open_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Engine>> {
+        config.version.loaded_at = admin::rfc3339(clock.now());
         let data = &config.server.data_dir;
         let index = ProductIndex::open(
             &data.join("products"),
@@ -78,13 +96,16 @@ impl Engine {
             journal,
             search_gate: Arc::new(gate),
             suggester: Suggester::new()?,
-            config,
+            config: ArcSwap::from_pointee(config),
+            reloading: Mutex::new(()),
+            clock,
         }))
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force: a cheap clone of an `Arc`, kept as long as the caller
+    /// needs it whatever reloads happen meanwhile.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
     /// The product index.
@@ -171,10 +192,24 @@ impl Engine {
             .await
     }
 
-    /// Runs a search on the calling thread, personalized for the request's visitor unless
-    /// the visitor is in the control group or opted out.
+    /// Runs a search on the calling thread: the merchandising rules that fire for it, and
+    /// personalization for the request's visitor unless the visitor is in the control group
+    /// or opted out.
     pub fn search_now(&self, req: &SearchRequest) -> Result<SearchResponse> {
-        let config = &self.config;
+        let searcher = self.index.searcher();
+        self.search_under(&self.config(), &searcher, req, self.clock.now())
+    }
+
+    /// Runs a search under a configuration (the one in force, or a previewed one) on a
+    /// snapshot, at an instant.
+    fn search_under(
+        &self,
+        config: &Config,
+        searcher: &tantivy::Searcher,
+        req: &SearchRequest,
+        now: time::OffsetDateTime,
+    ) -> Result<SearchResponse> {
+        let outcome = self.rules_for(config, req, now);
         let group = req
             .visitor_id
             .as_deref()
@@ -197,7 +232,14 @@ impl Engine {
             taste: (group == Some(Group::Personalized))
                 .then_some(&read_taste as &search::TasteReader),
         };
-        search::search(&self.index, &config.search, req, &personal)
+        search::search_with_rules(
+            &self.index,
+            searcher,
+            &config.search,
+            req,
+            &personal,
+            &outcome,
+        )
     }
 
     /// Suggests completions on the blocking pool, behind the same queue as searches. An
@@ -211,8 +253,10 @@ impl Engine {
                 .visitor_id
                 .as_deref()
                 .and_then(|id| engine.visitor(id).ok());
-            let config = &engine.config.suggest;
-            Ok(engine.suggester.lookup(&req, visitor.as_ref(), config))
+            let config = engine.config();
+            Ok(engine
+                .suggester
+                .lookup(&req, visitor.as_ref(), &config.suggest))
         })
         .await
     }
@@ -222,7 +266,7 @@ impl Engine {
     pub async fn rebuild_suggestions(self: &Arc<Self>) -> Result<BuildStats> {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
-            let c = &engine.config;
+            let c = engine.config();
             let profiles = &engine.profiles;
             (engine.suggester).rebuild(&engine.index, profiles, &c.search, &c.suggest)
         })

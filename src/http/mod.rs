@@ -3,6 +3,7 @@
 //! Nothing here ranks, validates products or touches the index directly; errors become
 //! responses in one place ([`error`]).
 
+pub mod admin;
 pub mod autocomplete;
 pub mod error;
 pub mod events;

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::{method_not_allowed, not_found, panic_response};
 use super::extract::SMALL_BODY_LIMIT;
-use super::{autocomplete, events, health, products, search, syncs, visitors};
+use super::{admin, autocomplete, events, health, products, search, syncs, visitors};
 use crate::engine::Engine;
 
 /// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
@@ -35,6 +35,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/visitors/{id}"),
     ("post", "/v1/visitors/{id}/identify"),
     ("put", "/v1/visitors/{id}/preferences"),
+    ("get", "/v1/admin/config"),
+    ("post", "/v1/admin/reload"),
+    ("post", "/v1/admin/rules/preview"),
 ];
 
 /// Builds the application.
@@ -75,6 +78,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/v1/visitors/{id}/preferences",
             axum::routing::put(visitors::put_preferences),
         )
+        .route("/v1/admin/config", get(admin::get_config))
+        .route("/v1/admin/reload", post(admin::reload_config))
+        .route("/v1/admin/rules/preview", post(admin::preview_rules))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))

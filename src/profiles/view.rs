@@ -24,6 +24,22 @@ pub enum Lifecycle {
     Lapsed,
 }
 
+impl Lifecycle {
+    /// The stage of a profile at `now_ms` (what the visitor endpoint and rule segments read).
+    pub fn of(profile: &Profile, now_ms: i64, config: &crate::config::ProfilesConfig) -> Self {
+        let c = &profile.counters;
+        if now_ms - c.last_seen > config.lapsed_after_ms {
+            Lifecycle::Lapsed
+        } else if c.orders > 0 {
+            Lifecycle::Customer
+        } else if c.sessions > 1 {
+            Lifecycle::Returning
+        } else {
+            Lifecycle::New
+        }
+    }
+}
+
 /// One affinity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AffinityView {
@@ -105,16 +121,7 @@ impl ProfileView {
         let prefs = profile.preferences.as_ref();
         let stated_categories = prefs.map(|p| p.categories.as_slice()).unwrap_or_default();
         let stated_brands = prefs.map(|p| p.brands.as_slice()).unwrap_or_default();
-        let c = &profile.counters;
-        let lifecycle = if now_ms - c.last_seen > config.lapsed_after_ms {
-            Lifecycle::Lapsed
-        } else if c.orders > 0 {
-            Lifecycle::Customer
-        } else if c.sessions > 1 {
-            Lifecycle::Returning
-        } else {
-            Lifecycle::New
-        };
+        let lifecycle = Lifecycle::of(profile, now_ms, config);
         let idle_ms = i64::from(now.saturating_sub(profile.session.last)) * 1000;
         let session =
             (idle_ms <= config.session_timeout_ms && profile.session.events > 0).then(|| {

@@ -77,7 +77,7 @@ impl Collector for TopRankedCollector {
         let k = self.offset + self.limit;
         Ok(TopRankedSegment {
             ranker: self.ranker.clone(),
-            columns: RankColumns::open(reader)?,
+            columns: self.ranker.columns(reader)?,
             segment,
             k,
             heap: BinaryHeap::with_capacity(k + 1),
@@ -163,41 +163,69 @@ mod tests {
     use crate::config::Config;
     use crate::index::ProductIndex;
     use crate::index::writer::WriterConfig;
+    use crate::rules::expr::Expr;
+    use crate::rules::{FiredBoost, Outcome};
+    use crate::search::rank::RuleBoosts;
     use crate::search::{SearchRequest, query};
     use proptest::prelude::*;
     use tantivy::collector::TopDocs;
 
     const WORDS: &[&str] = &["red", "shoe", "lamp", "blue", "mug", "steel"];
+    const BRANDS: &[&str] = &["Acme", "Zed", "Orb"];
 
-    fn catalog() -> impl Strategy<Value = Vec<(Vec<usize>, u32, bool)>> {
+    fn catalog() -> impl Strategy<Value = Vec<(Vec<usize>, u32, bool, usize)>> {
         prop::collection::vec(
             (
                 prop::collection::vec(0..WORDS.len(), 1..5),
                 0u32..5000,
                 any::<bool>(),
+                0..BRANDS.len(),
             ),
             1..40,
         )
     }
 
+    /// A rule boost (factor > 1) or bury (< 1) of one brand, compiled for the snapshot.
+    fn brand_rule(
+        searcher: &tantivy::Searcher,
+        index: &ProductIndex,
+        rule: Option<(usize, f64)>,
+    ) -> RuleBoosts {
+        let Some((brand, factor)) = rule else {
+            return RuleBoosts::default();
+        };
+        let expr = Expr::parse(&format!("brand = {:?}", BRANDS[brand])).unwrap();
+        let outcome = Outcome {
+            boosts: vec![FiredBoost {
+                rule: "r".into(),
+                expr: expr.into(),
+                factor,
+            }],
+            ..Outcome::default()
+        };
+        crate::search::merchandise::boosts(&outcome, searcher, index.fields()).unwrap()
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
+        #![proptest_config(ProptestConfig::with_cases(32))]
 
         /// The lazily bounded collector returns exactly what ranking every match returns
-        /// (tantivy's own top-k over the same keys, no bound).
+        /// (tantivy's own top-k over the same keys, no bound), with or without a rule that
+        /// boosts or buries a brand (a boost raises the bound).
         #[test]
         fn the_bounded_top_k_equals_ranking_every_match(
             docs in catalog(),
             word in 0..WORDS.len(),
             offset in 0usize..5,
             limit in 1usize..8,
+            rule in prop::option::of((0..BRANDS.len(), prop_oneof![0.1f64..1.0, 1.0f64..20.0])),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
-            let products: Vec<Product> = docs.iter().enumerate().map(|(i, (words, pop, stock))| {
+            let products: Vec<Product> = docs.iter().enumerate().map(|(i, (words, pop, stock, brand))| {
                 let title: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
                 Product::from_json(serde_json::json!({"id": format!("p{i}"), "title": title.join(" "),
-                    "popularity": pop, "in_stock": stock})).unwrap()
+                    "popularity": pop, "in_stock": stock, "brand": BRANDS[*brand]})).unwrap()
             }).collect();
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             rt.block_on(async {
@@ -208,21 +236,22 @@ mod tests {
             let config = Config::default().search;
             let req = SearchRequest::from_pairs(vec![("q".into(), WORDS[word].into())], &config).unwrap();
             let plan = query::plan(&req, index.fields(), &config, &query::AsTyped, &query::Reading::default());
-            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None };
             let searcher = index.searcher();
+            let rules = brand_rule(&searcher, &index, rule);
+            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None, rules };
 
             let ours = searcher.search(plan.query.as_ref(), &TopRankedCollector::new(ranker.clone(), offset, limit)).unwrap();
             let oracle_ranker = ranker.clone();
             let oracle = searcher.search(plan.query.as_ref(), &TopDocs::with_limit(offset + limit).tweak_score(
                 move |segment: &SegmentReader| {
-                    let cols = RankColumns::open(segment).unwrap();
                     let ranker = oracle_ranker.clone();
+                    let cols = ranker.columns(segment).unwrap();
                     move |doc: DocId, score: Score| ranker.key(&cols, doc, score)
                 })).unwrap();
             let expected: Vec<RankKey> = oracle.into_iter().skip(offset).map(|(k, _)| k).collect();
             let got: Vec<RankKey> = ours.hits.iter().map(|(k, _)| *k).collect();
             prop_assert_eq!(got, expected);
-            let matching = docs.iter().filter(|(words, _, _)| words.contains(&word)).count() as u64;
+            let matching = docs.iter().filter(|(words, _, _, _)| words.contains(&word)).count() as u64;
             prop_assert_eq!(ours.total, matching);
         }
     }

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod collect;
 pub mod constraints;
 pub mod facets;
+pub mod merchandise;
 pub mod personalize;
 pub mod query;
 pub mod rank;
@@ -28,9 +29,11 @@ use crate::config::SearchConfig;
 use crate::error::Result;
 use crate::index::schema::StoredHit;
 use crate::index::{Fields, ProductIndex, parse_stored};
+use crate::rules::Outcome;
 use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
-use rank::{Explain, RankColumns, Ranker};
+use merchandise::{Applied, Placed};
+use rank::{Explain, Ranker, Stage};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
 
 use crate::config::PersonalizationConfig;
@@ -109,6 +112,12 @@ pub struct QueryEcho {
     pub filters: Value,
     /// The order.
     pub sort: Sort,
+    /// Merchandising rules that fired, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// Personalization strength (0–100) set by a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strength: Option<u8>,
 }
 
 /// The answer to a search.
@@ -124,6 +133,9 @@ pub struct SearchResponse {
     pub query: QueryEcho,
     /// Whether and how the order was personalized.
     pub personalization: PersonalizationEcho,
+    /// Where a merchandising rule sends the shopper instead (the hits are still there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
     /// Identifier of this search, for attributing later events to it.
     pub search_id: String,
     /// Time spent in the engine, in milliseconds.
@@ -184,12 +196,26 @@ pub struct PersonalizationEcho {
     pub strength: u8,
 }
 
-/// Runs a search against the current snapshot of the index.
+/// Runs a search against the current snapshot of the index, without merchandising rules.
 pub fn search(
     index: &ProductIndex,
     config: &SearchConfig,
     req: &SearchRequest,
     personal: &Personalization,
+) -> Result<SearchResponse> {
+    let outcome = Outcome::default();
+    search_with_rules(index, &index.searcher(), config, req, personal, &outcome)
+}
+
+/// Runs a search against a snapshot of the index with what the merchandising rules decided
+/// for it (see [`merchandise`]).
+pub fn search_with_rules(
+    index: &ProductIndex,
+    searcher: &tantivy::Searcher,
+    config: &SearchConfig,
+    req: &SearchRequest,
+    personal: &Personalization,
+    outcome: &Outcome,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let fields = index.fields();
@@ -218,16 +244,20 @@ pub fn search(
         .filter(|_| !price_filters)
         .map(|c| (c.min, c.max));
     let req = rewritten.as_ref().unwrap_or(req);
-    let searcher = index.searcher();
-    let lexicon = index.lexicon(&searcher, config.languages.default_lang())?;
-    let tiers = index.tiers(&searcher, personal.tiers)?;
+    let lexicon = index.lexicon(searcher, config.languages.default_lang())?;
+    let tiers = index.tiers(searcher, personal.tiers)?;
+    let applied = Applied::new(outcome, searcher, fields)?;
     let reading = query::Reading {
         lexicon: Some(&lexicon),
         price_boost,
         tier_filter: tier_filter(&req.filters.tiers, personal.tiers, &tiers)?,
     };
     let taste = personal.taste.and_then(|read| read(&tiers.table));
-    let strength = req.personalization.unwrap_or(personal.config.strength);
+    // The request's own strength, else a rule's, else the configured default.
+    let strength = req
+        .personalization
+        .or(outcome.strength)
+        .unwrap_or(personal.config.strength);
     let stage = Arc::new(PersonalStage {
         taste: taste.map(|t| (Arc::new(t), strength)),
         intent: intent
@@ -240,8 +270,9 @@ pub fn search(
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
         let snapshot = Snapshot {
             index,
-            searcher: &searcher,
+            searcher,
             tiers: &tiers,
+            applied: &applied,
         };
         run_once(&snapshot, config, req, budget, &reading, &stage)
     };
@@ -273,8 +304,11 @@ pub fn search(
         price,
         tier,
     } = counts;
-    let total = ranked.total;
-    let applied = stage.applies_taste();
+    let pins =
+        merchandise::find_pins(searcher, fields, outcome, &req.filters, plan.query.as_ref())?;
+    let total = ranked.total + pins.iter().filter(|p| !p.matches).count() as u64;
+    let page = applied.page(ranked.hits, pins, req.offset, req.limit);
+    let personalized = stage.applies_taste();
     let mut facets = Map::new();
     for facet in &req.facets {
         let (name, value) = match facet {
@@ -302,22 +336,24 @@ pub fn search(
         facets.insert(name, value);
     }
 
-    let mut hits = Vec::with_capacity(ranked.hits.len());
-    for (key, address) in ranked.hits {
+    let mut hits = Vec::with_capacity(page.len());
+    for placed in page {
+        let address = placed.address;
+        let score = placed.key.map_or(0.0, |k| k.secondary);
         let segment = searcher.segment_reader(address.segment_ord);
         let explain = if req.explain {
-            let mut explain = explain_hit(&ranker, &searcher, plan.query.as_ref(), address)?;
-            if stage.is_active() {
+            let mut explain = explain_hit(&ranker, searcher, plan.query.as_ref(), &placed)?;
+            if stage.is_active() && placed.key.is_some() {
                 let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
                 explain.stages.extend(intent);
                 explain.personalization = personal;
             }
-            explain.score = key.secondary;
+            explain.score = score;
             Some(explain)
         } else {
             None
         };
-        let mut shown = hydrate(&searcher, fields, address, key.secondary, explain)?;
+        let mut shown = hydrate(searcher, fields, address, score, explain)?;
         shown.tier = personal
             .tiers
             .name(tiers.of(segment.segment_id(), address.doc_id))
@@ -325,6 +361,7 @@ pub fn search(
         hits.push(shown);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
+    let applied = personalized;
     Ok(SearchResponse {
         hits,
         total,
@@ -344,7 +381,10 @@ pub fn search(
             relaxed,
             filters: filters_json(&req.filters),
             sort: req.sort,
+            rules: outcome.fired.iter().map(|r| r.to_string()).collect(),
+            strength: outcome.strength,
         },
+        redirect: outcome.redirect.clone(),
         personalization: PersonalizationEcho {
             applied,
             group: personal.group,
@@ -401,20 +441,41 @@ fn did_you_mean(
     Some(words.join(" "))
 }
 
+/// The score breakdown of a hit; a pinned hit adds a `pin` stage (and, when it was not among
+/// the ranked hits, has no other).
 fn explain_hit(
     ranker: &Ranker,
     searcher: &tantivy::Searcher,
     query: &dyn tantivy::query::Query,
-    address: DocAddress,
+    placed: &Placed,
 ) -> Result<Explain> {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let cols = RankColumns::open(segment)?;
-    let text_score = if ranker.has_text {
-        query.explain(searcher, address)?.value()
+    let address = placed.address;
+    let mut explain = if placed.key.is_some() {
+        let segment = searcher.segment_reader(address.segment_ord);
+        let cols = ranker.columns(segment)?;
+        let text_score = if ranker.has_text {
+            query.explain(searcher, address)?.value()
+        } else {
+            0.0
+        };
+        ranker.explain(&cols, address.doc_id, text_score)
     } else {
-        0.0
+        Explain {
+            text: 0.0,
+            stages: Vec::new(),
+            personalization: None,
+            score: 0.0,
+        }
     };
-    Ok(ranker.explain(&cols, address.doc_id, text_score))
+    if let Some(pin) = &placed.pin {
+        explain.stages.push(Stage {
+            stage: "pin",
+            rule: Some(pin.rule.clone()),
+            value: Some(pin.position as f64),
+            factor: 1.0,
+        });
+    }
+    Ok(explain)
 }
 
 /// One run of a search: its plan, ranker, top hits and facet counts.
@@ -430,6 +491,7 @@ struct Snapshot<'a> {
     index: &'a ProductIndex,
     searcher: &'a tantivy::Searcher,
     tiers: &'a Arc<tiers::SnapshotTiers>,
+    applied: &'a Applied<'a>,
 }
 
 /// Plans and runs a request once, with a typo budget, ranking through `stage` too.
@@ -445,9 +507,10 @@ fn run_once(
         index,
         searcher,
         tiers,
+        applied,
     } = *snapshot;
     let fields = index.fields();
-    let plan = query::plan(
+    let mut plan = query::plan(
         req,
         fields,
         config,
@@ -464,14 +527,17 @@ fn run_once(
         half_life_s: config.weights.recency_half_life_days * 86_400.0,
         popularity: config.weights.browse_popularity,
     });
+    plan.query = merchandise::restrict(plan.query, applied.outcome, fields);
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
         sort: req.sort,
         recency,
+        rules: applied.boosts.clone(),
     };
-    let top = TopRankedCollector::new(ranker.clone(), req.offset, req.limit)
-        .with_stage(Some(stage.clone()));
+    let (offset, limit) = applied.window(req.offset, req.limit);
+    let top =
+        TopRankedCollector::new(ranker.clone(), offset, limit).with_stage(Some(stage.clone()));
     let (ranked, counts) = if req.facets.is_empty() {
         (
             searcher.search(plan.query.as_ref(), &top)?,

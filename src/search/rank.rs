@@ -1,15 +1,19 @@
 //! Ranking stages after retrieval: the text score, then the popularity and stock prior, then
-//! the requested order with a deterministic tie-break.
+//! the merchandising rules' boosts and buries, then the requested order with a deterministic
+//! tie-break.
 //!
-//! Each stage is a small function of fast-field values that reports what it did, so
-//! `explain=true` shows the same numbers the order was computed from. Later stages
-//! (personalization, merchandising rules) join this chain.
+//! Each stage is a small function of fast-field values (or, for rules, of per-segment bit
+//! sets of the documents each rule's expression holds for) that reports what it did, so
+//! `explain=true` shows the same numbers the order was computed from. Personalization joins
+//! this chain between the prior and the rules.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tantivy::columnar::Column;
-use tantivy::{DocId, Score, SegmentReader};
+use tantivy::query::Weight;
+use tantivy::{BitSet, DocId, Score, SegmentReader};
 
 use super::request::Sort;
 use crate::config::RawWeights;
@@ -51,6 +55,8 @@ pub struct RankColumns {
     rating: Column<f64>,
     created_at: Column<i64>,
     in_stock: Column<bool>,
+    /// Per rule boost of the ranker, the segment's documents it holds for.
+    rule_docs: Vec<BitSet>,
 }
 
 impl RankColumns {
@@ -64,7 +70,41 @@ impl RankColumns {
             rating: ff.f64("rating")?,
             created_at: ff.i64("created_at")?,
             in_stock: ff.bool("in_stock")?,
+            rule_docs: Vec::new(),
         })
+    }
+}
+
+/// A boost or bury of a fired rule, compiled for one snapshot of the index.
+pub struct RuleBoost {
+    /// The rule's id.
+    pub rule: Arc<str>,
+    /// The factor applied to the products the expression holds for.
+    pub factor: f64,
+    /// The expression, compiled.
+    pub weight: Arc<dyn Weight>,
+}
+
+/// The rule boosts of one search, in rule order (cheap to clone into every segment).
+#[derive(Clone, Default)]
+pub struct RuleBoosts(Arc<[RuleBoost]>);
+
+impl RuleBoosts {
+    /// Boosts in rule order.
+    pub fn new(boosts: Vec<RuleBoost>) -> RuleBoosts {
+        RuleBoosts(boosts.into())
+    }
+
+    /// The largest factor the boosts can apply together (buries lower nothing's bound).
+    fn max_factor(&self) -> f64 {
+        self.0.iter().map(|b| b.factor.max(1.0)).product()
+    }
+}
+
+impl std::fmt::Debug for RuleBoosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = self.0.iter().map(|b| (&*b.rule, b.factor));
+        f.debug_list().entries(list).finish()
     }
 }
 
@@ -83,10 +123,13 @@ pub struct Explain {
 }
 
 /// One ranking stage's effect on a hit.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stage {
-    /// Stage name (`popularity`, `stock`).
+    /// Stage name (`popularity`, `stock`, `rule`, `pin`).
     pub stage: &'static str,
+    /// The merchandising rule behind a `rule` or `pin` stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Arc<str>>,
     /// The input value the stage read, when it read one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
@@ -105,6 +148,8 @@ pub struct Ranker {
     pub sort: Sort,
     /// The priors of a category page, when it is one (None: a search).
     pub recency: Option<Recency>,
+    /// Boosts and buries of the rules that fired.
+    pub rules: RuleBoosts,
 }
 
 /// The priors of category pages, where no words rank: popularity weighs more than in a
@@ -143,11 +188,13 @@ impl Ranker {
         [
             Stage {
                 stage: "popularity",
+                rule: None,
                 value: popularity,
                 factor: 1.0 + f64::from(popularity_weight) * saturate(popularity),
             },
             Stage {
                 stage: "stock",
+                rule: None,
                 value: None,
                 factor: if in_stock {
                     1.0
@@ -157,6 +204,7 @@ impl Ranker {
             },
             Stage {
                 stage: "recency",
+                rule: None,
                 value: created_at.map(|t| t as f64),
                 factor: self.recency.map_or(1.0, |r| r.factor(created_at)),
             },
@@ -176,9 +224,44 @@ impl Ranker {
         }
     }
 
+    /// Opens a segment's columns and reads which of its documents each rule boost holds for.
+    pub fn columns(&self, segment: &SegmentReader) -> tantivy::Result<RankColumns> {
+        let mut cols = RankColumns::open(segment)?;
+        for boost in self.rules.0.iter() {
+            let mut docs = BitSet::with_max_value(segment.max_doc());
+            boost.weight.for_each_no_score(segment, &mut |matched| {
+                for doc in matched {
+                    docs.insert(*doc);
+                }
+            })?;
+            cols.rule_docs.push(docs);
+        }
+        Ok(cols)
+    }
+
+    /// The rule boosts that hold for a document, with their factors.
+    fn rule_stages<'a>(
+        &'a self,
+        cols: &'a RankColumns,
+        doc: DocId,
+    ) -> impl Iterator<Item = &'a RuleBoost> + 'a {
+        self.rules
+            .0
+            .iter()
+            .zip(&cols.rule_docs)
+            .filter(move |(_, docs)| docs.contains(doc))
+            .map(|(boost, _)| boost)
+    }
+
     /// Runs every stage on one document and explains it.
     pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
-        let stages = self.stages(cols, doc);
+        let mut stages = self.stages(cols, doc).to_vec();
+        stages.extend(self.rule_stages(cols, doc).map(|b| Stage {
+            stage: "rule",
+            rule: Some(b.rule.clone()),
+            value: None,
+            factor: b.factor,
+        }));
         Explain {
             text: self.text(text_score),
             score: self.score(cols, doc, text_score),
@@ -194,16 +277,19 @@ impl Ranker {
     /// The relevance score of one document: the text score times every stage's factor.
     pub fn score(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> f64 {
         let stages = self.stages(cols, doc);
-        stages
+        let prior = stages
             .iter()
-            .fold(self.text(text_score), |score, stage| score * stage.factor)
+            .fold(self.text(text_score), |score, stage| score * stage.factor);
+        self.rule_stages(cols, doc)
+            .fold(prior, |score, boost| score * boost.factor)
     }
 
     /// The largest factor the stages can apply together: a document whose text score times
-    /// this cannot beat the current k-th best needs no fast-field reads at all.
+    /// this cannot beat the current k-th best needs no fast-field reads at all. A rule's
+    /// boost raises it (a bound that ignored boosts would skip boosted documents).
     pub fn max_factor(&self) -> f64 {
         let recency = self.recency.map_or(1.0, |r| 1.0 + f64::from(r.weight));
-        (1.0 + f64::from(self.popularity_weight())) * recency
+        (1.0 + f64::from(self.popularity_weight())) * recency * self.rules.max_factor()
     }
 
     /// An upper bound of the primary sort value from the text score alone, when the sort

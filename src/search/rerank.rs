@@ -144,6 +144,7 @@ impl SegmentStage {
             let fit = intent_fit(tier, target, tiers);
             Stage {
                 stage: "price_intent",
+                rule: None,
                 value: Some(fit),
                 factor: 1.0 + f64::from(self.config.price_intent) * fit,
             }

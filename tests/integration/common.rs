@@ -14,6 +14,8 @@ use attune::{Config, Engine, http};
 
 /// The hand-written small catalog of `fixtures/`.
 pub const SMALL_CATALOG: &str = include_str!("../../fixtures/small_catalog.ndjson");
+/// The example merchandising rules of `fixtures/`.
+pub const RULES: &str = include_str!("../../fixtures/rules.toml");
 /// Hand-written edge cases, some invalid on purpose.
 pub const EDGE_CASES: &str = include_str!("../../fixtures/edge_cases.ndjson");
 
@@ -55,6 +57,29 @@ impl TestApp {
             router,
             _dir: dir,
         }
+    }
+
+    /// A fresh app whose configuration is read from files (`name`, text) written into a
+    /// temporary directory; the first file is the configuration file.
+    pub fn with_config_files(files: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conf = dir.path().join("conf");
+        for (name, text) in files {
+            write_file(&conf.join(name), text);
+        }
+        let config = Config::load(&conf.join(files[0].0), true).expect("valid config");
+        let engine = open_engine(&dir.path().join("data"), config);
+        let router = http::router(engine.clone());
+        TestApp {
+            engine,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// Rewrites a file of the configuration directory of [`TestApp::with_config_files`].
+    pub fn write_config(&self, name: &str, text: &str) {
+        write_file(&self._dir.path().join("conf").join(name), text);
     }
 
     /// Loads the small catalog into this app.
@@ -138,9 +163,14 @@ impl TestApp {
     }
 }
 
+fn write_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a directory")).expect("config directory");
+    std::fs::write(path, text).expect("config file written");
+}
+
 /// Opens an engine on a data directory.
 pub fn open_engine(dir: &Path, mut config: Config) -> Arc<Engine> {
-    config.server.data_dir = dir.to_path_buf();
+    config.override_data_dir(dir.to_path_buf());
     Engine::open(config).expect("engine opens")
 }
 

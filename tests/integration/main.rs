@@ -8,6 +8,7 @@ mod errors;
 mod languages;
 mod openapi;
 mod personalization;
+mod rules;
 mod search;
 mod server;
 mod syncs;
