@@ -27,7 +27,7 @@ use crate::profiles::facts::FactsCache;
 use crate::profiles::journal::Journal;
 use crate::profiles::profile::Preferences;
 use crate::profiles::profile::secs;
-use crate::profiles::view::ProfileView;
+use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
 use crate::search::personalize::{Group, Taste};
@@ -333,7 +333,35 @@ impl Engine {
             .get(id)
             .ok_or_else(|| Error::UnknownVisitor(id.to_string()))?;
         let aliases = self.profiles.aliases_of(&profile.id);
-        Ok(ProfileView::of(&profile, aliases, now_ms(), &self.profiles))
+        let mut view = ProfileView::of(&profile, aliases, now_ms(), &self.profiles);
+        // The tier signal's targets, read the way search reads them.
+        let config = self.config();
+        let tiers = self.index.tiers(&self.index.searcher(), &config.tiers)?;
+        let half_life_s = config.profiles.half_life_ms / 1000.0;
+        let taste = Taste::of(
+            &profile,
+            self.profiles.symbols(),
+            half_life_s,
+            secs(now_ms()),
+            &tiers.table,
+        );
+        let (overall, categories) = taste.tier_preferences();
+        let named = |mean: f32| TierPreference {
+            tier: config
+                .tiers
+                .name(mean.round().clamp(0.0, 255.0) as u8)
+                .unwrap_or_default()
+                .to_string(),
+            mean,
+        };
+        view.price_tiers = Some(PriceTiersView {
+            overall: overall.map(named),
+            categories: categories
+                .into_iter()
+                .map(|(path, mean)| (path.join(" > "), named(mean)))
+                .collect(),
+        });
+        Ok(view)
     }
 
     /// Erases a profile, its aliases and its events from memory and disk.

@@ -93,6 +93,29 @@ pub struct ProfileView {
     pub preferences: Option<Preferences>,
     /// Events waiting for their product to reach the catalog.
     pub pending_events: usize,
+    /// The price tiers the visitor buys in, as personalization reads them (filled by the
+    /// engine, which knows the catalog's tiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_tiers: Option<PriceTiersView>,
+}
+
+/// The price tiers a visitor engages with: the `tier` signal's targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceTiersView {
+    /// Over every category (used for categories new to the visitor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overall: Option<TierPreference>,
+    /// Per category path (`Shoes > Running`), every level of the paths engaged with.
+    pub categories: Vec<(String, TierPreference)>,
+}
+
+/// A tier preference: the nearest tier's name and the weighted mean tier (0 = cheapest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierPreference {
+    /// Name of the nearest tier.
+    pub tier: String,
+    /// Weighted mean of the tiers engaged with.
+    pub mean: f32,
 }
 
 /// The current session.
@@ -162,6 +185,7 @@ impl ProfileView {
             counters: profile.counters.clone(),
             preferences: profile.preferences.as_deref().cloned(),
             pending_events: profile.pending.len(),
+            price_tiers: None,
         }
     }
 }

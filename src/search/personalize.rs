@@ -177,6 +177,18 @@ impl Taste {
         self.tier_overall = (overall.1 > 0.0).then(|| overall.0 / overall.1);
     }
 
+    /// The tiers the visitor buys in: overall, and per category path (mean tier, 0 =
+    /// cheapest), sorted by path.
+    pub fn tier_preferences(&self) -> (Option<f32>, Vec<(Vec<String>, f32)>) {
+        let mut by_category: Vec<(Vec<String>, f32)> = self
+            .tier_by_category
+            .iter()
+            .map(|(path, mean)| (path.clone(), *mean))
+            .collect();
+        by_category.sort_by(|a, b| a.0.cmp(&b.0));
+        (self.tier_overall, by_category)
+    }
+
     /// Whether the taste says nothing (a new or empty profile): ranking is then left alone.
     pub fn is_empty(&self) -> bool {
         self.categories.is_empty()

@@ -109,6 +109,17 @@ async fn a_premium_buyer_and_a_budget_buyer_see_their_tier_first() {
     for tier in top(&for_budget) {
         assert!(tier == "budget" || tier == "mid", "{for_budget}");
     }
+    // The profile shows the tiers the tier signal aims at.
+    let profile = app.get(&format!("/v1/visitors/{premium}")).await.body;
+    let running = profile["price_tiers"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c[0] == "Shoes > Running")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(running[1]["tier"], "luxury", "{profile}");
+    assert_eq!(profile["price_tiers"]["overall"]["tier"], "luxury");
     // Personalization reorders; it never changes which products match.
     let plain = search(&app, "q=running+shoe&limit=20").await;
     let mut a = ids(&search(
@@ -322,4 +333,49 @@ async fn events_record_the_visitors_group_for_measuring_lift() {
     let shopper = visitor("measured", Group::Personalized);
     buys(&app, &shopper, "run-1", 40.0).await;
     assert!(on_disk(app._dir.path(), r#""group":"personalized""#));
+}
+
+#[tokio::test]
+async fn rules_come_after_personalization_pins_last_and_a_rule_can_set_the_strength() {
+    let rules = r#"
+[tiers]
+min_products = 4
+
+[[rules]]
+id = "hero"
+when = { contains = "running" }
+then = { pin = [{ id = "run-1", position = 1 }] }
+
+[[rules]]
+id = "plain-socks"
+when = { contains = "socks" }
+then = { strength = 0 }
+"#;
+    let app = TestApp::with_config(rules);
+    app.ndjson("/v1/products", TIERED).await;
+    let shopper = visitor("ruled", Group::Personalized);
+    buys(&app, &shopper, "run-8", 185.0).await;
+    buys(&app, &shopper, "sock-8", 120.0).await;
+    // The pin holds its place whatever personalization does to the rest.
+    let body = search(
+        &app,
+        &format!("q=running+shoe&visitor_id={shopper}&explain=true"),
+    )
+    .await;
+    assert_eq!(body["personalization"]["applied"], true);
+    assert_eq!(ids(&body)[0], "run-1");
+    assert_eq!(body["query"]["rules"], json!(["hero"]));
+    // A rule's strength 0 turns personalization off for its queries.
+    let plain = ids(&search(&app, "q=socks&limit=20").await);
+    let body = search(&app, &format!("q=socks&limit=20&visitor_id={shopper}")).await;
+    assert_eq!(body["query"]["strength"], 0);
+    assert_eq!(body["personalization"]["applied"], false);
+    assert_eq!(ids(&body), plain);
+    // The request's own strength wins over the rule's.
+    let body = search(
+        &app,
+        &format!("q=socks&limit=20&visitor_id={shopper}&personalization=100"),
+    )
+    .await;
+    assert_eq!(body["personalization"]["applied"], true);
 }
