@@ -20,7 +20,9 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 zcat "$CATALOG" > "$WORK/products.ndjson"
 echo "catalog: $(wc -l < "$WORK/products.ndjson") products, $(du -h "$WORK/products.ndjson" | cut -f1)"
 
-RUST_LOG=warn taskset -c 0 target/release/attune serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" &
+# Suggestions rebuilt every 5 s, so autocomplete below runs over the ingested catalog.
+printf '[suggest]\nrebuild_interval_seconds = 5\n' > "$WORK/attune.toml"
+RUST_LOG=warn taskset -c 0 target/release/attune serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" --config "$WORK/attune.toml" &
 SERVER=$!
 for _ in $(seq 100); do curl -sf $BASE/health >/dev/null && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status; }
@@ -32,11 +34,37 @@ echo "ingest over HTTP, one NDJSON body: $(echo "$end - $start" | bc) s: $(head 
 echo "RSS after ingest: $(rss)"
 
 run_wrk() {
-  QUERIES_FILE=$QUERIES EXTRA_PARAMS=$1 taskset -c 1 wrk -t1 -c8 -d${SECS}s --latency -s benches/queries.lua $BASE \
+  QUERIES_FILE=${QFILE:-$QUERIES} ENDPOINT=${ENDPOINT:-/v1/search} EXTRA_PARAMS=$1 taskset -c 1 wrk -t1 -c8 -d${SECS}s --latency -s benches/queries.lua $BASE \
     | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /non-2xx/ {err=$3} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, err}'
 }
 echo "HTTP search, 8 connections:                 $(run_wrk '')"
 echo "HTTP search + facets category,brand,price:  $(run_wrk '&facets=category,brand,price')"
+# Typo-tolerant search: the same queries with two neighbouring letters swapped in their
+# longest word (a typo the engine corrects), against the exact queries above.
+python3 - "$QUERIES" > "$WORK/typos.txt" <<'PY'
+import sys
+for q in open(sys.argv[1]):
+    words = q.split()
+    if not words:
+        continue
+    i = max(range(len(words)), key=lambda k: len(words[k]))
+    w = words[i]
+    if len(w) >= 5 and w.isalpha():
+        j = len(w) // 2
+        words[i] = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+    print(" ".join(words))
+PY
+echo "HTTP search, queries with a typo:           $(QFILE=$WORK/typos.txt run_wrk '')"
+# Autocomplete: the first 2 to 6 characters of each query, as typed.
+python3 - "$QUERIES" > "$WORK/prefixes.txt" <<'PY'
+import sys
+for q in open(sys.argv[1]):
+    q = q.strip()
+    for n in (2, 4, 6):
+        if len(q) >= n:
+            print(q[:n])
+PY
+echo "HTTP autocomplete, prefixes of 2-6 chars:   $(QFILE=$WORK/prefixes.txt ENDPOINT=/v1/autocomplete run_wrk '')"
 echo "RSS after load: $(rss)"
 kill $SERVER; wait $SERVER 2>/dev/null || true
 

@@ -1,7 +1,9 @@
 -- wrk script: cycles through the queries of QUERIES_FILE (one per line) as GET /v1/search?q=…
--- EXTRA_PARAMS (e.g. "&facets=brand,price") is appended to every request.
+-- (or another ENDPOINT, e.g. /v1/autocomplete). EXTRA_PARAMS (e.g. "&facets=brand,price") is
+-- appended to every request.
 local queries = {}
 local extra = os.getenv("EXTRA_PARAMS") or ""
+local endpoint = os.getenv("ENDPOINT") or "/v1/search"
 
 local function encode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
@@ -9,7 +11,7 @@ end
 
 for line in io.lines(os.getenv("QUERIES_FILE")) do
   if #line > 0 then
-    queries[#queries + 1] = "/v1/search?q=" .. encode(line) .. extra
+    queries[#queries + 1] = endpoint .. "?q=" .. encode(line) .. extra
   end
 end
 

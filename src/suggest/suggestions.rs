@@ -22,6 +22,14 @@ pub const TYPO_FROM_CHARS: usize = 4;
 /// Word starts inside one suggestion that get their own key: bounds the keys of long titles.
 const MAX_WORD_KEYS: usize = 8;
 
+/// Prefixes up to this many characters have their best entries listed ahead of time: they
+/// start thousands of keys, and walking them all made autocomplete slower than search.
+const SHORT_PREFIX_CHARS: usize = 3;
+
+/// Entries kept per short prefix (the best, by the static order; a visitor's boost reorders
+/// these).
+const SHORT_PREFIX_TOP: usize = 64;
+
 /// One suggestion as stored.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -42,6 +50,8 @@ pub struct Suggestions {
     postings: Vec<u32>,
     entries: Vec<Entry>,
     labels: Vec<Box<str>>,
+    /// The best entries under each prefix of at most [`SHORT_PREFIX_CHARS`] characters.
+    short: HashMap<Box<str>, Vec<u32>>,
 }
 
 /// How a candidate matched what was typed: lower is better.
@@ -87,6 +97,7 @@ impl Suggestions {
             postings,
             entries,
             labels: labels.names,
+            short: short_prefixes(&keyed),
         })
     }
 
@@ -152,6 +163,10 @@ impl Suggestions {
     /// Entries under keys starting with `key`, then (4+ characters) entries under keys with a
     /// prefix one edit away; each entry once, with its best match.
     fn matches(&self, key: &str) -> Vec<(u32, Match)> {
+        if key.chars().count() <= SHORT_PREFIX_CHARS {
+            let best = self.short.get(key).map_or(&[][..], Vec::as_slice);
+            return best.iter().map(|&i| (i, Match::Prefix)).collect();
+        }
         let mut found = Vec::new();
         let mut upper = key.as_bytes().to_vec();
         // No UTF-8 byte is 0xFF: every key starting with `key` sorts below `key` + 0xFF.
@@ -302,6 +317,29 @@ mod tests {
         Suggestions::build(candidates).unwrap()
     }
 
+    /// Regression: short prefixes walked every key they start, which made autocomplete
+    /// slower than search at 46k products; they now read a list made at build time, which
+    /// must give what the walk gave.
+    #[test]
+    fn short_prefixes_give_the_best_of_every_key_they_start() {
+        let candidates: Vec<Candidate> = (0..500u64)
+            .map(|i| candidate(&format!("item {i} sample"), Kind::Product, 1000 - i))
+            .chain([candidate("samsung", Kind::Brand, 3)])
+            .collect();
+        let s = set(candidates);
+        // The brand ranks above products; then the highest counts, whichever key matched
+        // ("sa" starts "samsung" and the word "sample" inside every title).
+        assert_eq!(
+            texts(&s.lookup("sa", 4, None, 0.0)),
+            vec!["samsung", "item 0 sample", "item 1 sample", "item 2 sample"]
+        );
+        assert_eq!(
+            texts(&s.lookup("it", 2, None, 0.0)),
+            vec!["item 0 sample", "item 1 sample"]
+        );
+        assert!(s.lookup("zz", 5, None, 0.0).is_empty());
+    }
+
     #[test]
     fn a_prefix_finds_every_suggestion_starting_with_it_or_with_a_word_starting_with_it() {
         let s = set(vec![
@@ -429,4 +467,36 @@ mod tests {
             ["Kitchen", "Acme", "Zoom"]
         );
     }
+}
+
+/// The best entries (lowest numbers: entries are stored best first) under every prefix of at
+/// most [`SHORT_PREFIX_CHARS`] characters of the keys.
+fn short_prefixes(keyed: &BTreeMap<&str, Vec<u32>>) -> HashMap<Box<str>, Vec<u32>> {
+    let mut short: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+    for (key, ids) in keyed {
+        for (n, (end, _)) in key
+            .char_indices()
+            .skip(1)
+            .chain([(key.len(), ' ')])
+            .enumerate()
+        {
+            if n >= SHORT_PREFIX_CHARS {
+                break;
+            }
+            let list = short.entry(key[..end].into()).or_default();
+            list.extend_from_slice(ids);
+            // Keep lists short while building: sort, dedupe and cut once they grow.
+            if list.len() > 4 * SHORT_PREFIX_TOP {
+                list.sort_unstable();
+                list.dedup();
+                list.truncate(SHORT_PREFIX_TOP);
+            }
+        }
+    }
+    for list in short.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+        list.truncate(SHORT_PREFIX_TOP);
+    }
+    short
 }
