@@ -295,6 +295,38 @@ impl Ord for OrdF64 {
     }
 }
 
+/// The best entries (lowest numbers: entries are stored best first) under every prefix of at
+/// most [`SHORT_PREFIX_CHARS`] characters of the keys.
+fn short_prefixes(keyed: &BTreeMap<&str, Vec<u32>>) -> HashMap<Box<str>, Vec<u32>> {
+    let mut short: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+    for (key, ids) in keyed {
+        for (n, (end, _)) in key
+            .char_indices()
+            .skip(1)
+            .chain([(key.len(), ' ')])
+            .enumerate()
+        {
+            if n >= SHORT_PREFIX_CHARS {
+                break;
+            }
+            let list = short.entry(key[..end].into()).or_default();
+            list.extend_from_slice(ids);
+            // Keep lists short while building: sort, dedupe and cut once they grow.
+            if list.len() > 4 * SHORT_PREFIX_TOP {
+                list.sort_unstable();
+                list.dedup();
+                list.truncate(SHORT_PREFIX_TOP);
+            }
+        }
+    }
+    for list in short.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+        list.truncate(SHORT_PREFIX_TOP);
+    }
+    short
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,36 +499,4 @@ mod tests {
             ["Kitchen", "Acme", "Zoom"]
         );
     }
-}
-
-/// The best entries (lowest numbers: entries are stored best first) under every prefix of at
-/// most [`SHORT_PREFIX_CHARS`] characters of the keys.
-fn short_prefixes(keyed: &BTreeMap<&str, Vec<u32>>) -> HashMap<Box<str>, Vec<u32>> {
-    let mut short: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-    for (key, ids) in keyed {
-        for (n, (end, _)) in key
-            .char_indices()
-            .skip(1)
-            .chain([(key.len(), ' ')])
-            .enumerate()
-        {
-            if n >= SHORT_PREFIX_CHARS {
-                break;
-            }
-            let list = short.entry(key[..end].into()).or_default();
-            list.extend_from_slice(ids);
-            // Keep lists short while building: sort, dedupe and cut once they grow.
-            if list.len() > 4 * SHORT_PREFIX_TOP {
-                list.sort_unstable();
-                list.dedup();
-                list.truncate(SHORT_PREFIX_TOP);
-            }
-        }
-    }
-    for list in short.values_mut() {
-        list.sort_unstable();
-        list.dedup();
-        list.truncate(SHORT_PREFIX_TOP);
-    }
-    short
 }
