@@ -197,6 +197,8 @@ pub struct RawWeights {
     /// Bonus per query word a product has in any field: products with more of the words
     /// come first, then BM25 orders them.
     pub coverage: f32,
+    /// Bonus for a title that has every word of the query.
+    pub title_coverage: f32,
     /// Weight of the popularity prior: the score is multiplied by up to `1 + popularity`.
     pub popularity: f32,
     /// Score factor for out-of-stock products.
@@ -220,6 +222,7 @@ impl Default for RawWeights {
             description: 0.5,
             phrase: 1.5,
             coverage: 10.0,
+            title_coverage: 8.0,
             popularity: 0.2,
             out_of_stock: 0.5,
             recency: 0.1,
@@ -772,6 +775,7 @@ impl Config {
             w.description,
             w.phrase,
             w.coverage,
+            w.title_coverage,
             w.popularity,
             w.recency,
             w.browse_popularity,

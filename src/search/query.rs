@@ -196,6 +196,12 @@ pub fn plan(
                 phrase_query(&words.sequence, fields, weights),
             ));
         }
+        if words.terms.len() >= 2 && weights.title_coverage > 0.0 {
+            text.push((
+                Occur::Should,
+                title_coverage_query(&words.terms, fields, weights.title_coverage),
+            ));
+        }
         for (expansion, alternatives) in synonyms::expand(&config.synonyms, lang, &words.terms) {
             for alternative in alternatives {
                 text.push((
@@ -307,6 +313,26 @@ fn alternative_query(words: &[String], fields: &Fields, weights: &RawWeights) ->
     Box::new(BoostQuery::new(
         Box::new(BooleanQuery::new(all)),
         SYNONYM_WEIGHT,
+    ))
+}
+
+/// A bonus for a title that has every word of the query (in any order): shoppers' words
+/// all found in the product's name mark the product they mean more surely than the same
+/// words spread over the description and attributes.
+fn title_coverage_query(terms: &[String], fields: &Fields, bonus: f32) -> Box<dyn Query> {
+    let all: Vec<(Occur, Box<dyn Query>)> = terms
+        .iter()
+        .map(|t| {
+            let q: Box<dyn Query> = Box::new(TermQuery::new(
+                Term::from_field_text(fields.title, t),
+                IndexRecordOption::Basic,
+            ));
+            (Occur::Must, q)
+        })
+        .collect();
+    Box::new(ConstScoreQuery::new(
+        Box::new(BooleanQuery::new(all)),
+        bonus,
     ))
 }
 

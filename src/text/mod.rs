@@ -218,7 +218,7 @@ fn stop_words(lang: Lang) -> &'static [&'static str] {
     match lang.code() {
         "en" => &[
             "a", "an", "and", "the", "of", "for", "with", "to", "in", "on", "by", "or", "at",
-            "from", "is", "are", "it", "this", "that",
+            "from",
         ],
         "de" => &[
             "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer",
