@@ -61,6 +61,46 @@ impl FacetPaths {
         Ok(paths)
     }
 
+    /// The brands of a segment lowercased, by ordinal (for case-insensitive lookups that
+    /// allocate nothing per search).
+    pub fn brands_lowered(&self, segment: &SegmentReader) -> tantivy::Result<SegmentPaths> {
+        self.derived(segment, "brand", "brand#lower", |path| {
+            path.first().map(|b| b.to_lowercase()).unwrap_or_default()
+        })
+    }
+
+    /// The attribute values of a segment as lowercased `name=value`, by ordinal ("" for
+    /// the attribute names' own ordinals).
+    pub fn attributes_keyed(&self, segment: &SegmentReader) -> tantivy::Result<SegmentPaths> {
+        self.derived(segment, "attr", "attr#kv", |path| match path {
+            [name, value] => format!("{}={}", name.to_lowercase(), value.to_lowercase()),
+            _ => String::new(),
+        })
+    }
+
+    /// One string per ordinal of `field`, derived from its path and cached like the paths.
+    fn derived(
+        &self,
+        segment: &SegmentReader,
+        field: &'static str,
+        name: &'static str,
+        derive: fn(&[String]) -> String,
+    ) -> tantivy::Result<SegmentPaths> {
+        let key = (segment.segment_id(), name);
+        if let Some(values) = self.lock().get(&key) {
+            return Ok(values.clone());
+        }
+        let paths = self.of(segment, field)?;
+        let values: Arc<Vec<Vec<String>>> =
+            Arc::new(paths.iter().map(|p| vec![derive(p)]).collect());
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED_DICTIONARIES {
+            cache.clear();
+        }
+        cache.insert(key, values.clone());
+        Ok(values)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, &'static str), SegmentPaths>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -22,7 +22,9 @@
 //! category hit the ceiling, so brand and tier no longer told them apart; `tanh` is close to
 //! the boost itself for small boosts and keeps the order of large ones.
 
-use std::collections::HashMap;
+/// Fast hashing of short strings: taste lookups run for every facet value a search meets,
+/// and SipHash was a visible share of a personalized search.
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use serde::Serialize;
 
@@ -145,7 +147,7 @@ impl Taste {
     /// The weighted mean tier of the prices the visitor engaged with, per category (every
     /// level of the path) and overall.
     fn learn_tiers(&mut self, profile: &Profile, symbols: &Symbols, tiers: &TierTable) {
-        let mut sums: HashMap<Vec<String>, (f32, f32)> = HashMap::new();
+        let mut sums: HashMap<Vec<String>, (f32, f32)> = HashMap::default();
         let mut overall = (0.0f32, 0.0f32);
         for point in &profile.prices {
             if point.weight <= 0.0 {
@@ -247,10 +249,14 @@ impl Taste {
 
     /// The long-term and session affinities of a brand (any case).
     pub fn of_brand(&self, brand: &str) -> (f32, f32) {
-        let key = brand.to_lowercase();
+        self.of_lower_brand(&brand.to_lowercase())
+    }
+
+    /// The long-term and session affinities of a lowercased brand.
+    pub fn of_lower_brand(&self, brand: &str) -> (f32, f32) {
         (
-            self.brands.get(&key).copied().unwrap_or(0.0),
-            self.session_brands.get(&key).copied().unwrap_or(0.0),
+            self.brands.get(brand).copied().unwrap_or(0.0),
+            self.session_brands.get(brand).copied().unwrap_or(0.0),
         )
     }
 
@@ -308,7 +314,7 @@ fn relative<K: std::hash::Hash + Eq>(scores: impl Iterator<Item = (K, f32)>) -> 
     let scores: Vec<(K, f32)> = scores.filter(|(_, v)| *v != 0.0).collect();
     let max = scores.iter().map(|(_, v)| v.abs()).fold(0.0f32, f32::max);
     if max == 0.0 {
-        return HashMap::new();
+        return HashMap::default();
     }
     scores.into_iter().map(|(k, v)| (k, v / max)).collect()
 }

@@ -193,8 +193,8 @@ struct Segment {
 impl Segment {
     fn open(reader: &SegmentReader, paths: &FacetPaths) -> tantivy::Result<Segment> {
         let category_paths = paths.of(reader, "category")?;
-        let brand_paths = paths.of(reader, "brand")?;
-        let attr_paths = paths.of(reader, "attr")?;
+        let brand_paths = paths.brands_lowered(reader)?;
+        let attr_paths = paths.attributes_keyed(reader)?;
         Ok(Segment {
             category: reader.facet_reader("category")?,
             categories: vec![None; category_paths.len()],
@@ -225,7 +225,7 @@ impl Segment {
                     paths
                         .get(ord as usize)
                         .and_then(|p| p.first())
-                        .map_or((0.0, 0.0), |b| taste.of_brand(b))
+                        .map_or((0.0, 0.0), |b| taste.of_lower_brand(b))
                 })
             }
             None => (0.0, 0.0),
@@ -234,12 +234,8 @@ impl Segment {
         for ord in self.attr.facet_ords(doc) {
             let paths = &self.attr_paths;
             let score = memo(&mut self.attributes, ord, || {
-                match paths.get(ord as usize).map(Vec::as_slice) {
-                    Some([name, value]) => taste.of_attribute(&format!(
-                        "{}={}",
-                        name.to_lowercase(),
-                        value.to_lowercase()
-                    )),
+                match paths.get(ord as usize).and_then(|p| p.first()) {
+                    Some(key) if !key.is_empty() => taste.of_attribute(key),
                     _ => 0.0,
                 }
             });
