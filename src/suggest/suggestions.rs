@@ -122,7 +122,7 @@ impl Suggestions {
     ) -> Vec<Suggestion> {
         let key = Normalizer::default().key(typed);
         let candidates: Vec<(u32, Match)> = if !key.is_empty() {
-            self.matches(&key)
+            self.matches(&key, limit)
         } else if affinity.is_some() {
             (0..self.entries.len() as u32)
                 .map(|i| (i, Match::Prefix))
@@ -162,7 +162,7 @@ impl Suggestions {
 
     /// Entries under keys starting with `key`, then (4+ characters) entries under keys with a
     /// prefix one edit away; each entry once, with its best match.
-    fn matches(&self, key: &str) -> Vec<(u32, Match)> {
+    fn matches(&self, key: &str, limit: usize) -> Vec<(u32, Match)> {
         if key.chars().count() <= SHORT_PREFIX_CHARS {
             let best = self.short.get(key).map_or(&[][..], Vec::as_slice);
             return best.iter().map(|&i| (i, Match::Prefix)).collect();
@@ -175,8 +175,12 @@ impl Suggestions {
         while let Some((_, ord)) = exact.next() {
             found.extend(self.posting(ord).iter().map(|&i| (i, Match::Prefix)));
         }
+        found.sort_unstable();
+        found.dedup_by_key(|(i, _)| *i);
+        // A typo match always ranks below every exact one: with enough exact matches, the
+        // walk of the one-edit automaton (the costly part) cannot change the answer.
         let letters = key.chars().count();
-        if (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+        if found.len() < limit && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
             let dfa = one_edit(key);
             let mut near = self.keys.search(prefix_within(&dfa)).into_stream();
             while let Some((_, ord)) = near.next() {
