@@ -199,6 +199,9 @@ pub struct RawWeights {
     pub coverage: f32,
     /// Bonus for a title that has every word of the query.
     pub title_coverage: f32,
+    /// Score factor for products that have a word the query negates ("without straw"):
+    /// 1 leaves them alone, 0.5 halves their score (they still match).
+    pub negated: f32,
     /// Weight of the popularity prior: the score is multiplied by up to `1 + popularity`.
     pub popularity: f32,
     /// Score factor for out-of-stock products.
@@ -223,6 +226,7 @@ impl Default for RawWeights {
             phrase: 1.5,
             coverage: 10.0,
             title_coverage: 8.0,
+            negated: 1.0,
             popularity: 0.2,
             out_of_stock: 0.5,
             recency: 0.1,
@@ -788,6 +792,9 @@ impl Config {
                 "search.weights",
                 "recency_half_life_days must be a number > 0",
             ));
+        }
+        if !(0.0..=1.0).contains(&w.negated) {
+            return Err(invalid("search.weights", "negated must be between 0 and 1"));
         }
         if !(0.0..=1.0).contains(&w.out_of_stock) {
             return Err(invalid(

@@ -51,6 +51,7 @@ pub fn boosts(outcome: &Outcome, searcher: &Searcher, fields: &Fields) -> Result
             .query(fields)
             .weight(EnableScoring::disabled_from_searcher(searcher))?;
         out.push(RuleBoost {
+            stage: "rule",
             rule: boost.rule.clone(),
             factor: boost.factor,
             weight: weight.into(),
@@ -221,6 +222,7 @@ mod tests {
             primary: score,
             secondary: score,
             tiebreak: 0,
+            text: 0.0,
         }
     }
 

@@ -342,7 +342,7 @@ pub fn search_with_rules(
         let score = placed.key.map_or(0.0, |k| k.secondary);
         let segment = searcher.segment_reader(address.segment_ord);
         let explain = if req.explain {
-            let mut explain = explain_hit(&ranker, searcher, plan.query.as_ref(), &placed)?;
+            let mut explain = explain_hit(&ranker, searcher, &placed)?;
             if stage.is_active() && placed.key.is_some() {
                 let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
                 explain.stages.extend(intent);
@@ -443,22 +443,16 @@ fn did_you_mean(
 
 /// The score breakdown of a hit; a pinned hit adds a `pin` stage (and, when it was not among
 /// the ranked hits, has no other).
-fn explain_hit(
-    ranker: &Ranker,
-    searcher: &tantivy::Searcher,
-    query: &dyn tantivy::query::Query,
-    placed: &Placed,
-) -> Result<Explain> {
+///
+/// The text score is the one the collector saw: asking tantivy to explain the query again
+/// cost a second evaluation and, for phrase clauses, tripped a debug assertion of tantivy's
+/// phrase scorer when the document came before the segment's first phrase match.
+fn explain_hit(ranker: &Ranker, searcher: &tantivy::Searcher, placed: &Placed) -> Result<Explain> {
     let address = placed.address;
-    let mut explain = if placed.key.is_some() {
+    let mut explain = if let Some(key) = placed.key {
         let segment = searcher.segment_reader(address.segment_ord);
         let cols = ranker.columns(segment)?;
-        let text_score = if ranker.has_text {
-            query.explain(searcher, address)?.value()
-        } else {
-            0.0
-        };
-        ranker.explain(&cols, address.doc_id, text_score)
+        ranker.explain(&cols, address.doc_id, key.text)
     } else {
         Explain {
             text: 0.0,
@@ -528,12 +522,16 @@ fn run_once(
         popularity: config.weights.browse_popularity,
     });
     plan.query = merchandise::restrict(plan.query, applied.outcome, fields);
+    let rules = match negation_demotion(&plan.negated, config.weights.negated, searcher, fields)? {
+        Some(demotion) => applied.boosts.with(demotion),
+        None => applied.boosts.clone(),
+    };
     let ranker = Ranker {
         weights: config.weights.clone(),
         has_text: plan.has_text(),
         sort: req.sort,
         recency,
-        rules: applied.boosts.clone(),
+        rules,
     };
     let (offset, limit) = applied.window(req.offset, req.limit);
     let top =
@@ -588,6 +586,41 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
         typo::complete(self.searcher, self.fields.all_text, prefix, limit)
     }
+}
+
+/// Products that have a word the query negates ("without straw") are demoted by `factor`
+/// (1: left alone), as a ranking stage like a rule's bury: they still match.
+fn negation_demotion(
+    negated: &[String],
+    factor: f32,
+    searcher: &tantivy::Searcher,
+    fields: &crate::index::Fields,
+) -> Result<Option<rank::RuleBoost>> {
+    if negated.is_empty() || factor >= 1.0 {
+        return Ok(None);
+    }
+    let any: Vec<(tantivy::query::Occur, Box<dyn tantivy::query::Query>)> = negated
+        .iter()
+        .map(|word| {
+            let term = tantivy::Term::from_field_text(fields.all_text, word);
+            let q: Box<dyn tantivy::query::Query> = Box::new(tantivy::query::TermQuery::new(
+                term,
+                tantivy::schema::IndexRecordOption::Basic,
+            ));
+            (tantivy::query::Occur::Should, q)
+        })
+        .collect();
+    let query = tantivy::query::BooleanQuery::new(any);
+    let weight = tantivy::query::Query::weight(
+        &query,
+        tantivy::query::EnableScoring::disabled_from_searcher(searcher),
+    )?;
+    Ok(Some(rank::RuleBoost {
+        stage: "negation",
+        rule: negated.join(" ").into(),
+        factor: f64::from(factor),
+        weight: weight.into(),
+    }))
 }
 
 /// The request as sent but with the price words taken out of its text (relaxing a price

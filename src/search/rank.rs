@@ -28,6 +28,9 @@ pub struct RankKey {
     pub secondary: f64,
     /// Stable hash of the id.
     pub tiebreak: u64,
+    /// The text score the collector saw (not compared): `explain` starts from it instead of
+    /// asking tantivy to explain the query again.
+    pub text: Score,
 }
 
 impl Eq for RankKey {}
@@ -76,8 +79,12 @@ impl RankColumns {
 }
 
 /// A boost or bury of a fired rule, compiled for one snapshot of the index.
+#[derive(Clone)]
 pub struct RuleBoost {
-    /// The rule's id.
+    /// The stage it shows as in `explain`: `rule`, or `negation` for products that have a
+    /// word the query negates.
+    pub stage: &'static str,
+    /// The rule's id (for a negation, the negated words).
     pub rule: Arc<str>,
     /// The factor applied to the products the expression holds for.
     pub factor: f64,
@@ -93,6 +100,13 @@ impl RuleBoosts {
     /// Boosts in rule order.
     pub fn new(boosts: Vec<RuleBoost>) -> RuleBoosts {
         RuleBoosts(boosts.into())
+    }
+
+    /// These boosts and one more.
+    pub fn with(&self, extra: RuleBoost) -> RuleBoosts {
+        let mut all: Vec<RuleBoost> = self.0.to_vec();
+        all.push(extra);
+        RuleBoosts::new(all)
     }
 
     /// The largest factor the boosts can apply together (buries lower nothing's bound).
@@ -257,7 +271,7 @@ impl Ranker {
     pub fn explain(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> Explain {
         let mut stages = self.stages(cols, doc).to_vec();
         stages.extend(self.rule_stages(cols, doc).map(|b| Stage {
-            stage: "rule",
+            stage: b.stage,
             rule: Some(b.rule.clone()),
             value: None,
             factor: b.factor,
@@ -317,6 +331,7 @@ impl Ranker {
             primary,
             secondary: relevance,
             tiebreak: cols.tiebreak.first(doc).unwrap_or(0),
+            text: text_score,
         }
     }
 }
@@ -338,17 +353,20 @@ mod tests {
             primary: 1.0,
             secondary: 1.0,
             tiebreak: 5,
+            text: 0.0,
         };
         let b = RankKey {
             primary: 1.0,
             secondary: 1.0,
             tiebreak: 9,
+            text: 0.0,
         };
         assert!(a > b);
         let c = RankKey {
             primary: 2.0,
             secondary: 0.0,
             tiebreak: 99,
+            text: 0.0,
         };
         assert!(c > a);
     }

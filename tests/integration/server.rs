@@ -83,7 +83,9 @@ impl Process {
     }
 
     async fn ready(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: a debug build replaying a journal of thousands of events while the other
+        // tests load both cores once took longer than 30 s to come up.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(r) = self
                 .client

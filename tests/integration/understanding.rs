@@ -136,3 +136,32 @@ async fn a_corrected_query_offers_did_you_mean_in_the_catalog_spelling() {
     let r = app.get("/v1/search?q=personal+blender").await;
     assert!(r.body["query"].get("did_you_mean").is_none());
 }
+
+#[tokio::test]
+async fn negated_words_can_demote_the_products_that_have_them() {
+    let plain = TestApp::with_small_catalog().await;
+    let app = TestApp::with_config("[search.weights]\nnegated = 0.1\n")
+        .load_small_catalog()
+        .await;
+    let q = "/v1/search?q=water+bottle+without+straw&explain=true";
+    let before = ids(&plain.get(q).await.body);
+    let r = app.get(q).await;
+    let after = ids(&r.body);
+    // The bottle that mentions a straw still matches, but drops.
+    let rank = |list: &[String]| list.iter().position(|id| id == "bottle-2").unwrap();
+    assert!(rank(&after) > rank(&before), "{before:?} then {after:?}");
+    assert_eq!(after.len(), before.len());
+    let hit = r.body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == "bottle-2")
+        .unwrap();
+    let stages: Vec<&str> = hit["explain"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert!(stages.contains(&"negation"), "{stages:?}");
+}
