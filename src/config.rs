@@ -218,13 +218,13 @@ pub struct RawWeights {
 impl Default for RawWeights {
     fn default() -> Self {
         RawWeights {
-            title: 3.0,
-            brand: 2.0,
+            title: 4.0,
+            brand: 3.0,
             category: 1.5,
-            attributes: 1.0,
-            description: 0.5,
-            phrase: 1.5,
-            coverage: 10.0,
+            attributes: 0.5,
+            description: 0.25,
+            phrase: 3.0,
+            coverage: 12.0,
             title_coverage: 8.0,
             negated: 1.0,
             popularity: 0.2,

@@ -12,9 +12,11 @@ const NDJSON: &str = "application/x-ndjson";
 const JSON: &str = "application/json";
 
 struct Process {
-    child: Child,
+    child: std::sync::Mutex<Child>,
     base: String,
     client: reqwest::Client,
+    /// Where the server's stderr goes.
+    log: std::path::PathBuf,
 }
 
 impl Process {
@@ -24,6 +26,9 @@ impl Process {
             .local_addr()
             .unwrap()
             .port();
+        // The server's log goes beside the data directory, so a failure can show it.
+        let log_path = data_dir.with_extension(format!("{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_attune"))
             .args([
                 "serve",
@@ -34,11 +39,12 @@ impl Process {
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("the attune binary starts");
         Process {
-            child,
+            child: std::sync::Mutex::new(child),
+            log: log_path,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
         }
@@ -78,14 +84,25 @@ impl Process {
     /// SIGKILL: no shutdown hook runs.
     fn kill(&self) {
         let _ = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
+            .args(["-KILL", &self.pid().to_string()])
             .status();
+        // Reap it: only then are its files (the index lock among them) surely closed, so a
+        // restart right after never finds the lock still held.
+        let _ = self.lock().wait();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Child> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pid(&self) -> u32 {
+        self.lock().id()
     }
 
     async fn ready(&self) -> Value {
         // Generous: a debug build replaying a journal of thousands of events while the other
         // tests load both cores once took longer than 30 s to come up.
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = self
                 .client
@@ -95,7 +112,11 @@ impl Process {
             {
                 return r.json().await.unwrap();
             }
-            assert!(Instant::now() < deadline, "server did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "server did not come up; its log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -103,8 +124,9 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = self.lock();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -158,16 +180,16 @@ async fn acknowledged_writes_survive_kill_9() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Process::start(dir.path());
+    let server = Process::start(dir.path());
     server.ready().await;
     let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+        .args(["-TERM", &server.pid().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
+        if let Some(exit) = server.lock().try_wait().unwrap() {
             assert!(exit.success(), "exit status {exit}");
             break;
         }
