@@ -37,9 +37,12 @@
 //! the merchandising rules of the configuration in force are evaluated against the request
 //! ([`rules::RuleSet::evaluate`]): their filters and hides join the query
 //! ([`search::merchandise`]) →
-//! one collector pass ranks (text score × priors × rule boosts, [`search::rank`]) and counts
-//! facets → pinned products take their positions → hits are hydrated from the stored product
-//! JSON.
+//! one collector pass ranks every match (text score × priors × price intent × the visitor's
+//! personalization × rule boosts: [`search::rank`], [`search::rerank`] with the visitor's
+//! [`search::personalize::Taste`] and the snapshot's [`search::tiers`]) and counts facets →
+//! pinned products take their positions → hits are hydrated from the stored product JSON.
+//! Category pages (`GET /v1/browse`) take the same path without words, with popularity and
+//! recency priors.
 //!
 //! # A reload, end to end
 //! The file changes ([`watch`]) or `POST /v1/admin/reload` arrives → [`Config::load`] parses
