@@ -67,3 +67,26 @@ async fn a_declared_language_wins_over_detection() {
     // German plural form finds it.
     assert_eq!(app.search_ids("q=Kinderwagens").await, vec!["en-german"]);
 }
+
+#[tokio::test]
+async fn colours_categories_and_brands_are_read_from_german_words_too() {
+    let app = store().await;
+    let r = app
+        .get("/v1/search?q=rote+Laufschuhe+Sprinta&limit=20")
+        .await;
+    let understood = r.body["query"]["understood"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = understood
+        .iter()
+        .map(|u| u["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"brand"), "{understood:?}");
+    assert!(kinds.contains(&"category"), "{understood:?}");
+    let colour = understood
+        .iter()
+        .find(|u| u["kind"] == "attribute")
+        .expect("the colour is read");
+    assert_eq!(colour["of"], "color");
+    assert_eq!(colour["values"], json!([["farbe", "Rot"]]));
+    // The red German running shoe leads.
+    assert_eq!(r.body["hits"][0]["id"], "de-shoe");
+}
