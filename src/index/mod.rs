@@ -143,7 +143,9 @@ impl ProductIndex {
         searcher: &Searcher,
         lang: crate::text::Lang,
     ) -> Result<Arc<crate::search::understand::Lexicon>> {
-        Ok(self.lexicons.of(searcher, &self.facet_paths, lang)?)
+        Ok(self.lexicons.get(searcher, &lang, || {
+            crate::search::understand::Lexicon::build(searcher, &self.facet_paths, lang)
+        })?)
     }
 
     /// The price tiers of a snapshot.
@@ -152,7 +154,9 @@ impl ProductIndex {
         searcher: &Searcher,
         settings: &crate::search::tiers::TierSettings,
     ) -> Result<Arc<crate::search::tiers::SnapshotTiers>> {
-        Ok(self.tiers.of(searcher, &self.facet_paths, settings)?)
+        Ok(self.tiers.get(searcher, settings, || {
+            crate::search::tiers::SnapshotTiers::build(searcher, &self.facet_paths, settings)
+        })?)
     }
 
     /// The schema's field handles.

@@ -12,6 +12,7 @@ pub mod query;
 pub mod rank;
 pub mod request;
 pub mod rerank;
+pub mod snapshot;
 pub mod synonyms;
 pub mod tiers;
 pub mod typo;
@@ -361,7 +362,6 @@ pub fn search_with_rules(
         hits.push(shown);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
-    let applied = personalized;
     Ok(SearchResponse {
         hits,
         total,
@@ -386,7 +386,7 @@ pub fn search_with_rules(
         },
         redirect: outcome.redirect.clone(),
         personalization: PersonalizationEcho {
-            applied,
+            applied: personalized,
             group: personal.group,
             strength,
         },

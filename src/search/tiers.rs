@@ -11,7 +11,7 @@
 //! filtering and counting by tier read a byte.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tantivy::BitSet;
 use tantivy::collector::{Collector, SegmentCollector};
@@ -161,7 +161,7 @@ impl SnapshotTiers {
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
-    fn build(
+    pub fn build(
         searcher: &Searcher,
         paths: &FacetPaths,
         settings: &TierSettings,
@@ -214,37 +214,8 @@ fn alive(segment: &SegmentReader) -> impl Iterator<Item = DocId> + '_ {
     (0..segment.max_doc()).filter(move |doc| !segment.is_deleted(*doc))
 }
 
-/// Tiers cached per snapshot: recomputed only when the index's segments change.
-#[derive(Default)]
-pub struct TierCache {
-    current: Mutex<Option<(Vec<SegmentId>, Arc<SnapshotTiers>)>>,
-}
-
-impl TierCache {
-    /// The tiers of a snapshot.
-    pub fn of(
-        &self,
-        searcher: &Searcher,
-        paths: &FacetPaths,
-        settings: &TierSettings,
-    ) -> tantivy::Result<Arc<SnapshotTiers>> {
-        let segments: Vec<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.segment_id())
-            .collect();
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((ids, tiers)) = current.as_ref()
-            && *ids == segments
-            && tiers.table.tiers() == settings.count()
-        {
-            return Ok(tiers.clone());
-        }
-        let tiers = Arc::new(SnapshotTiers::build(searcher, paths, settings)?);
-        *current = Some((segments, tiers.clone()));
-        Ok(tiers)
-    }
-}
+/// Tiers kept per snapshot and tier settings.
+pub type TierCache = super::snapshot::SnapshotCache<TierSettings, SnapshotTiers>;
 
 /// Matches the documents in any of some tiers (a filter: every match scores the same).
 #[derive(Debug, Clone)]
@@ -304,8 +275,8 @@ impl TierCounts {
 
 /// Per-segment state of [`TierCounts`].
 pub struct TierSegmentCounts {
-    tiers: Arc<SnapshotTiers>,
-    segment: SegmentId,
+    /// The segment's tier per document (read per match: no map lookup).
+    doc_tiers: Arc<[u8]>,
     counts: Vec<u64>,
 }
 
@@ -319,8 +290,7 @@ impl Collector for TierCounts {
         reader: &SegmentReader,
     ) -> tantivy::Result<TierSegmentCounts> {
         Ok(TierSegmentCounts {
-            tiers: self.tiers.clone(),
-            segment: reader.segment_id(),
+            doc_tiers: self.tiers.segment(reader.segment_id()),
             counts: vec![0; usize::from(self.tiers.table.tiers())],
         })
     }
@@ -344,7 +314,7 @@ impl SegmentCollector for TierSegmentCounts {
     type Fruit = Vec<u64>;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let tier = self.tiers.of(self.segment, doc);
+        let tier = self.doc_tiers.get(doc as usize).copied().unwrap_or(NO_TIER);
         if let Some(n) = self.counts.get_mut(usize::from(tier)) {
             *n += 1;
         }

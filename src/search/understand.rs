@@ -10,10 +10,8 @@
 //! colour attribute still ranks), but are never required: matching is any-word.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tantivy::index::SegmentId;
 use tantivy::{Searcher, Term};
 
 use super::facets::FacetPaths;
@@ -271,36 +269,8 @@ const SIZES: &[&str] = &[
     "plus size",
 ];
 
-/// Lexicons cached per snapshot: rebuilt only when the index's segments change.
-#[derive(Default)]
-pub struct LexiconCache {
-    current: Mutex<Option<(Vec<SegmentId>, Arc<Lexicon>)>>,
-}
-
-impl LexiconCache {
-    /// The lexicon of a snapshot.
-    pub fn of(
-        &self,
-        searcher: &Searcher,
-        paths: &FacetPaths,
-        lang: Lang,
-    ) -> tantivy::Result<Arc<Lexicon>> {
-        let segments: Vec<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.segment_id())
-            .collect();
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((ids, lexicon)) = current.as_ref()
-            && *ids == segments
-        {
-            return Ok(lexicon.clone());
-        }
-        let lexicon = Arc::new(Lexicon::build(searcher, paths, lang)?);
-        *current = Some((segments, lexicon.clone()));
-        Ok(lexicon)
-    }
-}
+/// Lexicons kept per snapshot and language.
+pub type LexiconCache = super::snapshot::SnapshotCache<Lang, Lexicon>;
 
 /// The filter terms of a constraint: a product with any of them satisfies it.
 pub fn terms(target: &Target, fields: &Fields) -> Vec<Term> {
