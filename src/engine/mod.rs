@@ -25,8 +25,8 @@ use crate::index::writer::WriterConfig;
 use crate::index::{DeleteReport, ProductIndex, ReplaceReport};
 use crate::profiles::facts::FactsCache;
 use crate::profiles::journal::Journal;
-use crate::profiles::profile::Preferences;
 use crate::profiles::profile::secs;
+use crate::profiles::profile::{Preferences, Profile};
 use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
@@ -216,12 +216,9 @@ impl Engine {
             .map(|v| Group::of(v, config.personalization.control_share));
         let read_taste = |tiers: &TierTable| -> Option<Taste> {
             let id = req.visitor_id.as_deref()?;
-            let half_life_s = config.profiles.half_life_ms / 1000.0;
-            let now = secs(now_ms());
-            let symbols = self.profiles.symbols();
             self.profiles
                 .with(id, |p| {
-                    (!p.opted_out()).then(|| Taste::of(p, symbols, half_life_s, now, tiers))
+                    (!p.opted_out()).then(|| self.taste(config, p, tiers))
                 })
                 .flatten()
         };
@@ -337,14 +334,7 @@ impl Engine {
         // The tier signal's targets, read the way search reads them.
         let config = self.config();
         let tiers = self.index.tiers(&self.index.searcher(), &config.tiers)?;
-        let half_life_s = config.profiles.half_life_ms / 1000.0;
-        let taste = Taste::of(
-            &profile,
-            self.profiles.symbols(),
-            half_life_s,
-            secs(now_ms()),
-            &tiers.table,
-        );
+        let taste = self.taste(&config, &profile, &tiers.table);
         let (overall, categories) = taste.tier_preferences();
         let named = |mean: f32| TierPreference {
             tier: config
@@ -362,6 +352,13 @@ impl Engine {
                 .collect(),
         });
         Ok(view)
+    }
+
+    /// What a profile says the visitor likes, now, as personalization reads it.
+    fn taste(&self, config: &Config, profile: &Profile, tiers: &TierTable) -> Taste {
+        let half_life_s = config.profiles.half_life_ms / 1000.0;
+        let now = secs(now_ms());
+        Taste::of(profile, self.profiles.symbols(), half_life_s, now, tiers)
     }
 
     /// Erases a profile, its aliases and its events from memory and disk.

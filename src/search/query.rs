@@ -285,7 +285,7 @@ fn restem_unknown(
             .all()
             .iter()
             .filter(|l| **l != lang)
-            .map(|l| Analyzer::new(*l).stem(folded))
+            .map(|l| l.stem(folded))
             .find(|stem| stem != term && vocabulary.has(stem));
         if let Some(stem) = other {
             replace_in(&mut words.sequence, term, &stem);

@@ -111,58 +111,56 @@ impl SegmentStage {
     /// The factor of one document: what [`SegmentStage::explain`] reports, computed without
     /// building the report (this runs for every match that can reach the page).
     pub fn factor(&mut self, doc: DocId) -> f64 {
-        let tiers = self.tier_count;
         let tier = self.tier(doc);
-        let intent = match self.intent {
-            Some(target) => {
-                1.0 + f64::from(self.config.price_intent) * intent_fit(tier, target, tiers)
-            }
-            None => 1.0,
-        };
-        let personal = match &self.taste {
-            Some((taste, strength)) if *strength > 0 && !taste.is_empty() => {
-                let boost = self
-                    .features
-                    .signals(taste, doc, tier, tiers)
-                    .boost(&self.config.weights);
-                personalize::factor(boost, *strength, self.config.max_boost)
-            }
-            _ => 1.0,
-        };
+        let intent = self.intent_stage(tier).map_or(1.0, |s| s.factor);
+        let personal = self
+            .personal(doc, tier)
+            .map_or(1.0, |(_, boost, strength)| {
+                personalize::factor(boost, strength, self.config.max_boost)
+            });
         intent * personal
+    }
+
+    /// What each part of the stage does to one document.
+    pub fn explain(&mut self, doc: DocId) -> (Option<Stage>, Option<PersonalExplain>) {
+        let tier = self.tier(doc);
+        let intent = self.intent_stage(tier);
+        let personal = self
+            .personal(doc, tier)
+            .map(|(signals, boost, strength)| PersonalExplain {
+                signals: signals.weighted(&self.config.weights),
+                boost,
+                strength,
+                factor: personalize::factor(boost, strength, self.config.max_boost),
+            });
+        (intent, personal)
     }
 
     fn tier(&self, doc: DocId) -> u8 {
         self.doc_tiers.get(doc as usize).copied().unwrap_or(NO_TIER)
     }
 
-    /// What each part of the stage does to one document.
-    pub fn explain(&mut self, doc: DocId) -> (Option<Stage>, Option<PersonalExplain>) {
-        let tiers = self.tier_count;
-        let tier = self.tier(doc);
-        let intent = self.intent.map(|target| {
-            let fit = intent_fit(tier, target, tiers);
+    /// The price intent stage of a product of this tier, when the query has an intent.
+    fn intent_stage(&self, tier: u8) -> Option<Stage> {
+        self.intent.map(|target| {
+            let fit = intent_fit(tier, target, self.tier_count);
             Stage {
                 stage: "price_intent",
                 rule: None,
                 value: Some(fit),
                 factor: 1.0 + f64::from(self.config.price_intent) * fit,
             }
-        });
-        let personal = match &self.taste {
-            Some((taste, strength)) if *strength > 0 && !taste.is_empty() => {
-                let signals = self.features.signals(taste, doc, tier, tiers);
-                let boost = signals.boost(&self.config.weights);
-                Some(PersonalExplain {
-                    signals: signals.weighted(&self.config.weights),
-                    boost,
-                    strength: *strength,
-                    factor: personalize::factor(boost, *strength, self.config.max_boost),
-                })
-            }
-            _ => None,
-        };
-        (intent, personal)
+        })
+    }
+
+    /// A document's signals, their weighted sum and the strength, when the taste applies.
+    fn personal(&mut self, doc: DocId, tier: u8) -> Option<(Signals, f32, u8)> {
+        let (taste, strength) = self.taste.as_ref()?;
+        if *strength == 0 || taste.is_empty() {
+            return None;
+        }
+        let signals = self.features.signals(taste, doc, tier, self.tier_count);
+        Some((signals, signals.boost(&self.config.weights), *strength))
     }
 }
 

@@ -58,6 +58,14 @@ impl Lang {
         TABLE[self.0].1
     }
 
+    /// The stem of one lowercased, folded word (for a word or two; an [`super::Analyzer`]
+    /// keeps its stemmer for whole texts).
+    pub fn stem(self, folded: &str) -> String {
+        rust_stemmers::Stemmer::create(self.algorithm())
+            .stem(folded)
+            .into_owned()
+    }
+
     fn whatlang(self) -> whatlang::Lang {
         TABLE[self.0].2
     }
