@@ -1,7 +1,7 @@
 //! In-process queries per second on one thread, for the load script's baseline: plain tantivy
 //! BM25 and attune's full search path over the same data directory and query list; then the
-//! same queries personalized for a visitor with about fifty affinities, alternating with
-//! unpersonalized rounds so both see the same machine.
+//! same queries personalized for a visitor with about fifty affinities, in pairs of passes
+//! with unpersonalized ones so both see the same machine.
 //!
 //! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`).
 
@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use attune::search::SearchRequest;
 use attune::search::baseline::{Matching, PlainBm25};
 use attune::{Config, Engine};
+
+/// Pairs of unpersonalized and personalized passes compared.
+const PAIRS: usize = 21;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -70,28 +73,47 @@ fn main() -> anyhow::Result<()> {
             ..r.clone()
         })
         .collect();
-    let (mut plain_rounds, mut personal_rounds) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        for (list, out) in [
-            (&requests, &mut plain_rounds),
-            (&personalized, &mut personal_rounds),
-        ] {
-            let mut next = list.iter().cycle();
-            out.push(run(&queries, seconds, |_| {
-                let req = next.next().expect("cycle");
-                engine.search_now(req).map(|a| a.hits.len()).unwrap_or(0)
-            }));
-        }
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+    // Pairs of passes over every query, one unpersonalized and one personalized, in
+    // alternating order (ABBA): the ratio of each pair's times is measured on the same
+    // machine state, so a noisy neighbour moves both.
+    let pass = |list: &[SearchRequest]| {
+        let started = Instant::now();
+        let hits: usize = list
+            .iter()
+            .map(|req| engine.search_now(req).map(|a| a.hits.len()).unwrap_or(0))
+            .sum();
+        assert!(hits > 0, "no query found anything");
+        started.elapsed().as_secs_f64()
     };
-    let (plain, personal) = (median(&mut plain_rounds), median(&mut personal_rounds));
+    if std::env::var_os("HACK_ONLY_PERSONAL").is_some() {
+        for _ in 0..20 {
+            pass(&personalized);
+        }
+        return Ok(());
+    }
+    let mut ratios = Vec::new();
+    for round in 0..PAIRS {
+        let (plain, personal) = if round % 2 == 0 {
+            let plain = pass(&requests);
+            (plain, pass(&personalized))
+        } else {
+            let personal = pass(&personalized);
+            (pass(&requests), personal)
+        };
+        ratios.push(personal / plain);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let pct = |r: f64| (r - 1.0) * 100.0;
     println!(
-        "attune unpersonalized / personalized ({affinities} affinities), 3 alternating rounds: \
-         {plain:.0} / {personal:.0} queries/s (medians; personalized costs {:+.1} % time)",
-        (plain / personal - 1.0) * 100.0
+        "personalized ({affinities} affinities) vs unpersonalized, {PAIRS} pairs of passes over \
+         the {} queries: personalized costs {:+.1} % time (median; quartiles {:+.1} to {:+.1}, \
+         range {:+.1} to {:+.1})",
+        requests.len(),
+        pct(ratios[PAIRS / 2]),
+        pct(ratios[PAIRS / 4]),
+        pct(ratios[PAIRS * 3 / 4]),
+        pct(ratios[0]),
+        pct(ratios[PAIRS - 1]),
     );
     engine.close();
     Ok(())

@@ -119,17 +119,33 @@ impl SegmentCollector for TopRankedSegment {
         if self.k == 0 {
             return;
         }
-        if self.heap.len() >= self.k
-            && let (Some(bound), Some(Reverse((worst, _)))) =
-                (self.ranker.primary_bound(score), self.heap.peek())
-            && bound * self.stage_max < worst.primary
-        {
+        let relevance = self.ranker.sort == super::request::Sort::Relevance;
+        let full = self.heap.len() >= self.k;
+        // The bound from the text score alone, while the page is full.
+        let cannot_reach = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, factor: f64| {
+            full && matches!(
+                (self.ranker.primary_bound(score), heap.peek()),
+                (Some(bound), Some(Reverse((worst, _)))) if bound * factor < worst.primary
+            )
+        };
+        if cannot_reach(&self.heap, self.stage_max) {
             return;
         }
+        // The stage reads arrays kept per segment, the priors read fast fields: with the
+        // stage's factor known, the bound is tighter before the priors are read.
+        let factor = match &mut self.stage {
+            Some(stage) => {
+                let factor = stage.factor(doc);
+                if cannot_reach(&self.heap, factor) {
+                    return;
+                }
+                Some(factor)
+            }
+            None => None,
+        };
         let mut key = self.ranker.key(&self.columns, doc, score);
-        if let Some(stage) = &mut self.stage {
-            let factor = stage.factor(doc);
-            if self.ranker.sort == super::request::Sort::Relevance {
+        if let Some(factor) = factor {
+            if relevance {
                 key.primary *= factor;
             }
             key.secondary *= factor;
@@ -165,6 +181,7 @@ mod tests {
     use crate::index::writer::WriterConfig;
     use crate::rules::expr::Expr;
     use crate::rules::{FiredBoost, Outcome};
+    use crate::search::personalize::Taste;
     use crate::search::rank::RuleBoosts;
     use crate::search::{SearchRequest, query};
     use proptest::prelude::*;
@@ -181,7 +198,7 @@ mod tests {
                 any::<bool>(),
                 0..BRANDS.len(),
             ),
-            1..40,
+            1..120,
         )
     }
 
@@ -211,7 +228,9 @@ mod tests {
 
         /// The lazily bounded collector returns exactly what ranking every match returns
         /// (tantivy's own top-k over the same keys, no bound), with or without a rule that
-        /// boosts or buries a brand (a boost raises the bound).
+        /// boosts or buries a brand (a boost raises the bound), and with or without a
+        /// visitor who likes one brand and dislikes another (personalization is bounded
+        /// twice: by its largest factor, then by the document's own).
         #[test]
         fn the_bounded_top_k_equals_ranking_every_match(
             docs in catalog(),
@@ -219,6 +238,7 @@ mod tests {
             offset in 0usize..5,
             limit in 1usize..8,
             rule in prop::option::of((0..BRANDS.len(), prop_oneof![0.1f64..1.0, 1.0f64..20.0])),
+            taste in prop::option::of((0..BRANDS.len(), 0..BRANDS.len(), 1u8..=100)),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
@@ -240,13 +260,36 @@ mod tests {
             let rules = brand_rule(&searcher, &index, rule);
             let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None, rules };
 
-            let ours = searcher.search(plan.query.as_ref(), &TopRankedCollector::new(ranker.clone(), offset, limit)).unwrap();
+            let stage = taste.map(|(liked, disliked, strength)| {
+                let lower = |b: usize| BRANDS[b].to_lowercase();
+                let taste = Taste::of_brands(&[(&lower(liked), 1.0, 0.5), (&lower(disliked), -0.5, -1.0)]);
+                Arc::new(PersonalStage {
+                    taste: Some((Arc::new(taste), strength)),
+                    intent: None,
+                    config: Config::default().personalization,
+                    tiers: index.tiers(&searcher, &Config::default().tiers).unwrap(),
+                    paths: index.facet_paths(),
+                })
+            });
+
+            let collector = TopRankedCollector::new(ranker.clone(), offset, limit).with_stage(stage.clone());
+            let ours = searcher.search(plan.query.as_ref(), &collector).unwrap();
             let oracle_ranker = ranker.clone();
             let oracle = searcher.search(plan.query.as_ref(), &TopDocs::with_limit(offset + limit).tweak_score(
                 move |segment: &SegmentReader| {
                     let ranker = oracle_ranker.clone();
                     let cols = ranker.columns(segment).unwrap();
-                    move |doc: DocId, score: Score| ranker.key(&cols, doc, score)
+                    let stage = stage.as_ref().map(|s| std::cell::RefCell::new(s.for_segment(segment).unwrap()));
+                    move |doc: DocId, score: Score| {
+                        let mut key = ranker.key(&cols, doc, score);
+                        if let Some(stage) = &stage {
+                            let mut stage = stage.borrow_mut();
+                            let factor = stage.factor(doc);
+                            key.primary *= factor;
+                            key.secondary *= factor;
+                        }
+                        key
+                    }
                 })).unwrap();
             let expected: Vec<RankKey> = oracle.into_iter().skip(offset).map(|(k, _)| k).collect();
             let got: Vec<RankKey> = ours.hits.iter().map(|(k, _)| *k).collect();

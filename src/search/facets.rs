@@ -21,17 +21,69 @@ pub type PathCounts = HashMap<Vec<String>, u64>;
 /// The paths of a segment's facet ordinals, decoded once per segment and field.
 type SegmentPaths = Arc<Vec<Vec<String>>>;
 
+/// Facet ordinals by a string derived from their path (a lowercased brand, an attribute's
+/// `name=value`): several ordinals can share one.
+pub type OrdsByKey = HashMap<String, Vec<u32>>;
+
+/// Each document's first ordinal of a facet field ([`NO_ORD`] for none), by doc id.
+pub type FirstOrds = Arc<[u32]>;
+
+/// The first ordinal of a document without a value.
+pub const NO_ORD: u32 = u32::MAX;
+
 /// Decoded facet dictionaries. Turning an ordinal back into its path decompresses a block of
 /// the dictionary; doing that for every distinct facet of every search made faceted searches
 /// over broad matches 30 times slower than unfaceted ones. Segments are immutable, so each
-/// dictionary is decoded once, in one sequential pass, and kept while its segment lives.
+/// dictionary is decoded once, in one sequential pass, and kept while its segment lives;
+/// so are each document's first ordinal and the ordinals of derived keys, which
+/// personalization reads for every match.
 #[derive(Default)]
 pub struct FacetPaths {
-    cache: Mutex<HashMap<(SegmentId, &'static str), SegmentPaths>>,
+    paths: PerSegment<Vec<Vec<String>>>,
+    first: PerSegment<[u32]>,
+    by_key: PerSegment<OrdsByKey>,
 }
 
-/// Dictionaries kept before the cache starts over (segments come and go with merges).
+/// Values computed once per segment and name, kept while the segment lives.
+struct PerSegment<T: ?Sized> {
+    cache: Mutex<HashMap<(SegmentId, &'static str), Arc<T>>>,
+}
+
+impl<T: ?Sized> Default for PerSegment<T> {
+    fn default() -> Self {
+        PerSegment {
+            cache: Mutex::default(),
+        }
+    }
+}
+
+/// Values kept before a cache starts over (segments come and go with merges).
 const MAX_CACHED_DICTIONARIES: usize = 256;
+
+impl<T: ?Sized> PerSegment<T> {
+    fn get(
+        &self,
+        segment: &SegmentReader,
+        name: &'static str,
+        build: impl FnOnce() -> tantivy::Result<Arc<T>>,
+    ) -> tantivy::Result<Arc<T>> {
+        let key = (segment.segment_id(), name);
+        if let Some(value) = self.lock().get(&key) {
+            return Ok(value.clone());
+        }
+        let value = build()?;
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED_DICTIONARIES {
+            cache.clear();
+        }
+        cache.insert(key, value.clone());
+        Ok(value)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, &'static str), Arc<T>>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl FacetPaths {
     /// The paths of the facet field `field` in `segment`, by ordinal.
@@ -40,69 +92,72 @@ impl FacetPaths {
         segment: &SegmentReader,
         field: &'static str,
     ) -> tantivy::Result<SegmentPaths> {
-        let key = (segment.segment_id(), field);
-        if let Some(paths) = self.lock().get(&key) {
-            return Ok(paths.clone());
-        }
-        let reader = segment.facet_reader(field)?;
-        let mut paths = Vec::with_capacity(reader.num_facets());
-        let mut stream = reader.facet_dict().stream()?;
-        while stream.advance() {
-            let facet = Facet::from_encoded(stream.key().to_vec())
-                .map_err(|e| tantivy::TantivyError::InternalError(e.to_string()))?;
-            paths.push(facet.to_path().into_iter().map(str::to_string).collect());
-        }
-        let paths = Arc::new(paths);
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED_DICTIONARIES {
-            cache.clear();
-        }
-        cache.insert(key, paths.clone());
-        Ok(paths)
+        self.paths.get(segment, field, || {
+            let reader = segment.facet_reader(field)?;
+            let mut paths = Vec::with_capacity(reader.num_facets());
+            let mut stream = reader.facet_dict().stream()?;
+            while stream.advance() {
+                let facet = Facet::from_encoded(stream.key().to_vec())
+                    .map_err(|e| tantivy::TantivyError::InternalError(e.to_string()))?;
+                paths.push(facet.to_path().into_iter().map(str::to_string).collect());
+            }
+            Ok(Arc::new(paths))
+        })
     }
 
-    /// The brands of a segment lowercased, by ordinal (for case-insensitive lookups that
-    /// allocate nothing per search).
-    pub fn brands_lowered(&self, segment: &SegmentReader) -> tantivy::Result<SegmentPaths> {
-        self.derived(segment, "brand", "brand#lower", |path| {
+    /// Each document's first ordinal of the facet field `field` in `segment`.
+    pub fn first_ords(
+        &self,
+        segment: &SegmentReader,
+        field: &'static str,
+    ) -> tantivy::Result<FirstOrds> {
+        self.first.get(segment, field, || {
+            let reader = segment.facet_reader(field)?;
+            Ok((0..segment.max_doc())
+                .map(|doc| {
+                    reader
+                        .facet_ords(doc)
+                        .next()
+                        .and_then(|ord| u32::try_from(ord).ok())
+                        .unwrap_or(NO_ORD)
+                })
+                .collect())
+        })
+    }
+
+    /// The brand ordinals of a segment by lowercased brand.
+    pub fn brands_lowered(&self, segment: &SegmentReader) -> tantivy::Result<Arc<OrdsByKey>> {
+        self.by_key(segment, "brand", |path| {
             path.first().map(|b| b.to_lowercase()).unwrap_or_default()
         })
     }
 
-    /// The attribute values of a segment as lowercased `name=value`, by ordinal ("" for
-    /// the attribute names' own ordinals).
-    pub fn attributes_keyed(&self, segment: &SegmentReader) -> tantivy::Result<SegmentPaths> {
-        self.derived(segment, "attr", "attr#kv", |path| match path {
+    /// The attribute value ordinals of a segment by lowercased `name=value` (the attribute
+    /// names' own ordinals are left out).
+    pub fn attributes_keyed(&self, segment: &SegmentReader) -> tantivy::Result<Arc<OrdsByKey>> {
+        self.by_key(segment, "attr", |path| match path {
             [name, value] => format!("{}={}", name.to_lowercase(), value.to_lowercase()),
             _ => String::new(),
         })
     }
 
-    /// One string per ordinal of `field`, derived from its path and cached like the paths.
-    fn derived(
+    /// The ordinals of `field` by a key derived from their paths (an empty key is skipped).
+    fn by_key(
         &self,
         segment: &SegmentReader,
         field: &'static str,
-        name: &'static str,
         derive: fn(&[String]) -> String,
-    ) -> tantivy::Result<SegmentPaths> {
-        let key = (segment.segment_id(), name);
-        if let Some(values) = self.lock().get(&key) {
-            return Ok(values.clone());
-        }
-        let paths = self.of(segment, field)?;
-        let values: Arc<Vec<Vec<String>>> =
-            Arc::new(paths.iter().map(|p| vec![derive(p)]).collect());
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED_DICTIONARIES {
-            cache.clear();
-        }
-        cache.insert(key, values.clone());
-        Ok(values)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, &'static str), SegmentPaths>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    ) -> tantivy::Result<Arc<OrdsByKey>> {
+        self.by_key.get(segment, field, || {
+            let mut keyed = OrdsByKey::new();
+            for (ord, path) in self.of(segment, field)?.iter().enumerate() {
+                let key = derive(path);
+                if let (false, Ok(ord)) = (key.is_empty(), u32::try_from(ord)) {
+                    keyed.entry(key).or_default().push(ord);
+                }
+            }
+            Ok(Arc::new(keyed))
+        })
     }
 }
 

@@ -201,6 +201,39 @@ impl Taste {
             && self.tier_overall.is_none()
     }
 
+    /// Whether any category says something (an affinity or a tier of its own): else every
+    /// category reads the same and a product's need not be read.
+    pub fn knows_categories(&self) -> bool {
+        !(self.categories.is_empty()
+            && self.session_categories.is_empty()
+            && self.tier_by_category.is_empty())
+    }
+
+    /// A taste of brand affinities alone (lowercased brand, long-term, session), for tests.
+    #[cfg(test)]
+    pub fn of_brands(brands: &[(&str, f32, f32)]) -> Taste {
+        let mut taste = Taste::default();
+        for (brand, long_term, session) in brands {
+            taste.brands.insert(brand.to_string(), *long_term);
+            taste.session_brands.insert(brand.to_string(), *session);
+        }
+        taste
+    }
+
+    /// The lowercased brands with an affinity, long-term or in the session (a brand in
+    /// both comes twice).
+    pub fn brands(&self) -> impl Iterator<Item = &str> {
+        self.brands
+            .keys()
+            .chain(self.session_brands.keys())
+            .map(String::as_str)
+    }
+
+    /// The attribute values (`name=value`) with an affinity.
+    pub fn attributes(&self) -> impl Iterator<Item = &str> {
+        self.attributes.keys().map(String::as_str)
+    }
+
     /// Every signal of a product, in [-1, 1].
     pub fn signals(&self, product: &Features<'_>, tiers: u8) -> Signals {
         let brand = product.brand.map_or((0.0, 0.0), |b| self.of_brand(b));

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tantivy::fastfield::FacetReader;
 use tantivy::{DocId, SegmentReader};
 
-use super::facets::FacetPaths;
+use super::facets::{FacetPaths, FirstOrds, NO_ORD};
 use super::personalize::{self, CategoryTaste, Signal, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
@@ -86,7 +86,11 @@ impl PersonalStage {
     /// The per-segment state.
     pub fn for_segment(&self, reader: &SegmentReader) -> tantivy::Result<SegmentStage> {
         Ok(SegmentStage {
-            features: Segment::open(reader, &self.paths)?,
+            features: Segment::open(
+                reader,
+                &self.paths,
+                self.taste.as_ref().map(|(t, _)| t.as_ref()),
+            )?,
             doc_tiers: self.tiers.segment(reader.segment_id()),
             tier_count: self.tiers.table.tiers(),
             taste: self.taste.clone(),
@@ -173,78 +177,113 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     }
 }
 
-/// The facet readers and decoded dictionaries of one segment, with what the taste says of
-/// each facet value met so far: candidates share categories and brands, so each value is
-/// looked up in the taste once per request, not once per candidate.
+/// What the taste says of the facet values of one segment. Each document's category and
+/// brand ordinals are read from arrays kept per segment, not from the fast fields: this runs
+/// for every match that can reach the page. The taste names a few brands and attribute
+/// values, so those are turned into ordinals once per request and segment, and every other
+/// value is known to say nothing; categories are looked up once per ordinal met (a parent
+/// informs its children, so a category's value needs its path).
 struct Segment {
-    category: FacetReader,
+    category_ords: FirstOrds,
     category_paths: Arc<Vec<Vec<String>>>,
-    brand: FacetReader,
-    brand_paths: Arc<Vec<Vec<String>>>,
-    attr: FacetReader,
-    attr_paths: Arc<Vec<Vec<String>>>,
+    /// The taste of each category ordinal met so far (empty when no category says anything).
     categories: Vec<Option<CategoryTaste>>,
-    brands: Vec<Option<(f32, f32)>>,
-    attributes: Vec<Option<f32>>,
+    /// What every category says when the taste knows none: the overall tier only.
+    any_category: CategoryTaste,
+    brand_ords: FirstOrds,
+    /// The long-term and session affinities of the taste's brands, by ordinal (sorted).
+    brands: Vec<(u32, (f32, f32))>,
+    /// The attribute reader, when the taste has attribute affinities.
+    attr: Option<FacetReader>,
+    /// The affinities of the taste's attribute values, by ordinal (sorted).
+    attributes: Vec<(u32, f32)>,
 }
 
 impl Segment {
-    fn open(reader: &SegmentReader, paths: &FacetPaths) -> tantivy::Result<Segment> {
+    fn open(
+        reader: &SegmentReader,
+        paths: &FacetPaths,
+        taste: Option<&Taste>,
+    ) -> tantivy::Result<Segment> {
+        let knows_categories = taste.is_some_and(Taste::knows_categories);
         let category_paths = paths.of(reader, "category")?;
-        let brand_paths = paths.brands_lowered(reader)?;
-        let attr_paths = paths.attributes_keyed(reader)?;
+        let mut brands = Vec::new();
+        let mut attributes = Vec::new();
+        let mut attr = None;
+        if let Some(taste) = taste {
+            let by_brand = paths.brands_lowered(reader)?;
+            for brand in taste.brands() {
+                for &ord in by_brand.get(brand).into_iter().flatten() {
+                    brands.push((ord, taste.of_lower_brand(brand)));
+                }
+            }
+            let by_value = paths.attributes_keyed(reader)?;
+            for key in taste.attributes() {
+                for &ord in by_value.get(key).into_iter().flatten() {
+                    attributes.push((ord, taste.of_attribute(key)));
+                }
+            }
+            if !attributes.is_empty() {
+                attr = Some(reader.facet_reader("attr")?);
+            }
+        }
+        brands.sort_unstable_by_key(|(ord, _)| *ord);
+        brands.dedup_by_key(|(ord, _)| *ord);
+        attributes.sort_unstable_by_key(|(ord, _)| *ord);
         Ok(Segment {
-            category: reader.facet_reader("category")?,
-            categories: vec![None; category_paths.len()],
+            category_ords: paths.first_ords(reader, "category")?,
+            categories: if knows_categories {
+                vec![None; category_paths.len()]
+            } else {
+                Vec::new()
+            },
+            any_category: taste.map_or_else(CategoryTaste::default, |t| t.of_category(&[])),
             category_paths,
-            brand: reader.facet_reader("brand")?,
-            brands: vec![None; brand_paths.len()],
-            brand_paths,
-            attr: reader.facet_reader("attr")?,
-            attributes: vec![None; attr_paths.len()],
-            attr_paths,
+            brand_ords: paths.first_ords(reader, "brand")?,
+            brands,
+            attr,
+            attributes,
         })
     }
 
+    /// A document's signals.
     fn signals(&mut self, taste: &Taste, doc: DocId, tier: u8, tiers: u8) -> Signals {
-        let category = match self.category.facet_ords(doc).next() {
-            Some(ord) => {
+        let ord_of = |ords: &FirstOrds| ords.get(doc as usize).copied().unwrap_or(NO_ORD);
+        let category = match ord_of(&self.category_ords) {
+            ord if ord == NO_ORD || self.categories.is_empty() => self.any_category,
+            ord => {
                 let paths = &self.category_paths;
                 memo(&mut self.categories, ord, || {
                     taste.of_category(paths.get(ord as usize).map_or(&[], Vec::as_slice))
                 })
             }
-            None => taste.of_category(&[]),
         };
-        let brand = match self.brand.facet_ords(doc).next() {
-            Some(ord) => {
-                let paths = &self.brand_paths;
-                memo(&mut self.brands, ord, || {
-                    paths
-                        .get(ord as usize)
-                        .and_then(|p| p.first())
-                        .map_or((0.0, 0.0), |b| taste.of_lower_brand(b))
-                })
-            }
-            None => (0.0, 0.0),
-        };
+        let brand = find(&self.brands, ord_of(&self.brand_ords)).unwrap_or((0.0, 0.0));
         let mut attribute = 0.0;
-        for ord in self.attr.facet_ords(doc) {
-            let paths = &self.attr_paths;
-            let score = memo(&mut self.attributes, ord, || {
-                match paths.get(ord as usize).and_then(|p| p.first()) {
-                    Some(key) if !key.is_empty() => taste.of_attribute(key),
-                    _ => 0.0,
+        if let Some(attr) = &self.attr {
+            for ord in attr.facet_ords(doc) {
+                if let Some(score) = u32::try_from(ord)
+                    .ok()
+                    .and_then(|o| find(&self.attributes, o))
+                {
+                    attribute = personalize::strongest(attribute, score);
                 }
-            });
-            attribute = personalize::strongest(attribute, score);
+            }
         }
         personalize::combine(category, brand, attribute, tier, tiers)
     }
 }
 
+/// The value of an ordinal in a short list sorted by ordinal.
+fn find<T: Copy>(sorted: &[(u32, T)], ord: u32) -> Option<T> {
+    sorted
+        .binary_search_by_key(&ord, |(o, _)| *o)
+        .ok()
+        .map(|i| sorted[i].1)
+}
+
 /// The memoised value of a facet ordinal, computed on first use.
-fn memo<T: Copy>(slots: &mut [Option<T>], ord: u64, compute: impl FnOnce() -> T) -> T {
+fn memo<T: Copy>(slots: &mut [Option<T>], ord: u32, compute: impl FnOnce() -> T) -> T {
     match slots.get_mut(ord as usize) {
         Some(Some(value)) => *value,
         Some(slot) => *slot.insert(compute()),
