@@ -3,7 +3,8 @@
 //! same queries personalized for a visitor with about fifty affinities, in pairs of passes
 //! with unpersonalized ones so both see the same machine.
 //!
-//! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`).
+//! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`). With
+//! `PROFILE=plain` or `PROFILE=personal` it ends with passes of that kind only, for `perf`.
 
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,18 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os("HACK_ONLY_PERSONAL").is_some() {
         for _ in 0..20 {
             pass(&personalized);
+        }
+        return Ok(());
+    }
+    // PROFILE=plain or PROFILE=personal: only passes of that kind, for a profiler.
+    if let Ok(only) = std::env::var("PROFILE") {
+        let list = if only == "personal" {
+            &personalized
+        } else {
+            &requests
+        };
+        for _ in 0..PAIRS {
+            pass(list);
         }
         return Ok(());
     }

@@ -31,12 +31,13 @@ use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
 use crate::search::personalize::{Group, Taste};
-use crate::search::tiers::TierTable;
+use crate::search::tiers::{SnapshotTiers, TierTable};
 use crate::search::{self, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
 mod admin;
 mod ingest;
+mod tastes;
 
 pub use admin::{Preview, PreviewRequest, ReloadReport};
 
@@ -58,6 +59,7 @@ pub struct Engine {
     journal: Journal,
     search_gate: Arc<Gate>,
     suggester: Suggester,
+    tastes: tastes::TasteCache,
 }
 
 impl Engine {
@@ -96,6 +98,7 @@ impl Engine {
             journal,
             search_gate: Arc::new(gate),
             suggester: Suggester::new()?,
+            tastes: tastes::TasteCache::default(),
             config: ArcSwap::from_pointee(config),
             reloading: Mutex::new(()),
             clock,
@@ -214,11 +217,16 @@ impl Engine {
             .visitor_id
             .as_deref()
             .map(|v| Group::of(v, config.personalization.control_share));
-        let read_taste = |tiers: &TierTable| -> Option<Taste> {
+        let read_taste = |tiers: &Arc<SnapshotTiers>| -> Option<Arc<Taste>> {
             let id = req.visitor_id.as_deref()?;
+            let half_life_s = config.profiles.half_life_ms / 1000.0;
             self.profiles
                 .with(id, |p| {
-                    (!p.opted_out()).then(|| self.taste(config, p, tiers))
+                    (!p.opted_out()).then(|| {
+                        self.tastes.get(p, tiers, half_life_s, now_ms(), || {
+                            self.taste(config, p, &tiers.table)
+                        })
+                    })
                 })
                 .flatten()
         };
@@ -366,9 +374,12 @@ impl Engine {
         if self.profiles.get(id).is_none() {
             return Err(Error::UnknownVisitor(id.to_string()));
         }
+        let canonical = self.profiles.resolve(id);
         self.journal
             .append(vec![Entry::Forget { id: id.to_string() }])
             .await?;
+        // After the profile is gone, so no search can build its taste again.
+        self.tastes.forget(&canonical);
         // The events are in the log until a snapshot replaces it.
         self.journal.snapshot().await
     }

@@ -25,22 +25,59 @@ type SegmentPaths = Arc<Vec<Vec<String>>>;
 /// `name=value`): several ordinals can share one.
 pub type OrdsByKey = HashMap<String, Vec<u32>>;
 
-/// Each document's first ordinal of a facet field ([`NO_ORD`] for none), by doc id.
-pub type FirstOrds = Arc<[u32]>;
+/// Every document's ordinals of a facet field, read once per segment: looking them up here
+/// is an array read, where the fast field decodes its column index and values.
+#[derive(Debug, Default)]
+pub struct DocOrds {
+    /// Where each document's ordinals start in `ords` (one more entry than documents).
+    starts: Vec<u32>,
+    ords: Vec<u32>,
+}
 
-/// The first ordinal of a document without a value.
-pub const NO_ORD: u32 = u32::MAX;
+impl DocOrds {
+    fn read(segment: &SegmentReader, field: &str) -> tantivy::Result<DocOrds> {
+        let reader = segment.facet_reader(field)?;
+        let mut out = DocOrds {
+            starts: Vec::with_capacity(segment.max_doc() as usize + 1),
+            ords: Vec::new(),
+        };
+        for doc in 0..segment.max_doc() {
+            out.starts.push(out.ords.len() as u32);
+            out.ords.extend(
+                reader
+                    .facet_ords(doc)
+                    .filter_map(|ord| u32::try_from(ord).ok()),
+            );
+        }
+        out.starts.push(out.ords.len() as u32);
+        Ok(out)
+    }
+
+    /// The ordinals of a document (none for a document out of range).
+    pub fn of(&self, doc: DocId) -> &[u32] {
+        let doc = doc as usize;
+        match (self.starts.get(doc), self.starts.get(doc + 1)) {
+            (Some(&start), Some(&end)) => &self.ords[start as usize..end as usize],
+            _ => &[],
+        }
+    }
+
+    /// The first ordinal of a document.
+    pub fn first(&self, doc: DocId) -> Option<u32> {
+        self.of(doc).first().copied()
+    }
+}
 
 /// Decoded facet dictionaries. Turning an ordinal back into its path decompresses a block of
 /// the dictionary; doing that for every distinct facet of every search made faceted searches
 /// over broad matches 30 times slower than unfaceted ones. Segments are immutable, so each
 /// dictionary is decoded once, in one sequential pass, and kept while its segment lives;
-/// so are each document's first ordinal and the ordinals of derived keys, which
-/// personalization reads for every match.
+/// so are each document's ordinals and the ordinals of derived keys, which personalization
+/// reads for every match.
 #[derive(Default)]
 pub struct FacetPaths {
     paths: PerSegment<Vec<Vec<String>>>,
-    first: PerSegment<[u32]>,
+    ords: PerSegment<DocOrds>,
     by_key: PerSegment<OrdsByKey>,
 }
 
@@ -105,23 +142,14 @@ impl FacetPaths {
         })
     }
 
-    /// Each document's first ordinal of the facet field `field` in `segment`.
-    pub fn first_ords(
+    /// Every document's ordinals of the facet field `field` in `segment`.
+    pub fn doc_ords(
         &self,
         segment: &SegmentReader,
         field: &'static str,
-    ) -> tantivy::Result<FirstOrds> {
-        self.first.get(segment, field, || {
-            let reader = segment.facet_reader(field)?;
-            Ok((0..segment.max_doc())
-                .map(|doc| {
-                    reader
-                        .facet_ords(doc)
-                        .next()
-                        .and_then(|ord| u32::try_from(ord).ok())
-                        .unwrap_or(NO_ORD)
-                })
-                .collect())
+    ) -> tantivy::Result<Arc<DocOrds>> {
+        self.ords.get(segment, field, || {
+            Ok(Arc::new(DocOrds::read(segment, field)?))
         })
     }
 

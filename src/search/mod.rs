@@ -41,7 +41,7 @@ use crate::config::PersonalizationConfig;
 use personalize::{Group, Taste};
 use rerank::PersonalStage;
 use std::sync::Arc;
-use tiers::{TierSettings, TierTable};
+use tiers::{SnapshotTiers, TierSettings};
 
 /// One search hit, as returned to the storefront.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -157,7 +157,7 @@ pub struct Personalization<'a> {
 }
 
 /// Reads a visitor's taste given a snapshot's tiers.
-pub type TasteReader<'a> = dyn Fn(&TierTable) -> Option<Taste> + 'a;
+pub type TasteReader<'a> = dyn Fn(&Arc<SnapshotTiers>) -> Option<Arc<Taste>> + 'a;
 
 impl<'a> Personalization<'a> {
     /// No visitor, under a configuration: the plain order (price intent still applies).
@@ -253,14 +253,14 @@ pub fn search_with_rules(
         price_boost,
         tier_filter: tier_filter(&req.filters.tiers, personal.tiers, &tiers)?,
     };
-    let taste = personal.taste.and_then(|read| read(&tiers.table));
+    let taste = personal.taste.and_then(|read| read(&tiers));
     // The request's own strength, else a rule's, else the configured default.
     let strength = req
         .personalization
         .or(outcome.strength)
         .unwrap_or(personal.config.strength);
     let stage = Arc::new(PersonalStage {
-        taste: taste.map(|t| (Arc::new(t), strength)),
+        taste: taste.map(|t| (t, strength)),
         intent: intent
             .as_ref()
             .map(|i| tier_target(i.tier, tiers.table.tiers())),

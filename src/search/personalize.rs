@@ -434,9 +434,9 @@ pub fn factor(boost: f32, strength: u8, max_boost: f32) -> f64 {
     if max_boost <= 0.0 {
         return 1.0;
     }
-    let max = f64::from(max_boost);
-    let bounded = max * (f64::from(boost) / max).tanh();
-    1.0 + f64::from(strength) / 100.0 * bounded
+    // tanh in f32: it runs for every match, and f64's costs twice as much.
+    let bounded = max_boost * (boost / max_boost).tanh();
+    1.0 + f64::from(strength) / 100.0 * f64::from(bounded)
 }
 
 #[cfg(test)]

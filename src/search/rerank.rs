@@ -12,10 +12,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tantivy::fastfield::FacetReader;
 use tantivy::{DocId, SegmentReader};
 
-use super::facets::{FacetPaths, FirstOrds, NO_ORD};
+use super::facets::{DocOrds, FacetPaths};
 use super::personalize::{self, CategoryTaste, Signal, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
@@ -96,6 +95,7 @@ impl PersonalStage {
             taste: self.taste.clone(),
             intent: self.intent,
             config: self.config.clone(),
+            factors: Factors::new(),
         })
     }
 }
@@ -109,6 +109,7 @@ pub struct SegmentStage {
     taste: Option<(Arc<Taste>, u8)>,
     intent: Option<u8>,
     config: PersonalizationConfig,
+    factors: Factors,
 }
 
 impl SegmentStage {
@@ -117,11 +118,13 @@ impl SegmentStage {
     pub fn factor(&mut self, doc: DocId) -> f64 {
         let tier = self.tier(doc);
         let intent = self.intent_stage(tier).map_or(1.0, |s| s.factor);
-        let personal = self
-            .personal(doc, tier)
-            .map_or(1.0, |(_, boost, strength)| {
-                personalize::factor(boost, strength, self.config.max_boost)
-            });
+        let max_boost = self.config.max_boost;
+        let personal = match self.personal(doc, tier) {
+            Some((_, boost, strength)) => self
+                .factors
+                .get(boost, || personalize::factor(boost, strength, max_boost)),
+            None => 1.0,
+        };
         intent * personal
     }
 
@@ -168,6 +171,38 @@ impl SegmentStage {
     }
 }
 
+/// The personalization factors of the boosts met so far, in a small direct-mapped table. A
+/// boost is a weighted sum of the few values a taste gives (its categories, brands, attribute
+/// values, tier fits), so one request meets few distinct boosts, and the tanh of the factor
+/// was the costliest step per match. The strength is fixed for the request.
+struct Factors {
+    slots: Vec<(u32, f64)>,
+}
+
+impl Factors {
+    const SLOTS: usize = 256;
+
+    fn new() -> Factors {
+        // A boost of 0 has the factor 1 at every strength: a true entry to start from.
+        Factors {
+            slots: vec![(0f32.to_bits(), 1.0); Self::SLOTS],
+        }
+    }
+
+    fn get(&mut self, boost: f32, compute: impl FnOnce() -> f64) -> f64 {
+        let bits = boost.to_bits();
+        let slot = bits.wrapping_mul(0x9E37_79B9) >> 24;
+        match self.slots.get_mut(slot as usize) {
+            Some(entry) if entry.0 == bits => entry.1,
+            Some(entry) => {
+                *entry = (bits, compute());
+                entry.1
+            }
+            None => compute(),
+        }
+    }
+}
+
 /// How well a product's tier fits the tier the query asks for (0 without a tier).
 fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     if tier == NO_TIER || tiers < 2 {
@@ -177,24 +212,23 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     }
 }
 
-/// What the taste says of the facet values of one segment. Each document's category and
-/// brand ordinals are read from arrays kept per segment, not from the fast fields: this runs
-/// for every match that can reach the page. The taste names a few brands and attribute
-/// values, so those are turned into ordinals once per request and segment, and every other
-/// value is known to say nothing; categories are looked up once per ordinal met (a parent
-/// informs its children, so a category's value needs its path).
+/// What the taste says of the facet values of one segment. Each document's ordinals are read
+/// from arrays kept per segment, not from the fast fields: this runs for every match that can
+/// reach the page. The taste names a few brands and attribute values, so those are turned
+/// into ordinals once per request and segment, and every other value is known to say
+/// nothing; categories are looked up once per ordinal met (a parent informs its children, so
+/// a category's value needs its path).
 struct Segment {
-    category_ords: FirstOrds,
+    category_ords: Arc<DocOrds>,
     category_paths: Arc<Vec<Vec<String>>>,
     /// The taste of each category ordinal met so far (empty when no category says anything).
     categories: Vec<Option<CategoryTaste>>,
     /// What every category says when the taste knows none: the overall tier only.
     any_category: CategoryTaste,
-    brand_ords: FirstOrds,
+    brand_ords: Arc<DocOrds>,
     /// The long-term and session affinities of the taste's brands, by ordinal (sorted).
     brands: Vec<(u32, (f32, f32))>,
-    /// The attribute reader, when the taste has attribute affinities.
-    attr: Option<FacetReader>,
+    attr_ords: Arc<DocOrds>,
     /// The affinities of the taste's attribute values, by ordinal (sorted).
     attributes: Vec<(u32, f32)>,
 }
@@ -209,7 +243,6 @@ impl Segment {
         let category_paths = paths.of(reader, "category")?;
         let mut brands = Vec::new();
         let mut attributes = Vec::new();
-        let mut attr = None;
         if let Some(taste) = taste {
             let by_brand = paths.brands_lowered(reader)?;
             for brand in taste.brands() {
@@ -223,15 +256,12 @@ impl Segment {
                     attributes.push((ord, taste.of_attribute(key)));
                 }
             }
-            if !attributes.is_empty() {
-                attr = Some(reader.facet_reader("attr")?);
-            }
         }
         brands.sort_unstable_by_key(|(ord, _)| *ord);
         brands.dedup_by_key(|(ord, _)| *ord);
         attributes.sort_unstable_by_key(|(ord, _)| *ord);
         Ok(Segment {
-            category_ords: paths.first_ords(reader, "category")?,
+            category_ords: paths.doc_ords(reader, "category")?,
             categories: if knows_categories {
                 vec![None; category_paths.len()]
             } else {
@@ -239,33 +269,33 @@ impl Segment {
             },
             any_category: taste.map_or_else(CategoryTaste::default, |t| t.of_category(&[])),
             category_paths,
-            brand_ords: paths.first_ords(reader, "brand")?,
+            brand_ords: paths.doc_ords(reader, "brand")?,
             brands,
-            attr,
+            attr_ords: paths.doc_ords(reader, "attr")?,
             attributes,
         })
     }
 
     /// A document's signals.
     fn signals(&mut self, taste: &Taste, doc: DocId, tier: u8, tiers: u8) -> Signals {
-        let ord_of = |ords: &FirstOrds| ords.get(doc as usize).copied().unwrap_or(NO_ORD);
-        let category = match ord_of(&self.category_ords) {
-            ord if ord == NO_ORD || self.categories.is_empty() => self.any_category,
-            ord => {
+        let category = match self.category_ords.first(doc) {
+            Some(ord) if !self.categories.is_empty() => {
                 let paths = &self.category_paths;
                 memo(&mut self.categories, ord, || {
                     taste.of_category(paths.get(ord as usize).map_or(&[], Vec::as_slice))
                 })
             }
+            _ => self.any_category,
         };
-        let brand = find(&self.brands, ord_of(&self.brand_ords)).unwrap_or((0.0, 0.0));
+        let brand = self
+            .brand_ords
+            .first(doc)
+            .and_then(|ord| find(&self.brands, ord))
+            .unwrap_or((0.0, 0.0));
         let mut attribute = 0.0;
-        if let Some(attr) = &self.attr {
-            for ord in attr.facet_ords(doc) {
-                if let Some(score) = u32::try_from(ord)
-                    .ok()
-                    .and_then(|o| find(&self.attributes, o))
-                {
+        if !self.attributes.is_empty() {
+            for &ord in self.attr_ords.of(doc) {
+                if let Some(score) = find(&self.attributes, ord) {
                     attribute = personalize::strongest(attribute, score);
                 }
             }
