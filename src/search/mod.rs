@@ -586,6 +586,13 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
         typo::complete(self.searcher, self.fields.all_text, prefix, limit)
     }
+
+    fn idf(&self, term: &str) -> Option<f32> {
+        let term = tantivy::Term::from_field_text(self.fields.all_text, term);
+        let df = self.searcher.doc_freq(&term).ok()? as f32;
+        let n = self.searcher.num_docs() as f32;
+        Some((1.0 + (n - df + 0.5) / (df + 0.5)).ln())
+    }
 }
 
 /// Products that have a word the query negates ("without straw") are demoted by `factor`

@@ -2,8 +2,9 @@
 //!
 //! A product matches when it has any of the query's words (stop words aside). Each word scores
 //! the weighted sum of its fields' BM25 scores (a disjunction-max was 40 % slower on the Best
-//! Buy query mix for no measured gain) plus a fixed coverage bonus, so products with more of
-//! the words come first and BM25 orders products with the same coverage. A phrase clause on
+//! Buy query mix for no measured gain) plus a coverage bonus, so products with more of the
+//! words come first and BM25 orders products with the same coverage; the bonus is shared
+//! out by how informative each word is, so the rarer words count for more. A phrase clause on
 //! the title rewards the words found together and in order. Filters are wrapped to score zero so they
 //! narrow the set without moving the order.
 
@@ -69,6 +70,10 @@ pub trait Vocabulary {
     fn correct(&self, term: &str) -> Option<String>;
     /// Up to `limit` words some product has that start with `prefix`, most frequent first.
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String>;
+    /// How informative a word is: its inverse document frequency, when known.
+    fn idf(&self, _term: &str) -> Option<f32> {
+        None
+    }
 }
 
 /// A vocabulary that takes every word as typed: knows them all, corrects none (for tests
@@ -185,10 +190,17 @@ pub fn plan(
         } else {
             0.0
         };
+        let shares = coverage_shares(&words.terms, vocabulary);
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .terms
             .iter()
-            .map(|term| (Occur::Should, word_query(term, fields, weights, coverage)))
+            .zip(shares)
+            .map(|(term, share)| {
+                (
+                    Occur::Should,
+                    word_query(term, fields, weights, coverage * share),
+                )
+            })
             .collect();
         if words.sequence.len() >= 2 && weights.phrase > 0.0 {
             text.push((
@@ -314,6 +326,20 @@ fn alternative_query(words: &[String], fields: &Fields, weights: &RawWeights) ->
         Box::new(BooleanQuery::new(all)),
         SYNONYM_WEIGHT,
     ))
+}
+
+/// Each word's share of the coverage bonus: its informativeness relative to the query's
+/// other words (shares average 1, so a product with every word gets the same bonus as with
+/// equal shares; one with only the rarer words gets more than one with only the common ones).
+fn coverage_shares(terms: &[String], vocabulary: &dyn Vocabulary) -> Vec<f32> {
+    let idfs: Option<Vec<f32>> = terms.iter().map(|t| vocabulary.idf(t)).collect();
+    match idfs {
+        Some(idfs) if idfs.iter().sum::<f32>() > 0.0 => {
+            let mean = idfs.iter().sum::<f32>() / idfs.len() as f32;
+            idfs.iter().map(|idf| idf / mean).collect()
+        }
+        _ => vec![1.0; terms.len()],
+    }
 }
 
 /// A bonus for a title that has every word of the query (in any order): shoppers' words

@@ -378,3 +378,33 @@ async fn a_search_that_finds_nothing_relaxes_the_price_read_from_words_then_typo
         json!([{"from": "lanp", "to": "lamp"}])
     );
 }
+
+#[tokio::test]
+async fn a_rare_word_found_counts_for_more_than_a_common_word_found() {
+    // "case" is in every product's title, "walnut" in one product's description only.
+    let app = TestApp::new();
+    let mut lines: Vec<String> = (0..12)
+        .map(|i| json!({"id": format!("case-{i}"), "title": format!("Phone case {i}")}).to_string())
+        .collect();
+    lines.push(
+        json!({"id": "stand", "title": "Phone stand", "description": "Solid walnut."}).to_string(),
+    );
+    let r = app.ndjson("/v1/products", &lines.join("\n")).await;
+    assert_eq!(r.body["failed"], 0);
+    // Each product has one of the two words; the one with the word that sets it apart from
+    // the rest of the catalog comes first, though the other word is in the others' titles.
+    let hits = app.search_ids("q=walnut+case&limit=3").await;
+    assert_eq!(hits[0], "stand");
+    // Both words in one product still beat either alone.
+    let r = app
+        .ndjson(
+            "/v1/products",
+            &json!({"id": "walnut-case", "title": "Walnut case"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.body["failed"], 0);
+    assert_eq!(
+        app.search_ids("q=walnut+case&limit=3").await[..2],
+        ["walnut-case", "stand"]
+    );
+}
