@@ -508,11 +508,7 @@ fn run_once(
         req,
         fields,
         config,
-        &IndexVocabulary {
-            searcher,
-            fields,
-            budget,
-        },
+        &IndexVocabulary::new(searcher, fields, budget),
         reading,
     );
     let recency = req.browse.then(|| rank::Recency {
@@ -561,26 +557,54 @@ fn run_once(
     })
 }
 
-/// The words of a snapshot of the index, as the query planner sees them.
+/// The words of a snapshot of the index, as the query planner sees them. Each word's
+/// document frequency is read once per plan (the planner asks whether a word is known, how
+/// informative it is, and whether to correct it).
 pub struct IndexVocabulary<'a> {
-    /// The snapshot.
-    pub searcher: &'a tantivy::Searcher,
-    /// The index's fields.
-    pub fields: &'a crate::index::Fields,
-    /// How many typos a word may have.
-    pub budget: typo::Budget,
+    searcher: &'a tantivy::Searcher,
+    fields: &'a crate::index::Fields,
+    budget: typo::Budget,
+    doc_freqs: std::cell::RefCell<std::collections::HashMap<String, u64>>,
+}
+
+impl<'a> IndexVocabulary<'a> {
+    /// The vocabulary of a snapshot, correcting words within `budget`.
+    pub fn new(
+        searcher: &'a tantivy::Searcher,
+        fields: &'a crate::index::Fields,
+        budget: typo::Budget,
+    ) -> Self {
+        IndexVocabulary {
+            searcher,
+            fields,
+            budget,
+            doc_freqs: Default::default(),
+        }
+    }
+
+    /// How many products have the analysed word.
+    fn doc_freq(&self, term: &str) -> u64 {
+        if let Some(&n) = self.doc_freqs.borrow().get(term) {
+            return n;
+        }
+        let key = tantivy::Term::from_field_text(self.fields.all_text, term);
+        let n = self.searcher.doc_freq(&key).unwrap_or(0);
+        self.doc_freqs.borrow_mut().insert(term.to_string(), n);
+        n
+    }
 }
 
 impl query::Vocabulary for IndexVocabulary<'_> {
     fn has(&self, term: &str) -> bool {
-        let term = tantivy::Term::from_field_text(self.fields.all_text, term);
-        self.searcher.doc_freq(&term).is_ok_and(|n| n > 0)
+        self.doc_freq(term) > 0
     }
 
     fn correct(&self, term: &str) -> Option<String> {
         let f = self.fields;
         let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
-        typo::correct(self.searcher, f.all_text, &candidates, term, self.budget)
+        typo::correct(self.searcher, &candidates, term, self.budget, |t| {
+            self.has(t)
+        })
     }
 
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
@@ -588,8 +612,7 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     }
 
     fn idf(&self, term: &str) -> Option<f32> {
-        let term = tantivy::Term::from_field_text(self.fields.all_text, term);
-        let df = self.searcher.doc_freq(&term).ok()? as f32;
+        let df = self.doc_freq(term) as f32;
         let n = self.searcher.num_docs() as f32;
         Some((1.0 + (n - df + 0.5) / (df + 0.5)).ln())
     }

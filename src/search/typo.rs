@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
+use tantivy::Searcher;
 use tantivy::schema::Field;
-use tantivy::{Searcher, Term};
 
 /// How many typos a word may have, by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,26 +68,19 @@ pub(crate) fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAu
     })
 }
 
-/// The correction of `word`, if no document has it in `known` and the vocabularies of
-/// `fields` have a close word. Candidates come from smaller fields than `known` (titles,
-/// brands, categories, attributes rather than descriptions too): walking dictionaries is the
+/// The correction of `word`, if it is not `known` (no product has it) and the vocabularies of
+/// `fields` have a close word. Candidates come from fewer fields than a product's whole text
+/// (titles, brands, categories, attributes, not descriptions): walking dictionaries is the
 /// cost of a correction, and shoppers type product names.
 pub fn correct(
     searcher: &Searcher,
-    known: Field,
     fields: &[Field],
     word: &str,
     budget: Budget,
+    known: impl Fn(&str) -> bool,
 ) -> Option<String> {
     let letters = word.chars().count();
-    if letters < budget.one_from || word.chars().any(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    if searcher
-        .doc_freq(&Term::from_field_text(known, word))
-        .ok()?
-        > 0
-    {
+    if letters < budget.one_from || word.chars().any(|c| c.is_ascii_digit()) || known(word) {
         return None;
     }
     let builder = if letters >= budget.two_from {
