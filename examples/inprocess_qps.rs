@@ -12,6 +12,10 @@ use attune::search::SearchRequest;
 use attune::search::baseline::{Matching, PlainBm25};
 use attune::{Config, Engine};
 
+/// The server's allocator, so in-process and HTTP figures compare the same code.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Pairs of unpersonalized and personalized passes compared.
 const PAIRS: usize = 21;
 

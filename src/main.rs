@@ -93,6 +93,10 @@ impl CommonArgs {
     }
 }
 
+/// See Cargo.toml: mimalloc, for the many short-lived allocations of a search.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -72,6 +72,7 @@ pub struct ProductIndex {
     facet_paths: Arc<crate::search::facets::FacetPaths>,
     lexicons: crate::search::understand::LexiconCache,
     tiers: crate::search::tiers::TierCache,
+    words: crate::search::typo::WordMemoCache,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -123,6 +124,7 @@ impl ProductIndex {
             facet_paths: Arc::default(),
             lexicons: Default::default(),
             tiers: Default::default(),
+            words: Default::default(),
             writer_thread: std::sync::Mutex::new(Some(handle)),
         })
     }
@@ -146,6 +148,11 @@ impl ProductIndex {
         Ok(self.lexicons.get(searcher, &lang, || {
             crate::search::understand::Lexicon::build(searcher, &self.facet_paths, lang)
         })?)
+    }
+
+    /// The remembered corrections and completions of a snapshot's vocabulary.
+    pub fn words(&self, searcher: &Searcher) -> Result<Arc<crate::search::typo::WordMemo>> {
+        Ok(self.words.get(searcher, &(), || Ok(Default::default()))?)
     }
 
     /// The price tiers of a snapshot.

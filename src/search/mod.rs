@@ -508,7 +508,7 @@ fn run_once(
         req,
         fields,
         config,
-        &IndexVocabulary::new(searcher, fields, budget),
+        &IndexVocabulary::new(searcher, fields, budget, index.words(searcher)?),
         reading,
     );
     let recency = req.browse.then(|| rank::Recency {
@@ -565,20 +565,24 @@ pub struct IndexVocabulary<'a> {
     fields: &'a crate::index::Fields,
     budget: typo::Budget,
     doc_freqs: std::cell::RefCell<std::collections::HashMap<String, u64>>,
+    words: Arc<typo::WordMemo>,
 }
 
 impl<'a> IndexVocabulary<'a> {
-    /// The vocabulary of a snapshot, correcting words within `budget`.
+    /// The vocabulary of a snapshot, correcting words within `budget`, with the snapshot's
+    /// remembered corrections and completions.
     pub fn new(
         searcher: &'a tantivy::Searcher,
         fields: &'a crate::index::Fields,
         budget: typo::Budget,
+        words: Arc<typo::WordMemo>,
     ) -> Self {
         IndexVocabulary {
             searcher,
             fields,
             budget,
             doc_freqs: Default::default(),
+            words,
         }
     }
 
@@ -602,13 +606,20 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     fn correct(&self, term: &str) -> Option<String> {
         let f = self.fields;
         let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
-        typo::correct(self.searcher, &candidates, term, self.budget, |t| {
-            self.has(t)
+        if self.has(term) {
+            return None;
+        }
+        self.words.correction(term, self.budget, || {
+            typo::correct(self.searcher, &candidates, term, self.budget, |t| {
+                self.has(t)
+            })
         })
     }
 
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
-        typo::complete(self.searcher, self.fields.all_text, prefix, limit)
+        self.words.completions(prefix, limit, || {
+            typo::complete(self.searcher, self.fields.all_text, prefix, limit)
+        })
     }
 
     fn idf(&self, term: &str) -> Option<f32> {

@@ -282,6 +282,27 @@ async fn a_word_the_index_lacks_is_corrected_within_its_typo_budget() {
 }
 
 #[tokio::test]
+async fn corrections_follow_the_catalog_as_it_changes() {
+    let app = TestApp::with_small_catalog().await;
+    for _ in 0..2 {
+        // The second time from what the snapshot remembers.
+        let r = app.get("/v1/search?q=blendr").await;
+        assert_eq!(r.body["query"]["corrections"][0]["to"], "blender");
+    }
+    // A product with the word arrives: the word is no longer a typo.
+    let r = app
+        .ndjson(
+            "/v1/products",
+            &json!({"id": "b", "title": "Blendr pro"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.body["failed"], 0);
+    let r = app.get("/v1/search?q=blendr").await;
+    assert!(r.body["query"].get("corrections").is_none(), "{}", r.body);
+    assert_eq!(ids(&r.body), vec!["b"]);
+}
+
+#[tokio::test]
 async fn short_words_model_codes_and_known_words_are_never_corrected() {
     let app = TestApp::with_small_catalog().await;
     // "lanp" is too short for a typo while something matches...
