@@ -77,15 +77,17 @@ async fn snapshot_profiles(engine: Arc<Engine>) {
     }
 }
 
-/// Rebuilds the autocomplete suggestions at start-up and then on the configured interval.
+/// Rebuilds the autocomplete suggestions at start-up and then on the configured interval,
+/// when the catalog, the profiles or the configuration changed.
 async fn rebuild_suggestions(engine: Arc<Engine>) {
     let mut tick = tokio::time::interval(engine.config().suggest.rebuild_interval);
     // A slow rebuild delays the next one instead of running several back to back.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match engine.rebuild_suggestions().await {
-            Ok(stats) => tracing::debug!(?stats, "suggestions rebuilt"),
+        match engine.refresh_suggestions().await {
+            Ok(Some(stats)) => tracing::debug!(?stats, "suggestions rebuilt"),
+            Ok(None) => tracing::trace!("suggestions up to date"),
             Err(e) => tracing::error!(error = %e, "suggestion rebuild failed"),
         }
     }

@@ -80,14 +80,23 @@ pub struct ProfileStore {
     aliases: DashMap<String, Alias>,
     config: ProfilesConfig,
     facts: Arc<dyn FactsSource>,
+    /// The sequence number of the latest entry applied (what derived data was built from).
+    applied: std::sync::atomic::AtomicU64,
 }
 
 impl ProfileStore {
+    /// The sequence number of the latest journal entry applied: unchanged while no profile
+    /// changed.
+    pub fn applied(&self) -> u64 {
+        self.applied.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// An empty store.
     pub fn new(config: ProfilesConfig, facts: Arc<dyn FactsSource>) -> ProfileStore {
         ProfileStore {
             symbols: Symbols::default(),
             profiles: DashMap::new(),
+            applied: Default::default(),
             aliases: DashMap::new(),
             config,
             facts,
@@ -173,6 +182,8 @@ impl ProfileStore {
     /// already reflects (its `last_seq` is not older) is skipped, which makes replaying the
     /// journal over a snapshot taken while entries were applied exact.
     pub fn apply(&self, seq: u64, entry: &Entry) {
+        self.applied
+            .fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
         match entry {
             Entry::Event { event } => self.apply_event(seq, event),
             Entry::Identify {

@@ -197,6 +197,23 @@ async fn queries_that_stop_finding_products_are_dropped_at_the_next_rebuild() {
 }
 
 #[tokio::test]
+async fn the_periodic_refresh_rebuilds_only_after_the_catalog_or_the_profiles_changed() {
+    let app = TestApp::with_small_catalog().await;
+    let refresh = || async { app.engine.refresh_suggestions().await.expect("refresh") };
+    assert!(refresh().await.is_some(), "first build");
+    assert!(refresh().await.is_none(), "nothing changed");
+    searches(&app, &[("v1", "desk lamp"), ("v2", "desk lamp")]).await;
+    assert_eq!(refresh().await.map(|s| s.queries), Some(1));
+    assert!(refresh().await.is_none());
+    let r = app
+        .send(Method::DELETE, "/v1/products/lamp-1", None, "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(refresh().await.is_some(), "the catalog changed");
+    assert!(suggest(&app, "q=desk").await.is_empty());
+}
+
+#[tokio::test]
 async fn a_visitors_brands_and_categories_move_their_suggestions_up() {
     let app = TestApp::with_small_catalog().await;
     let runners = ["a", "b", "c", "d"].map(|v| (v, "running shoes"));
