@@ -32,6 +32,8 @@ taskset -c 1 curl -sf -X POST -H 'content-type: application/x-ndjson' --data-bin
 end=$(date +%s.%N)
 echo "ingest over HTTP, one NDJSON body: $(echo "$end - $start" | bc) s: $(head -c 200 "$WORK/ingest.json")"
 echo "RSS after ingest: $(rss)"
+# Let the index writer's background merges of the new segments finish before measuring.
+sleep 5
 
 run_wrk() {
   QUERIES_FILE=${QFILE:-$QUERIES} ENDPOINT=${ENDPOINT:-/v1/search} EXTRA_PARAMS=$1 taskset -c 1 wrk -t1 -c8 -d${SECS}s --latency -s benches/queries.lua $BASE \
