@@ -8,8 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use attune::search::SearchRequest;
-use attune::search::baseline::{Matching, PlainBm25};
+use attune::search::baseline::{Matching, PlainBm25, top_ids_of};
+use attune::search::query::{self, Reading};
+use attune::search::{IndexVocabulary, SearchRequest, typo};
 use attune::{Config, Engine};
 
 /// The server's allocator, so in-process and HTTP figures compare the same code.
@@ -59,6 +60,43 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|q| SearchRequest::from_pairs(vec![("q".into(), q.clone())], &search_config))
         .collect::<Result<_, _>>()?;
+    // The tantivy queries attune plans for the same requests, planned before timing, run by
+    // tantivy alone: what attune adds around tantivy is the difference.
+    let searcher = engine.index().searcher();
+    let lexicon = engine
+        .index()
+        .lexicon(&searcher, search_config.languages.default_lang())?;
+    let plans: Vec<Box<dyn tantivy::query::Query>> = requests
+        .iter()
+        .map(|req| {
+            let vocabulary = IndexVocabulary::new(
+                &searcher,
+                engine.index().fields(),
+                typo::NORMAL,
+                engine.index().words(&searcher)?,
+            );
+            let reading = Reading {
+                lexicon: Some(&lexicon),
+                price_boost: None,
+                tier_filter: None,
+            };
+            let plan = query::plan(
+                req,
+                engine.index().fields(),
+                &search_config,
+                &vocabulary,
+                &reading,
+            );
+            Ok(plan.query)
+        })
+        .collect::<attune::Result<_>>()?;
+    let mut next_plan = plans.iter().cycle();
+    let planned_qps = run(&queries, seconds, |_| {
+        let plan = next_plan.next().expect("cycle");
+        top_ids_of(engine.index(), plan.as_ref(), 10)
+            .map(|ids| ids.len())
+            .unwrap_or(0)
+    });
     let mut next = requests.iter().cycle();
     let attune_qps = run(&queries, seconds, |_| {
         let req = next.next().expect("cycle");
@@ -67,6 +105,7 @@ fn main() -> anyhow::Result<()> {
     println!("products: {}", engine.index().len());
     println!("plain tantivy BM25, all words, in-process, 1 thread: {all_words_qps:.0} queries/s");
     println!("plain tantivy BM25, any word, in-process, 1 thread:  {any_word_qps:.0} queries/s");
+    println!("tantivy alone, attune's query plans, 1 thread:       {planned_qps:.0} queries/s");
     println!("attune search in-process, 1 thread:                  {attune_qps:.0} queries/s");
 
     let visitor = "bench-visitor";

@@ -7,7 +7,7 @@
 //! [`Matching::AnyWord`] (textbook BM25, the relevance yardstick).
 
 use tantivy::collector::TopDocs;
-use tantivy::query::QueryParser;
+use tantivy::query::{Query, QueryParser};
 use tantivy::{DocAddress, Score, Searcher, TantivyDocument};
 
 use crate::error::Result;
@@ -60,15 +60,24 @@ impl PlainBm25 {
     /// Top `limit` hits with their ids, read from the stored hit fields (the same stored
     /// data attune's hits are built from, so the comparison is like for like).
     pub fn top_ids(&self, index: &ProductIndex, q: &str, limit: usize) -> Result<Vec<String>> {
-        let searcher = index.searcher();
-        let fields = index.fields();
-        self.top(&searcher, q, limit)?
-            .into_iter()
-            .map(|(_, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                let hit: StoredHit = parse_stored(&doc, fields.hit)?;
-                Ok(hit.id.into_owned())
-            })
-            .collect()
+        let (query, _) = self.parser.parse_query_lenient(q);
+        top_ids_of(index, query.as_ref(), limit)
     }
+}
+
+/// Top `limit` hits of a tantivy query by its own score, with their ids read from the stored
+/// hit fields: tantivy alone, running whatever query it is given (plain BM25's, or the plan
+/// attune made of a request, for the cost of everything attune adds around tantivy).
+pub fn top_ids_of(index: &ProductIndex, query: &dyn Query, limit: usize) -> Result<Vec<String>> {
+    let searcher = index.searcher();
+    let fields = index.fields();
+    searcher
+        .search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?
+        .into_iter()
+        .map(|(_, address): (Score, DocAddress)| {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let hit: StoredHit = parse_stored(&doc, fields.hit)?;
+            Ok(hit.id.into_owned())
+        })
+        .collect()
 }

@@ -423,9 +423,15 @@ impl Signals {
         ]
     }
 
-    /// The weighted sum of the signals.
+    /// The weighted sum of the signals (the sum of [`Signals::weighted`], in its order,
+    /// without building it: this runs for every match).
     pub fn boost(&self, w: &PersonalizationWeights) -> f32 {
-        self.weighted(w).iter().map(|s| s.value * s.weight).sum()
+        self.category * w.category
+            + self.brand * w.brand
+            + self.attribute * w.attribute
+            + self.tier * w.tier
+            + self.session_category * w.session_category
+            + self.session_brand * w.session_brand
     }
 }
 
