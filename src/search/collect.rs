@@ -131,20 +131,20 @@ impl SegmentCollector for TopRankedSegment {
         if cannot_reach(&self.heap, self.stage_max) {
             return;
         }
-        // The stage reads arrays kept per segment, the priors read fast fields: with the
-        // stage's factor known, the bound is tighter before the priors are read.
-        let factor = match &mut self.stage {
-            Some(stage) => {
-                let factor = stage.factor(doc);
-                if cannot_reach(&self.heap, factor) {
-                    return;
-                }
-                Some(factor)
-            }
-            None => None,
-        };
+        // The priors come first: a document whose text and priors times the stage's largest
+        // factor cannot reach the page is not worth the stage's reads (a broad taste can lift
+        // most matches, so the stage's own factor rarely rules a document out sooner).
         let mut key = self.ranker.key(&self.columns, doc, score);
-        if let Some(factor) = factor {
+        if let Some(stage) = &mut self.stage {
+            let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {
+                relevance
+                    && full
+                    && matches!(heap.peek(), Some(Reverse((worst, _))) if primary < worst.primary)
+            };
+            if beaten(&self.heap, key.primary * self.stage_max) {
+                return;
+            }
+            let factor = stage.factor(doc);
             if relevance {
                 key.primary *= factor;
             }
@@ -229,8 +229,8 @@ mod tests {
         /// The lazily bounded collector returns exactly what ranking every match returns
         /// (tantivy's own top-k over the same keys, no bound), with or without a rule that
         /// boosts or buries a brand (a boost raises the bound), and with or without a
-        /// visitor who likes one brand and dislikes another (personalization is bounded
-        /// twice: by its largest factor, then by the document's own).
+        /// visitor who likes one brand and dislikes another (the taste's largest factor
+        /// widens the bound twice: on the text score, then on the priors).
         #[test]
         fn the_bounded_top_k_equals_ranking_every_match(
             docs in catalog(),
