@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use super::rank::{RankColumns, RankKey, Ranker};
+use super::rank::{PrimaryBound, RankColumns, RankKey, Ranker};
 #[cfg(test)]
 use super::request::Sort;
 use super::rerank::{PersonalStage, SegmentStage};
@@ -63,6 +63,8 @@ pub struct TopRankedSegment {
     stage: Option<SegmentStage>,
     /// The largest factor the stage can apply (1 without one).
     stage_max: f64,
+    /// The bound of a document's primary sort value from its text score, if the sort has one.
+    bound: Option<PrimaryBound>,
 }
 
 impl Collector for TopRankedCollector {
@@ -88,6 +90,7 @@ impl Collector for TopRankedCollector {
                 .map(|s| s.for_segment(reader))
                 .transpose()?,
             stage_max: self.stage.as_ref().map_or(1.0, |s| s.max_factor()),
+            bound: self.ranker.primary_bound(),
         })
     }
 
@@ -124,8 +127,8 @@ impl SegmentCollector for TopRankedSegment {
         // The bound from the text score alone, while the page is full.
         let cannot_reach = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, factor: f64| {
             full && matches!(
-                (self.ranker.primary_bound(score), heap.peek()),
-                (Some(bound), Some(Reverse((worst, _)))) if bound * factor < worst.primary
+                (self.bound, heap.peek()),
+                (Some(bound), Some(Reverse((worst, _)))) if bound.of(score) * factor < worst.primary
             )
         };
         if cannot_reach(&self.heap, self.stage_max) {

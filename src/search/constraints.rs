@@ -251,14 +251,10 @@ fn has_currency_or_context(t: &[String], i: usize) -> bool {
 fn phrase(t: &[String], i: usize, list: &[&str]) -> Option<usize> {
     let mut best = None;
     for p in list {
-        let words: Vec<&str> = p.split(' ').collect();
-        if t.len() >= i + words.len()
-            && t[i..i + words.len()]
-                .iter()
-                .zip(&words)
-                .all(|(a, b)| a == b)
-        {
-            best = best.max(Some(i + words.len()));
+        // Without collecting the phrase's words: this runs at every position of every query.
+        let len = p.split(' ').count();
+        if t.len() >= i + len && t[i..i + len].iter().zip(p.split(' ')).all(|(a, b)| a == b) {
+            best = best.max(Some(i + len));
         }
     }
     best

@@ -122,6 +122,26 @@ impl std::fmt::Debug for RuleBoosts {
     }
 }
 
+/// An upper bound of a document's primary sort value from its text score: the text times
+/// the largest factor the priors and rule boosts can give.
+#[derive(Debug, Clone, Copy)]
+pub struct PrimaryBound {
+    has_text: bool,
+    max_factor: f64,
+}
+
+impl PrimaryBound {
+    /// The bound for a text score.
+    pub fn of(&self, text_score: Score) -> f64 {
+        text_value(self.has_text, text_score) * self.max_factor
+    }
+}
+
+/// The text part of a score: the text score, or 1 when there is no text to score (browsing).
+fn text_value(has_text: bool, text_score: Score) -> f64 {
+    if has_text { f64::from(text_score) } else { 1.0 }
+}
+
 /// What each stage did to one hit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Explain {
@@ -231,11 +251,7 @@ impl Ranker {
     }
 
     fn text(&self, text_score: Score) -> f64 {
-        if self.has_text {
-            f64::from(text_score)
-        } else {
-            1.0
-        }
+        text_value(self.has_text, text_score)
     }
 
     /// Opens a segment's columns and reads which of its documents each rule boost holds for.
@@ -307,9 +323,13 @@ impl Ranker {
     }
 
     /// An upper bound of the primary sort value from the text score alone, when the sort
-    /// is by relevance (other sorts cannot be bounded by text).
-    pub fn primary_bound(&self, text_score: Score) -> Option<f64> {
-        (self.sort == Sort::Relevance).then(|| self.text(text_score) * self.max_factor())
+    /// is by relevance (other sorts cannot be bounded by text). Made once per segment: the
+    /// collector applies it to every match.
+    pub fn primary_bound(&self) -> Option<PrimaryBound> {
+        (self.sort == Sort::Relevance).then(|| PrimaryBound {
+            has_text: self.has_text,
+            max_factor: self.max_factor(),
+        })
     }
 
     /// The sort key of one document.
