@@ -31,7 +31,8 @@ pub struct RawServer {
     pub data_dir: PathBuf,
     /// Largest request body, in bytes.
     pub max_body_bytes: u64,
-    /// Searches run at once on the blocking pool.
+    /// Searches run at once on the blocking pool (default: the cores this process may run
+    /// on; searches are CPU-bound, and more at once only share the same cores).
     pub search_concurrency: usize,
     /// Searches allowed to wait for a slot before the server answers 503.
     pub search_queue: usize,
@@ -45,7 +46,7 @@ impl Default for RawServer {
             listen: "127.0.0.1:7700".into(),
             data_dir: PathBuf::from("index"),
             max_body_bytes: 256 << 20,
-            search_concurrency: 2,
+            search_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             search_queue: 256,
             log_format: "plain".into(),
         }
