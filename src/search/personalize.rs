@@ -1,5 +1,6 @@
 //! Personalized re-ranking: the visitor's affinities, read from their profile once per
-//! request ([`Taste`]), scored against each matching product ([`Features`]).
+//! request ([`Taste`]), scored against each matching product (its category, brand, attribute
+//! values and tier).
 //!
 //! The blend, for a candidate with base score `s` (text × priors):
 //!
@@ -234,7 +235,10 @@ impl Taste {
         self.attributes.keys().map(String::as_str)
     }
 
-    /// Every signal of a product, in [-1, 1].
+    /// Every signal of a product described by value, in [-1, 1]: the specification the tests
+    /// hold. Search reads the same parts from ordinals kept per segment (`rerank`), through
+    /// the same [`combine`].
+    #[cfg(test)]
     pub fn signals(&self, product: &Features<'_>, tiers: u8) -> Signals {
         let brand = product.brand.map_or((0.0, 0.0), |b| self.of_brand(b));
         let attribute = product
@@ -360,7 +364,8 @@ fn path_affinity(affinities: &HashMap<Vec<String>, f32>, path: &[String]) -> f32
         .fold(0.0, strongest)
 }
 
-/// What re-ranking needs of one candidate, read from fast fields.
+/// A product described by value, for [`Taste::signals`].
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub struct Features<'a> {
     /// Category path.
