@@ -604,15 +604,13 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     }
 
     fn correct(&self, term: &str) -> Option<String> {
-        let f = self.fields;
-        let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
         if self.has(term) {
             return None;
         }
+        let f = self.fields;
+        let candidates = [f.title, f.brand_text, f.category_text, f.attrs_text];
         self.words.correction(term, self.budget, || {
-            typo::correct(self.searcher, &candidates, term, self.budget, |t| {
-                self.has(t)
-            })
+            typo::correct(self.searcher, &candidates, term, self.budget)
         })
     }
 

@@ -68,19 +68,19 @@ pub(crate) fn builders() -> &'static (LevenshteinAutomatonBuilder, LevenshteinAu
     })
 }
 
-/// The correction of `word`, if it is not `known` (no product has it) and the vocabularies of
-/// `fields` have a close word. Candidates come from fewer fields than a product's whole text
-/// (titles, brands, categories, attributes, not descriptions): walking dictionaries is the
-/// cost of a correction, and shoppers type product names.
+/// The correction of `word`, a word no product has, if the vocabularies of `fields` have a
+/// close word (the caller knows whether a product has it: that check is the planner's).
+/// Candidates come from fewer fields than a product's whole text (titles, brands,
+/// categories, attributes, not descriptions): walking dictionaries is the cost of a
+/// correction, and shoppers type product names.
 pub fn correct(
     searcher: &Searcher,
     fields: &[Field],
     word: &str,
     budget: Budget,
-    known: impl Fn(&str) -> bool,
 ) -> Option<String> {
     let letters = word.chars().count();
-    if letters < budget.one_from || word.chars().any(|c| c.is_ascii_digit()) || known(word) {
+    if letters < budget.one_from || word.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
     let builder = if letters >= budget.two_from {
