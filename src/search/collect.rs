@@ -123,15 +123,15 @@ impl SegmentCollector for TopRankedSegment {
             return;
         }
         let relevance = self.ranker.sort == super::request::Sort::Relevance;
+        // Whether a primary value cannot beat the page's worst hit while the page is full.
         let full = self.heap.len() >= self.k;
-        // The bound from the text score alone, while the page is full.
-        let cannot_reach = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, factor: f64| {
-            full && matches!(
-                (self.bound, heap.peek()),
-                (Some(bound), Some(Reverse((worst, _)))) if bound.of(score) * factor < worst.primary
-            )
+        let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {
+            full && matches!(heap.peek(), Some(Reverse((worst, _))) if primary < worst.primary)
         };
-        if cannot_reach(&self.heap, self.stage_max) {
+        // The bound from the text score alone (relevance only).
+        if let Some(bound) = self.bound
+            && beaten(&self.heap, bound.of(score) * self.stage_max)
+        {
             return;
         }
         // The priors come first: a document whose text and priors times the stage's largest
@@ -139,12 +139,7 @@ impl SegmentCollector for TopRankedSegment {
         // most matches, so the stage's own factor rarely rules a document out sooner).
         let mut key = self.ranker.key(&self.columns, doc, score);
         if let Some(stage) = &mut self.stage {
-            let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {
-                relevance
-                    && full
-                    && matches!(heap.peek(), Some(Reverse((worst, _))) if primary < worst.primary)
-            };
-            if beaten(&self.heap, key.primary * self.stage_max) {
+            if relevance && beaten(&self.heap, key.primary * self.stage_max) {
                 return;
             }
             let factor = stage.factor(doc);

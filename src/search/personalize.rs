@@ -284,7 +284,8 @@ impl Taste {
         }
     }
 
-    /// The long-term and session affinities of a brand (any case).
+    /// The long-term and session affinities of a brand (any case), for the by-value signals.
+    #[cfg(test)]
     pub fn of_brand(&self, brand: &str) -> (f32, f32) {
         self.of_lower_brand(&brand.to_lowercase())
     }

@@ -57,9 +57,7 @@ impl PersonalStage {
 
     /// Whether the visitor's taste applies (a non-empty taste at a strength above 0).
     pub fn applies_taste(&self) -> bool {
-        self.taste
-            .as_ref()
-            .is_some_and(|(t, s)| *s > 0 && !t.is_empty())
+        applied(&self.taste).is_some()
     }
 
     /// The largest factor the stage can apply.
@@ -162,12 +160,9 @@ impl SegmentStage {
 
     /// A document's signals, their weighted sum and the strength, when the taste applies.
     fn personal(&mut self, doc: DocId, tier: u8) -> Option<(Signals, f32, u8)> {
-        let (taste, strength) = self.taste.as_ref()?;
-        if *strength == 0 || taste.is_empty() {
-            return None;
-        }
+        let (taste, strength) = applied(&self.taste)?;
         let signals = self.features.signals(taste, doc, tier, self.tier_count);
-        Some((signals, signals.boost(&self.config.weights), *strength))
+        Some((signals, signals.boost(&self.config.weights), strength))
     }
 }
 
@@ -201,6 +196,14 @@ impl Factors {
             None => compute(),
         }
     }
+}
+
+/// The taste and its strength when they apply: a non-empty taste at a strength above 0.
+fn applied(taste: &Option<(Arc<Taste>, u8)>) -> Option<(&Taste, u8)> {
+    taste
+        .as_ref()
+        .filter(|(t, s)| *s > 0 && !t.is_empty())
+        .map(|(t, s)| (t.as_ref(), *s))
 }
 
 /// How well a product's tier fits the tier the query asks for (0 without a tier).
