@@ -5,7 +5,9 @@
 //! and attribute counts. [`PriceRanges`] buckets the price fast field into ranges.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use super::snapshot::Memo;
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
@@ -81,45 +83,18 @@ pub struct FacetPaths {
     by_key: PerSegment<OrdsByKey>,
 }
 
-/// Values computed once per segment and name, kept while the segment lives.
-struct PerSegment<T: ?Sized> {
-    cache: Mutex<HashMap<(SegmentId, &'static str), Arc<T>>>,
-}
+/// Values computed once per segment and name, kept while the segment lives (up to 256:
+/// segments come and go with merges).
+type PerSegment<T> = Memo<(SegmentId, &'static str), Arc<T>, 256>;
 
-impl<T: ?Sized> Default for PerSegment<T> {
-    fn default() -> Self {
-        PerSegment {
-            cache: Mutex::default(),
-        }
-    }
-}
-
-/// Values kept before a cache starts over (segments come and go with merges).
-const MAX_CACHED_DICTIONARIES: usize = 256;
-
-impl<T: ?Sized> PerSegment<T> {
-    fn get(
-        &self,
-        segment: &SegmentReader,
-        name: &'static str,
-        build: impl FnOnce() -> tantivy::Result<Arc<T>>,
-    ) -> tantivy::Result<Arc<T>> {
-        let key = (segment.segment_id(), name);
-        if let Some(value) = self.lock().get(&key) {
-            return Ok(value.clone());
-        }
-        let value = build()?;
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED_DICTIONARIES {
-            cache.clear();
-        }
-        cache.insert(key, value.clone());
-        Ok(value)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, &'static str), Arc<T>>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// Computes the value of `name` for `segment` the first time.
+fn per_segment<T: ?Sized>(
+    memo: &PerSegment<T>,
+    segment: &SegmentReader,
+    name: &'static str,
+    build: impl FnOnce() -> tantivy::Result<Arc<T>>,
+) -> tantivy::Result<Arc<T>> {
+    memo.get_or_try((segment.segment_id(), name), build)
 }
 
 impl FacetPaths {
@@ -129,7 +104,7 @@ impl FacetPaths {
         segment: &SegmentReader,
         field: &'static str,
     ) -> tantivy::Result<SegmentPaths> {
-        self.paths.get(segment, field, || {
+        per_segment(&self.paths, segment, field, || {
             let reader = segment.facet_reader(field)?;
             let mut paths = Vec::with_capacity(reader.num_facets());
             let mut stream = reader.facet_dict().stream()?;
@@ -148,7 +123,7 @@ impl FacetPaths {
         segment: &SegmentReader,
         field: &'static str,
     ) -> tantivy::Result<Arc<DocOrds>> {
-        self.ords.get(segment, field, || {
+        per_segment(&self.ords, segment, field, || {
             Ok(Arc::new(DocOrds::read(segment, field)?))
         })
     }
@@ -176,7 +151,7 @@ impl FacetPaths {
         field: &'static str,
         derive: fn(&[String]) -> String,
     ) -> tantivy::Result<Arc<OrdsByKey>> {
-        self.by_key.get(segment, field, || {
+        per_segment(&self.by_key, segment, field, || {
             let mut keyed = OrdsByKey::new();
             for (ord, path) in self.of(segment, field)?.iter().enumerate() {
                 let key = derive(path);

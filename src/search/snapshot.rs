@@ -1,5 +1,6 @@
 //! Values derived from a snapshot of the index (the catalog's lexicon, price tiers), kept
-//! until the index's segments or the settings they were built with change.
+//! until the index's segments or the settings they were built with change; and a bounded
+//! memo for values derived from something immutable (a segment, a snapshot's vocabulary).
 
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +59,50 @@ impl<K: PartialEq + Clone, T> SnapshotCache<K, T> {
     }
 }
 
+/// Values computed once per key and kept, until the memo holds `MAX` of them and starts over
+/// (what they were computed from is immutable, like a segment or a snapshot's vocabulary).
+/// A value is computed outside the lock: two threads may compute the same one, never wait on
+/// each other's.
+pub struct Memo<K, V, const MAX: usize> {
+    values: Mutex<rustc_hash::FxHashMap<K, V>>,
+}
+
+impl<K, V, const MAX: usize> Default for Memo<K, V, MAX> {
+    fn default() -> Self {
+        Memo {
+            values: Mutex::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
+    /// The value of `key`, computed by `compute` the first time (an error is not kept).
+    pub fn get_or_try<E>(&self, key: K, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        if let Some(value) = self.lock().get(&key) {
+            return Ok(value.clone());
+        }
+        let value = compute()?;
+        let mut values = self.lock();
+        if values.len() >= MAX {
+            values.clear();
+        }
+        values.insert(key, value.clone());
+        Ok(value)
+    }
+
+    /// The value of `key`, computed by `compute` the first time.
+    pub fn get_or(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        match self.get_or_try(key, || Ok::<V, std::convert::Infallible>(compute())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashMap<K, V>> {
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +133,25 @@ mod tests {
         assert_eq!(builds.get(), 1);
         assert_eq!(get(2), 20);
         assert_eq!(builds.get(), 2);
+    }
+
+    /// A memo keeps each value, does not keep errors, and starts over when full.
+    #[test]
+    fn a_memo_keeps_values_until_it_is_full_and_never_keeps_an_error() {
+        let memo: Memo<u32, u32, 2> = Memo::default();
+        let computed = Cell::new(0);
+        let get = |key: u32| {
+            memo.get_or(key, || {
+                computed.set(computed.get() + 1);
+                key * 10
+            })
+        };
+        assert_eq!((get(1), get(1), get(2)), (10, 10, 20));
+        assert_eq!(computed.get(), 2);
+        // Full: the third key starts the memo over, so 1 is computed again.
+        assert_eq!((get(3), get(1)), (30, 10));
+        assert_eq!(computed.get(), 4);
+        assert_eq!(memo.get_or_try(7, || Err::<u32, &str>("no")), Err("no"));
+        assert_eq!(memo.get_or_try(7, || Ok::<u32, &str>(70)), Ok(70));
     }
 }

@@ -11,6 +11,8 @@ use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STAT
 use tantivy::Searcher;
 use tantivy::schema::Field;
 
+use super::snapshot::Memo;
+
 /// How many typos a word may have, by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Budget {
@@ -153,8 +155,8 @@ pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -
 /// it over.
 #[derive(Default)]
 pub struct WordMemo {
-    corrections: std::sync::Mutex<rustc_hash::FxHashMap<(String, Budget), Option<String>>>,
-    completions: std::sync::Mutex<rustc_hash::FxHashMap<(String, usize), Vec<String>>>,
+    corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
+    completions: Memo<(String, usize), Vec<String>, MAX_REMEMBERED_WORDS>,
 }
 
 /// Words remembered per snapshot and kind before the memo starts over.
@@ -168,7 +170,7 @@ impl WordMemo {
         budget: Budget,
         correct: impl FnOnce() -> Option<String>,
     ) -> Option<String> {
-        remember(&self.corrections, (word.to_string(), budget), correct)
+        self.corrections.get_or((word.to_string(), budget), correct)
     }
 
     /// Up to `limit` completions of `prefix`, computed by `complete` the first time.
@@ -178,27 +180,9 @@ impl WordMemo {
         limit: usize,
         complete: impl FnOnce() -> Vec<String>,
     ) -> Vec<String> {
-        remember(&self.completions, (prefix.to_string(), limit), complete)
+        self.completions
+            .get_or((prefix.to_string(), limit), complete)
     }
-}
-
-/// The remembered value of `key`, else `compute`'s (computed outside the lock).
-fn remember<K: std::hash::Hash + Eq, V: Clone>(
-    memo: &std::sync::Mutex<rustc_hash::FxHashMap<K, V>>,
-    key: K,
-    compute: impl FnOnce() -> V,
-) -> V {
-    let lock = || memo.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(value) = lock().get(&key) {
-        return value.clone();
-    }
-    let value = compute();
-    let mut memo = lock();
-    if memo.len() >= MAX_REMEMBERED_WORDS {
-        memo.clear();
-    }
-    memo.insert(key, value.clone());
-    value
 }
 
 /// The word memo of the latest snapshot.
