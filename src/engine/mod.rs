@@ -223,12 +223,13 @@ impl Engine {
             .map(|v| Group::of(v, config.personalization.control_share));
         let read_taste = |tiers: &Arc<SnapshotTiers>| -> Option<Arc<Taste>> {
             let id = req.visitor_id.as_deref()?;
-            let half_life_s = config.profiles.half_life_ms / 1000.0;
+            let now = now_ms();
             self.profiles
                 .with(id, |p| {
                     (!p.opted_out()).then(|| {
-                        self.tastes.get(p, tiers, half_life_s, now_ms(), || {
-                            self.taste(config, p, &tiers.table)
+                        let half_life_ms = config.profiles.half_life_ms;
+                        self.tastes.get(p, tiers, half_life_ms, now, || {
+                            self.taste(config, p, &tiers.table, now)
                         })
                     })
                 })
@@ -371,7 +372,7 @@ impl Engine {
         // The tier signal's targets, read the way search reads them.
         let config = self.config();
         let tiers = self.index.tiers(&self.index.searcher(), &config.tiers)?;
-        let taste = self.taste(&config, &profile, &tiers.table);
+        let taste = self.taste(&config, &profile, &tiers.table, now_ms());
         let (overall, categories) = taste.tier_preferences();
         let named = |mean: f32| TierPreference {
             tier: config
@@ -392,10 +393,15 @@ impl Engine {
     }
 
     /// What a profile says the visitor likes, now, as personalization reads it.
-    fn taste(&self, config: &Config, profile: &Profile, tiers: &TierTable) -> Taste {
+    fn taste(&self, config: &Config, profile: &Profile, tiers: &TierTable, now_ms: i64) -> Taste {
         let half_life_s = config.profiles.half_life_ms / 1000.0;
-        let now = secs(now_ms());
-        Taste::of(profile, self.profiles.symbols(), half_life_s, now, tiers)
+        Taste::of(
+            profile,
+            self.profiles.symbols(),
+            half_life_s,
+            secs(now_ms),
+            tiers,
+        )
     }
 
     /// Erases a profile, its aliases and its events from memory and disk.

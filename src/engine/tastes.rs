@@ -34,23 +34,23 @@ struct Entry {
 }
 
 impl TasteCache {
-    /// The taste of `profile` under `tiers`, `half_life_s` and at `now_ms`, built by `build`
+    /// The taste of `profile` under `tiers`, `half_life_ms` and at `now_ms`, built by `build`
     /// unless an entry built from the same still holds.
     pub fn get(
         &self,
         profile: &Profile,
         tiers: &Arc<SnapshotTiers>,
-        half_life_s: f64,
+        half_life_ms: f64,
         now_ms: i64,
         build: impl FnOnce() -> Taste,
     ) -> Arc<Taste> {
         let minute = now_ms.div_euclid(60_000);
-        let half_life_bits = half_life_s.to_bits();
+        let half_life_bits = half_life_ms.to_bits();
         if let Some(entry) = self.entries.get(profile.id.as_str())
             && entry.last_seq == profile.last_seq
             && entry.minute == minute
             && entry.half_life_bits == half_life_bits
-            && Weak::ptr_eq(&entry.tiers, &Arc::downgrade(tiers))
+            && std::ptr::eq(entry.tiers.as_ptr(), Arc::as_ptr(tiers))
         {
             return entry.taste.clone();
         }
