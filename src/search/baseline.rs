@@ -8,7 +8,7 @@
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{Query, QueryParser};
-use tantivy::{DocAddress, Score, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Score, TantivyDocument};
 
 use crate::error::Result;
 use crate::index::schema::StoredHit;
@@ -46,19 +46,9 @@ impl PlainBm25 {
         PlainBm25 { parser }
     }
 
-    /// Top `limit` hits for `q` in a snapshot (query syntax errors are ignored leniently).
-    pub fn top(
-        &self,
-        searcher: &Searcher,
-        q: &str,
-        limit: usize,
-    ) -> Result<Vec<(Score, DocAddress)>> {
-        let (query, _) = self.parser.parse_query_lenient(q);
-        Ok(searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?)
-    }
-
-    /// Top `limit` hits with their ids, read from the stored hit fields (the same stored
-    /// data attune's hits are built from, so the comparison is like for like).
+    /// Top `limit` hits for `q` (query syntax errors are ignored leniently) with their ids,
+    /// read from the stored hit fields (the same stored data attune's hits are built from, so
+    /// the comparison is like for like).
     pub fn top_ids(&self, index: &ProductIndex, q: &str, limit: usize) -> Result<Vec<String>> {
         let (query, _) = self.parser.parse_query_lenient(q);
         top_ids_of(index, query.as_ref(), limit)
