@@ -31,7 +31,7 @@ pub struct RawServer {
     pub data_dir: PathBuf,
     /// Largest request body, in bytes.
     pub max_body_bytes: u64,
-    /// Searches run at once on the blocking pool (default: the cores this process may run
+    /// Search threads: searches run at once (default: the cores this process may run
     /// on; searches are CPU-bound, and more at once only share the same cores).
     pub search_concurrency: usize,
     /// Searches allowed to wait for a slot before the server answers 503.

@@ -29,7 +29,7 @@
 //!
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
-//! validates them → [`engine::Engine::search`] queues the work on the blocking pool →
+//! validates them → [`engine::Engine::search`] queues the work for the search threads →
 //! price intent and price words are read ([`search::constraints`]) →
 //! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
 //! completes the last word, corrects typos, reads brands, categories and attribute values
@@ -52,7 +52,7 @@
 //!
 //! # An autocomplete, end to end
 //! `GET /v1/autocomplete?q=…` → [`http::autocomplete`] → [`suggest::AutocompleteRequest`]
-//! validates it → [`engine::Engine::autocomplete`] queues the lookup on the blocking pool →
+//! validates it → [`engine::Engine::autocomplete`] queues the lookup for the search threads →
 //! [`suggest::Suggestions`] matches the prefix in an FST (exactly, then within one edit) and
 //! ranks queries, brands, categories and titles, boosted by the visitor's affinities. The
 //! set is rebuilt from the index and the profiles' recent searches in the background and

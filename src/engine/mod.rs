@@ -2,7 +2,7 @@
 //!
 //! It owns the product index, the catalog syncs, the visitor profiles with their journal and
 //! the configuration, and the autocomplete suggestions; it runs searches and suggestion
-//! lookups on the blocking pool behind a bounded queue so a burst answers "busy" instead of
+//! lookups on its own threads behind a bounded queue ([`pool`]) so a burst answers "busy" instead of
 //! piling up.
 //!
 //! The configuration in force sits behind an [`ArcSwap`]: a search clones the `Arc` once and
@@ -10,12 +10,10 @@
 //! searches nor makes one fail; it swaps in a configuration validated completely beforehand.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::Product;
 use crate::catalog::sync::{SyncInfo, SyncManager};
@@ -37,7 +35,10 @@ use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Sugg
 
 mod admin;
 mod ingest;
+mod pool;
 mod tastes;
+
+use pool::SearchPool;
 
 pub use admin::{Preview, PreviewRequest, ReloadReport};
 
@@ -57,7 +58,7 @@ pub struct Engine {
     facts: Arc<FactsCache>,
     profiles: Arc<ProfileStore>,
     journal: Journal,
-    search_gate: Arc<Gate>,
+    searches: SearchPool,
     suggester: Suggester,
     tastes: tastes::TasteCache,
     /// The catalog generation, profile entry and config counter the suggestions were last
@@ -89,17 +90,17 @@ impl Engine {
         let facts = Arc::new(FactsCache::new(index.clone()));
         let profiles = Arc::new(ProfileStore::new(config.profiles.clone(), facts.clone()));
         let journal = Journal::open(&data.join("profiles"), profiles.clone())?;
-        let gate = Gate::new(
+        let searches = SearchPool::new(
             config.server.search_concurrency.get(),
             config.server.search_queue,
-        );
+        )?;
         Ok(Arc::new(Engine {
             index,
             syncs: Arc::new(syncs),
             facts,
             profiles,
             journal,
-            search_gate: Arc::new(gate),
+            searches,
             suggester: Suggester::new()?,
             tastes: tastes::TasteCache::default(),
             suggested_from: Mutex::new(None),
@@ -193,7 +194,7 @@ impl Engine {
         self.syncs.abort(sync_id)
     }
 
-    /// Runs a search on the blocking pool; answers [`Error::Overloaded`] when the queue is full.
+    /// Runs a search on the search pool; answers [`Error::Overloaded`] when the queue is full.
     pub async fn search(self: &Arc<Self>, req: SearchRequest) -> Result<SearchResponse> {
         self.on_pool("search", move |engine| engine.search_now(&req))
             .await
@@ -252,7 +253,7 @@ impl Engine {
         )
     }
 
-    /// Suggests completions on the blocking pool, behind the same queue as searches. An
+    /// Suggests completions on the search pool, behind the same queue as searches. An
     /// unknown visitor gets the suggestions everyone gets.
     pub async fn autocomplete(
         self: &Arc<Self>,
@@ -309,20 +310,14 @@ impl Engine {
         .map_err(|e| Error::Internal(format!("suggestion rebuild failed: {e}")))?
     }
 
-    /// Runs `work` on the blocking pool once the gate admits it.
+    /// Runs `work` on the search pool, or answers [`Error::Overloaded`] when its queue is full.
     async fn on_pool<T: Send + 'static>(
         self: &Arc<Self>,
         what: &'static str,
         work: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let permit = self.search_gate.enter().await?;
         let engine = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work(&engine)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))?
+        self.searches.run(what, move || work(&engine)).await
     }
 
     /// Commits pending writes, stops the writer and the journal (graceful shutdown).
@@ -425,61 +420,5 @@ impl Engine {
     }
 }
 
-/// Admission to the blocking pool: `slots` run at once, at most `queue` more wait, and
-/// anyone beyond that is turned away at once with [`Error::Overloaded`] (a 503), so a burst
-/// cannot pile up unbounded work or memory.
-pub struct Gate {
-    slots: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    queue: usize,
-}
-
-impl Gate {
-    /// A gate with `slots` concurrent holders and `queue` waiters.
-    pub fn new(slots: usize, queue: usize) -> Gate {
-        Gate {
-            slots: Arc::new(Semaphore::new(slots)),
-            waiting: AtomicUsize::new(0),
-            queue,
-        }
-    }
-
-    /// Waits for a slot, or fails at once when the queue is full.
-    pub async fn enter(&self) -> Result<OwnedSemaphorePermit> {
-        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::Overloaded);
-        }
-        let permit = self.slots.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        permit.map_err(|_| Error::Overloaded)
-    }
-}
-
 /// Re-exported so callers can build splitters without reaching into the catalog module.
 pub use crate::catalog::ingest::{BodyFormat, BodySplitter};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_gate_queues_up_to_its_limit_and_turns_the_rest_away() {
-        let gate = Arc::new(Gate::new(1, 1));
-        let first = gate.enter().await.unwrap();
-        let waiter = {
-            let gate = gate.clone();
-            tokio::spawn(async move { gate.enter().await.map(|_| ()) })
-        };
-        while gate.waiting.load(Ordering::Acquire) == 0 {
-            tokio::task::yield_now().await;
-        }
-        assert!(matches!(gate.enter().await, Err(Error::Overloaded)));
-        drop(first);
-        assert!(waiter.await.unwrap().is_ok());
-        assert!(gate.enter().await.is_ok());
-    }
-}

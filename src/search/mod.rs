@@ -1,6 +1,6 @@
 //! Search: plan the query, retrieve and rank in one collector pass, count facets, hydrate.
 //!
-//! [`search`] is synchronous and CPU-bound; the HTTP layer runs it on the blocking pool.
+//! [`search`] is synchronous and CPU-bound; the engine runs it on its search threads.
 
 pub mod baseline;
 pub mod collect;
