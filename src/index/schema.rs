@@ -5,9 +5,10 @@
 //! merchant's spelling for display; fast fields feed filters, sorting and the ranking prior.
 
 use tantivy::TantivyDocument;
+use tantivy::schema::document::{DeserializeError, DocumentDeserialize, DocumentDeserializer};
 use tantivy::schema::{
-    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions,
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, OwnedValue, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::catalog::Product;
@@ -125,10 +126,11 @@ impl Fields {
         };
         doc.add_text(self.id, &p.id);
         doc.add_u64(self.tiebreak, tiebreak(&p.id));
-        let source = serde_json::to_vec(&p.to_json()).unwrap_or_default();
-        doc.add_bytes(self.source, &source);
+        // The hit fields are stored first: a hit is read without decoding the source after it.
         let hit = serde_json::to_vec(&StoredHit::of(p)).unwrap_or_default();
         doc.add_bytes(self.hit, &hit);
+        let source = serde_json::to_vec(&p.to_json()).unwrap_or_default();
+        doc.add_bytes(self.source, &source);
         add_text(&mut doc, self.title, &p.title);
         if let Some(brand) = &p.brand {
             add_text(&mut doc, self.brand_text, brand);
@@ -172,6 +174,42 @@ impl Fields {
             doc.add_i64(self.created_at, secs);
         }
         doc
+    }
+}
+
+/// The id of the `hit` field, fixed by the order [`Fields::build`] adds fields in (a test holds
+/// them together): [`HitBytes`] reads a stored document without the schema at hand.
+const HIT_FIELD_ID: u32 = 3;
+
+/// The stored hit fields of a document, read up to them and no further: they are stored
+/// before the full source (a product's whole JSON, several times larger), which tantivy
+/// would otherwise decode byte by byte for every hit shown.
+pub struct HitBytes(Vec<u8>);
+
+impl HitBytes {
+    /// The hit fields.
+    pub fn parse(&self) -> crate::Result<StoredHit<'_>> {
+        serde_json::from_slice(&self.0)
+            .map_err(|e| crate::Error::Internal(format!("corrupt stored hit: {e}")))
+    }
+}
+
+impl DocumentDeserialize for HitBytes {
+    fn deserialize<'de, D>(mut doc: D) -> Result<Self, DeserializeError>
+    where
+        D: DocumentDeserializer<'de>,
+    {
+        // Indexes written before the hit came first store the source first: read past it.
+        while let Some((field, value)) = doc.next_field::<OwnedValue>()? {
+            if field.field_id() == HIT_FIELD_ID
+                && let OwnedValue::Bytes(bytes) = value
+            {
+                return Ok(HitBytes(bytes));
+            }
+        }
+        Err(DeserializeError::Custom(
+            "document without stored hit fields".into(),
+        ))
     }
 }
 
@@ -235,6 +273,42 @@ pub fn tiebreak(id: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hit_field_has_the_id_stored_documents_are_read_by() {
+        let (_, fields) = Fields::build();
+        assert_eq!(fields.hit.field_id(), HIT_FIELD_ID);
+    }
+
+    #[test]
+    fn a_hit_is_read_whichever_order_its_fields_were_stored_in() {
+        let (schema, fields) = Fields::build();
+        let index = tantivy::Index::create_in_ram(schema);
+        text::register(&index, text::Lang::ENGLISH);
+        let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        let hit = |id: &str| format!(r#"{{"id":"{id}","title":"Kettle {id}"}}"#);
+        let source = |id: &str| format!(r#"{{"id":"{id}","title":"Kettle {id}","price":20}}"#);
+        let mut hit_first = TantivyDocument::default();
+        hit_first.add_bytes(fields.hit, hit("new").as_bytes());
+        hit_first.add_bytes(fields.source, source("new").as_bytes());
+        // As indexes written before the hit came first stored them.
+        let mut source_first = TantivyDocument::default();
+        source_first.add_bytes(fields.source, source("old").as_bytes());
+        source_first.add_bytes(fields.hit, hit("old").as_bytes());
+        writer.add_document(hit_first).unwrap();
+        writer.add_document(source_first).unwrap();
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let titles: Vec<String> = (0..2)
+            .map(|doc| {
+                let stored: HitBytes = searcher.doc(tantivy::DocAddress::new(0, doc)).unwrap();
+                let hit = stored.parse().unwrap();
+                assert!(hit.price.is_none(), "the source was read as the hit");
+                hit.title.into_owned()
+            })
+            .collect();
+        assert_eq!(titles, ["Kettle new", "Kettle old"]);
+    }
 
     #[test]
     fn the_tiebreak_hash_is_fixed() {

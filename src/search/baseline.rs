@@ -8,11 +8,11 @@
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{Query, QueryParser};
-use tantivy::{DocAddress, Score, TantivyDocument};
+use tantivy::{DocAddress, Score};
 
 use crate::error::Result;
-use crate::index::schema::StoredHit;
-use crate::index::{ProductIndex, parse_stored};
+use crate::index::ProductIndex;
+use crate::index::schema::HitBytes;
 
 /// Which documents a query matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +47,8 @@ impl PlainBm25 {
     }
 
     /// Top `limit` hits for `q` (query syntax errors are ignored leniently) with their ids,
-    /// read from the stored hit fields (the same stored data attune's hits are built from, so
-    /// the comparison is like for like).
+    /// read from the stored hit fields the same way attune's hits are (so the comparison is like
+    /// for like).
     pub fn top_ids(&self, index: &ProductIndex, q: &str, limit: usize) -> Result<Vec<String>> {
         let (query, _) = self.parser.parse_query_lenient(q);
         top_ids_of(index, query.as_ref(), limit)
@@ -60,14 +60,12 @@ impl PlainBm25 {
 /// attune made of a request, for the cost of everything attune adds around tantivy).
 pub fn top_ids_of(index: &ProductIndex, query: &dyn Query, limit: usize) -> Result<Vec<String>> {
     let searcher = index.searcher();
-    let fields = index.fields();
     searcher
         .search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?
         .into_iter()
         .map(|(_, address): (Score, DocAddress)| {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let hit: StoredHit = parse_stored(&doc, fields.hit)?;
-            Ok(hit.id.into_owned())
+            let doc: HitBytes = searcher.doc(address)?;
+            Ok(doc.parse()?.id.into_owned())
         })
         .collect()
 }

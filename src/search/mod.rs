@@ -23,13 +23,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tantivy::DocAddress;
 use tantivy::collector::MultiCollector;
-use tantivy::{DocAddress, TantivyDocument};
 
 use crate::config::SearchConfig;
 use crate::error::Result;
-use crate::index::schema::StoredHit;
-use crate::index::{Fields, ProductIndex, parse_stored};
+use crate::index::ProductIndex;
+use crate::index::schema::HitBytes;
 use crate::rules::Outcome;
 use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
@@ -354,7 +354,7 @@ pub fn search_with_rules(
         } else {
             None
         };
-        let mut shown = hydrate(searcher, fields, address, score, explain)?;
+        let mut shown = hydrate(searcher, address, score, explain)?;
         shown.tier = personal
             .tiers
             .name(tiers.of(segment.segment_id(), address.doc_id))
@@ -726,13 +726,12 @@ fn collect_with_facets(
 /// Builds a hit from the document's stored hit fields.
 fn hydrate(
     searcher: &tantivy::Searcher,
-    fields: &Fields,
     address: DocAddress,
     score: f64,
     explain: Option<Explain>,
 ) -> Result<Hit> {
-    let doc: TantivyDocument = searcher.doc(address)?;
-    let stored: StoredHit = parse_stored(&doc, fields.hit)?;
+    let doc: HitBytes = searcher.doc(address)?;
+    let stored = doc.parse()?;
     Ok(Hit {
         id: stored.id.into_owned(),
         title: stored.title.into_owned(),

@@ -8,14 +8,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 
 use tantivy::query::AllQuery;
-use tantivy::{DocAddress, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Searcher};
 
 use super::keys::Normalizer;
 use super::{Candidate, Kind};
 use crate::config::{SearchConfig, SuggestConfig};
 use crate::error::Result;
-use crate::index::schema::StoredHit;
-use crate::index::{ProductIndex, parse_stored};
+use crate::index::ProductIndex;
+use crate::index::schema::HitBytes;
 use crate::profiles::ProfileStore;
 use crate::search::facets::FacetCounts;
 use crate::search::{self, SearchRequest};
@@ -55,7 +55,7 @@ impl Sources<'_> {
         let mut out = facets(self.index, &searcher)?;
         let queries = self.past_queries(verdicts)?;
         if queries.is_empty() {
-            out.extend(titles(self.index, &searcher)?);
+            out.extend(titles(&searcher)?);
         }
         out.extend(queries);
         Ok(out)
@@ -130,14 +130,13 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
 }
 
 /// Product titles, counted by popularity (at least 1).
-fn titles(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
-    let fields = index.fields();
+fn titles(searcher: &Searcher) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let popularity = segment.fast_fields().f64("popularity").ok();
         for doc in segment.doc_ids_alive() {
-            let stored: TantivyDocument = searcher.doc(DocAddress::new(ord as u32, doc))?;
-            let hit: StoredHit = parse_stored(&stored, fields.hit)?;
+            let stored: HitBytes = searcher.doc(DocAddress::new(ord as u32, doc))?;
+            let hit = stored.parse()?;
             let popularity = popularity.as_ref().and_then(|c| c.first(doc));
             out.push(Candidate {
                 text: hit.title.into_owned(),
