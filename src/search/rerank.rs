@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tantivy::{DocId, SegmentReader};
 
-use super::facets::{DocOrds, FacetPaths};
+use super::facets::{DocFacts, FacetPaths};
 use super::personalize::{self, CategoryTaste, Signal, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
@@ -216,22 +216,20 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
 }
 
 /// What the taste says of the facet values of one segment. Each document's ordinals are read
-/// from arrays kept per segment, not from the fast fields: this runs for every match that can
+/// from one array kept per segment ([`DocFacts`]), not from the fast fields: this runs for every match that can
 /// reach the page. The taste names a few brands and attribute values, so those are turned
 /// into ordinals once per request and segment, and every other value is known to say
 /// nothing; categories are looked up once per ordinal met (a parent informs its children, so
 /// a category's value needs its path).
 struct Segment {
-    category_ords: Arc<DocOrds>,
+    facts: Arc<DocFacts>,
     category_paths: Arc<Vec<Vec<String>>>,
     /// The taste of each category ordinal met so far (empty when no category says anything).
     categories: Vec<Option<CategoryTaste>>,
     /// What every category says when the taste knows none: the overall tier only.
     any_category: CategoryTaste,
-    brand_ords: Arc<DocOrds>,
     /// The long-term and session affinities of the taste's brands, by ordinal.
     brands: OrdTable<(f32, f32)>,
-    attr_ords: Arc<DocOrds>,
     /// The affinities of the taste's attribute values, by ordinal.
     attributes: OrdTable<f32>,
 }
@@ -261,7 +259,7 @@ impl Segment {
             }
         }
         Ok(Segment {
-            category_ords: paths.doc_ords(reader, "category")?,
+            facts: paths.doc_facts(reader)?,
             categories: if knows_categories {
                 vec![None; category_paths.len()]
             } else {
@@ -269,16 +267,15 @@ impl Segment {
             },
             any_category: taste.map_or_else(CategoryTaste::default, |t| t.of_category(&[])),
             category_paths,
-            brand_ords: paths.doc_ords(reader, "brand")?,
             brands: OrdTable::new(&brands),
-            attr_ords: paths.doc_ords(reader, "attr")?,
             attributes: OrdTable::new(&attributes),
         })
     }
 
     /// A document's signals.
     fn signals(&mut self, taste: &Taste, doc: DocId, tier: u8, tiers: u8) -> Signals {
-        let category = match self.category_ords.first(doc) {
+        let (category, brand, attrs) = self.facts.of(doc);
+        let category = match category {
             Some(ord) if !self.categories.is_empty() => {
                 let paths = &self.category_paths;
                 memo(&mut self.categories, ord, || {
@@ -287,14 +284,12 @@ impl Segment {
             }
             _ => self.any_category,
         };
-        let brand = self
-            .brand_ords
-            .first(doc)
+        let brand = brand
             .and_then(|ord| self.brands.get(ord))
             .unwrap_or((0.0, 0.0));
         let mut attribute = 0.0;
         if !self.attributes.is_empty() {
-            for &ord in self.attr_ords.of(doc) {
+            for &ord in attrs {
                 if let Some(score) = self.attributes.get(ord) {
                     attribute = personalize::strongest(attribute, score);
                 }
@@ -305,14 +300,17 @@ impl Segment {
 }
 
 /// The values of a few ordinals (a taste's brands or attribute values in one segment), in a
-/// small open-addressing table at most a quarter full: a product's values are looked up here
-/// for every match, and most are not in it, which a probe or two tells (a binary search of
-/// the sorted values was a third of the stage's time).
+/// small open-addressing table at most a quarter full, behind a bitmap of the ordinals it
+/// holds: a product's values are looked up here for every match, and most are not in it,
+/// which one bit tells (a binary search of the sorted values was a third of the stage's
+/// time; a probe of the table per value, with parts' many attributes, still a fifth).
 struct OrdTable<T> {
     /// (ordinal + 1, value); 0 marks an empty slot.
     slots: Vec<(u32, T)>,
     shift: u32,
     len: usize,
+    /// Bit `ord` is set when the table holds `ord` (words up to the largest ordinal held).
+    held: Vec<u64>,
 }
 
 impl<T: Copy + Default> OrdTable<T> {
@@ -325,6 +323,7 @@ impl<T: Copy + Default> OrdTable<T> {
             slots: vec![(0, T::default()); 1 << bits],
             shift: 32 - bits,
             len: 0,
+            held: Vec::new(),
         };
         for &(ord, value) in values {
             let Some(key) = ord.checked_add(1) else {
@@ -338,6 +337,11 @@ impl<T: Copy + Default> OrdTable<T> {
                 table.len += 1;
             }
             table.slots[i] = (key, value);
+            let word = (ord >> 6) as usize;
+            if table.held.len() <= word {
+                table.held.resize(word + 1, 0);
+            }
+            table.held[word] |= 1 << (ord & 63);
         }
         table
     }
@@ -351,6 +355,10 @@ impl<T: Copy + Default> OrdTable<T> {
     }
 
     fn get(&self, ord: u32) -> Option<T> {
+        let word = self.held.get((ord >> 6) as usize)?;
+        if word & (1 << (ord & 63)) == 0 {
+            return None;
+        }
         let key = ord.checked_add(1)?;
         let mut i = self.home(ord);
         loop {
