@@ -137,12 +137,14 @@ impl SegmentCollector for TopRankedSegment {
         // The priors come first: a document whose text and priors times the stage's largest
         // factor cannot reach the page is not worth the stage's reads (a broad taste can lift
         // most matches, so the stage's own factor rarely rules a document out sooner).
+        // The stage's reads start before the priors', so their cache misses overlap.
+        let read = self.stage.as_ref().map(|stage| stage.read(doc));
         let mut key = self.ranker.key(&self.columns, doc, score);
-        if let Some(stage) = &mut self.stage {
+        if let (Some(stage), Some(read)) = (&mut self.stage, read) {
             if relevance && beaten(&self.heap, key.primary * self.stage_max) {
                 return;
             }
-            let factor = stage.factor(doc);
+            let factor = stage.factor(read);
             if relevance {
                 key.primary *= factor;
             }
@@ -282,7 +284,8 @@ mod tests {
                         let mut key = ranker.key(&cols, doc, score);
                         if let Some(stage) = &stage {
                             let mut stage = stage.borrow_mut();
-                            let factor = stage.factor(doc);
+                            let read = stage.read(doc);
+                            let factor = stage.factor(read);
                             key.primary *= factor;
                             key.secondary *= factor;
                         }

@@ -39,8 +39,8 @@ pub struct DocFacts {
 }
 
 /// One document's facts: `NONE` for a missing category or brand.
-#[derive(Debug, Clone, Copy)]
-struct Facts {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts {
     category: u32,
     brand: u32,
     attr_start: u32,
@@ -50,7 +50,7 @@ struct Facts {
 const NONE: u32 = u32::MAX;
 
 impl DocFacts {
-    fn read(segment: &SegmentReader) -> tantivy::Result<DocFacts> {
+    fn load(segment: &SegmentReader) -> tantivy::Result<DocFacts> {
         let category = segment.facet_reader("category")?;
         let brand = segment.facet_reader("brand")?;
         let attr = segment.facet_reader("attr")?;
@@ -79,12 +79,19 @@ impl DocFacts {
         Ok(out)
     }
 
-    /// A document's first category ordinal, first brand ordinal and attribute ordinals
-    /// (nothing for a document out of range).
-    pub fn of(&self, doc: DocId) -> (Option<u32>, Option<u32>, &[u32]) {
-        let Some(f) = self.facts.get(doc as usize) else {
-            return (None, None, &[]);
-        };
+    /// A document's facts (none for a document out of range), to read with [`DocFacts::of`]:
+    /// reading them is a cache miss per match, which a caller can start early.
+    pub fn read(&self, doc: DocId) -> Facts {
+        self.facts.get(doc as usize).copied().unwrap_or(Facts {
+            category: NONE,
+            brand: NONE,
+            attr_start: 0,
+            attr_end: 0,
+        })
+    }
+
+    /// A document's first category ordinal, first brand ordinal and attribute ordinals.
+    pub fn of(&self, f: Facts) -> (Option<u32>, Option<u32>, &[u32]) {
         let known = |ord: u32| (ord != NONE).then_some(ord);
         let attrs = (self.attr_ords)
             .get(f.attr_start as usize..f.attr_end as usize)
@@ -143,7 +150,7 @@ impl FacetPaths {
     /// Every document's facts in `segment`.
     pub fn doc_facts(&self, segment: &SegmentReader) -> tantivy::Result<Arc<DocFacts>> {
         per_segment(&self.facts, segment, "facts", || {
-            Ok(Arc::new(DocFacts::read(segment)?))
+            Ok(Arc::new(DocFacts::load(segment)?))
         })
     }
 

@@ -27,7 +27,13 @@
 /// and SipHash was a visible share of a personalized search.
 type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
+use std::sync::{Arc, OnceLock};
+
 use serde::Serialize;
+use tantivy::index::SegmentId;
+
+use super::rerank::TasteOrds;
+use super::snapshot::Memo;
 
 use super::tiers::{NO_TIER, TierTable};
 use crate::config::PersonalizationWeights;
@@ -72,9 +78,50 @@ pub struct Taste {
     session_brands: HashMap<String, f32>,
     tier_by_category: HashMap<Vec<String>, f32>,
     tier_overall: Option<f32>,
+    /// What searches derive from the taste and reuse while it lasts.
+    derived: Derived,
+}
+
+/// What is derived from a taste once and reused by every search it serves (a taste lasts
+/// until its profile changes; the next search after a click derives them anew). Not part of
+/// what the taste says: tastes compare equal whatever either has derived, and a clone starts
+/// without.
+#[derive(Default)]
+struct Derived {
+    /// The taste's brands and attribute values as each segment's ordinals.
+    segments: Memo<SegmentId, Arc<TasteOrds>, 64>,
+    /// The largest value of each signal, in [`Signals`] order.
+    maxima: OnceLock<[f32; 6]>,
+}
+
+impl Clone for Derived {
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Derived) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
 }
 
 impl Taste {
+    /// The taste's ordinals in a segment, built by `build` the first time.
+    pub fn ords_in(
+        &self,
+        segment: SegmentId,
+        build: impl FnOnce() -> tantivy::Result<TasteOrds>,
+    ) -> tantivy::Result<Arc<TasteOrds>> {
+        (self.derived.segments).get_or_try(segment, || build().map(Arc::new))
+    }
+
     /// The taste of a profile at `now`, tiers read from `tiers`.
     pub fn of(
         profile: &Profile,
@@ -258,18 +305,33 @@ impl Taste {
     /// The largest boost any product can get from this taste: each signal at its largest
     /// value here (the personalization factor grows with the boost, so this bounds it).
     pub fn ceiling(&self, w: &PersonalizationWeights) -> f32 {
-        let max = |values: &mut dyn Iterator<Item = f32>| values.fold(0.0f32, |m, v| m.max(v));
-        let tier = if self.tier_overall.is_some() || !self.tier_by_category.is_empty() {
-            1.0
-        } else {
-            0.0
-        };
-        w.category * max(&mut self.categories.values().copied())
-            + w.brand * max(&mut self.brands.values().copied())
-            + w.attribute * max(&mut self.attributes.values().copied())
+        let [
+            category,
+            brand,
+            attribute,
+            tier,
+            session_category,
+            session_brand,
+        ] = *self.derived.maxima.get_or_init(|| {
+            fn max<K>(values: &HashMap<K, f32>) -> f32 {
+                values.values().fold(0.0f32, |m, v| m.max(*v))
+            }
+            let tier = self.tier_overall.is_some() || !self.tier_by_category.is_empty();
+            [
+                max(&self.categories),
+                max(&self.brands),
+                max(&self.attributes),
+                if tier { 1.0 } else { 0.0 },
+                max(&self.session_categories),
+                max(&self.session_brands),
+            ]
+        });
+        w.category * category
+            + w.brand * brand
+            + w.attribute * attribute
             + w.tier * tier
-            + w.session_category * max(&mut self.session_categories.values().copied())
-            + w.session_brand * max(&mut self.session_brands.values().copied())
+            + w.session_category * session_category
+            + w.session_brand * session_brand
     }
 
     /// What the taste says of a category path.
@@ -457,6 +519,26 @@ mod tests {
 
     fn path(p: &str) -> Vec<String> {
         p.split('/').map(String::from).collect()
+    }
+
+    #[test]
+    fn a_taste_derives_its_ordinals_once_per_segment_and_a_clone_starts_over() {
+        let taste = taste();
+        let builds = std::cell::Cell::new(0);
+        let build = || {
+            builds.set(builds.get() + 1);
+            Ok(TasteOrds::none())
+        };
+        let (one, two) = (SegmentId::generate_random(), SegmentId::generate_random());
+        taste.ords_in(one, build).unwrap();
+        taste.ords_in(one, build).unwrap();
+        assert_eq!(builds.get(), 1);
+        taste.ords_in(two, build).unwrap();
+        assert_eq!(builds.get(), 2);
+        let clone = taste.clone();
+        clone.ords_in(one, build).unwrap();
+        assert_eq!(builds.get(), 3);
+        assert_eq!(clone, taste, "what is derived is not part of the taste");
     }
 
     fn taste() -> Taste {

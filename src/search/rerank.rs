@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tantivy::{DocId, SegmentReader};
 
-use super::facets::{DocFacts, FacetPaths};
+use super::facets::{DocFacts, FacetPaths, Facts};
 use super::personalize::{self, CategoryTaste, Signal, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
@@ -98,6 +98,13 @@ impl PersonalStage {
     }
 }
 
+/// What the stage reads of one document.
+#[derive(Debug, Clone, Copy)]
+pub struct DocRead {
+    facts: Facts,
+    tier: u8,
+}
+
 /// The stage over one segment.
 pub struct SegmentStage {
     features: Segment,
@@ -111,13 +118,22 @@ pub struct SegmentStage {
 }
 
 impl SegmentStage {
+    /// What the stage reads of a document. The reads are cache misses on a broad match: the
+    /// collector starts them before it reads the document's priors, so the two overlap.
+    pub fn read(&self, doc: DocId) -> DocRead {
+        DocRead {
+            facts: self.features.facts.read(doc),
+            tier: self.tier(doc),
+        }
+    }
+
     /// The factor of one document: what [`SegmentStage::explain`] reports, computed without
     /// building the report (this runs for every match that can reach the page).
-    pub fn factor(&mut self, doc: DocId) -> f64 {
-        let tier = self.tier(doc);
+    pub fn factor(&mut self, read: DocRead) -> f64 {
+        let DocRead { facts, tier } = read;
         let intent = self.intent_stage(tier).map_or(1.0, |s| s.factor);
         let max_boost = self.config.max_boost;
-        let personal = match self.personal(doc, tier) {
+        let personal = match self.personal(facts, tier) {
             Some((_, boost, strength)) => self
                 .factors
                 .get(boost, || personalize::factor(boost, strength, max_boost)),
@@ -128,10 +144,10 @@ impl SegmentStage {
 
     /// What each part of the stage does to one document.
     pub fn explain(&mut self, doc: DocId) -> (Option<Stage>, Option<PersonalExplain>) {
-        let tier = self.tier(doc);
+        let DocRead { facts, tier } = self.read(doc);
         let intent = self.intent_stage(tier);
         let personal = self
-            .personal(doc, tier)
+            .personal(facts, tier)
             .map(|(signals, boost, strength)| PersonalExplain {
                 signals: signals.weighted(&self.config.weights),
                 boost,
@@ -159,9 +175,9 @@ impl SegmentStage {
     }
 
     /// A document's signals, their weighted sum and the strength, when the taste applies.
-    fn personal(&mut self, doc: DocId, tier: u8) -> Option<(Signals, f32, u8)> {
+    fn personal(&mut self, facts: Facts, tier: u8) -> Option<(Signals, f32, u8)> {
         let (taste, strength) = applied(&self.taste)?;
-        let signals = self.features.signals(taste, doc, tier, self.tier_count);
+        let signals = self.features.signals(taste, facts, tier, self.tier_count);
         Some((signals, signals.boost(&self.config.weights), strength))
     }
 }
@@ -215,12 +231,52 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     }
 }
 
+/// A taste's brands and attribute values as the ordinals of one segment: the taste names a
+/// few, so they are turned into ordinals once per taste and segment (kept with the taste,
+/// [`Taste::ords_in`]), and every other value is known to say nothing.
+pub struct TasteOrds {
+    /// The long-term and session affinities of the taste's brands, by ordinal.
+    brands: OrdTable<(f32, f32)>,
+    /// The affinities of the taste's attribute values, by ordinal.
+    attributes: OrdTable<f32>,
+}
+
+impl TasteOrds {
+    /// Ordinals of a taste that names no brand or attribute value.
+    #[cfg(test)]
+    pub fn none() -> TasteOrds {
+        TasteOrds {
+            brands: OrdTable::new(&[]),
+            attributes: OrdTable::new(&[]),
+        }
+    }
+
+    fn build(reader: &SegmentReader, paths: &FacetPaths, taste: &Taste) -> tantivy::Result<Self> {
+        let mut brands = Vec::new();
+        let by_brand = paths.brands_lowered(reader)?;
+        for brand in taste.brands() {
+            for &ord in by_brand.get(brand).into_iter().flatten() {
+                brands.push((ord, taste.of_lower_brand(brand)));
+            }
+        }
+        let mut attributes = Vec::new();
+        let by_value = paths.attributes_keyed(reader)?;
+        for key in taste.attributes() {
+            for &ord in by_value.get(key).into_iter().flatten() {
+                attributes.push((ord, taste.of_attribute(key)));
+            }
+        }
+        Ok(TasteOrds {
+            brands: OrdTable::new(&brands),
+            attributes: OrdTable::new(&attributes),
+        })
+    }
+}
+
 /// What the taste says of the facet values of one segment. Each document's ordinals are read
-/// from one array kept per segment ([`DocFacts`]), not from the fast fields: this runs for every match that can
-/// reach the page. The taste names a few brands and attribute values, so those are turned
-/// into ordinals once per request and segment, and every other value is known to say
-/// nothing; categories are looked up once per ordinal met (a parent informs its children, so
-/// a category's value needs its path).
+/// from one array kept per segment ([`DocFacts`]), not from the fast fields: this runs for
+/// every match that can reach the page. Categories are looked up once per ordinal met (a
+/// parent informs its children, so a category's value needs its path).
 struct Segment {
     facts: Arc<DocFacts>,
     category_paths: Arc<Vec<Vec<String>>>,
@@ -228,10 +284,8 @@ struct Segment {
     categories: Vec<Option<CategoryTaste>>,
     /// What every category says when the taste knows none: the overall tier only.
     any_category: CategoryTaste,
-    /// The long-term and session affinities of the taste's brands, by ordinal.
-    brands: OrdTable<(f32, f32)>,
-    /// The affinities of the taste's attribute values, by ordinal.
-    attributes: OrdTable<f32>,
+    /// The taste's brands and attribute values here (none without a taste).
+    ords: Option<Arc<TasteOrds>>,
 }
 
 impl Segment {
@@ -242,22 +296,9 @@ impl Segment {
     ) -> tantivy::Result<Segment> {
         let knows_categories = taste.is_some_and(Taste::knows_categories);
         let category_paths = paths.of(reader, "category")?;
-        let mut brands = Vec::new();
-        let mut attributes = Vec::new();
-        if let Some(taste) = taste {
-            let by_brand = paths.brands_lowered(reader)?;
-            for brand in taste.brands() {
-                for &ord in by_brand.get(brand).into_iter().flatten() {
-                    brands.push((ord, taste.of_lower_brand(brand)));
-                }
-            }
-            let by_value = paths.attributes_keyed(reader)?;
-            for key in taste.attributes() {
-                for &ord in by_value.get(key).into_iter().flatten() {
-                    attributes.push((ord, taste.of_attribute(key)));
-                }
-            }
-        }
+        let ords = taste
+            .map(|t| t.ords_in(reader.segment_id(), || TasteOrds::build(reader, paths, t)))
+            .transpose()?;
         Ok(Segment {
             facts: paths.doc_facts(reader)?,
             categories: if knows_categories {
@@ -267,14 +308,13 @@ impl Segment {
             },
             any_category: taste.map_or_else(CategoryTaste::default, |t| t.of_category(&[])),
             category_paths,
-            brands: OrdTable::new(&brands),
-            attributes: OrdTable::new(&attributes),
+            ords,
         })
     }
 
     /// A document's signals.
-    fn signals(&mut self, taste: &Taste, doc: DocId, tier: u8, tiers: u8) -> Signals {
-        let (category, brand, attrs) = self.facts.of(doc);
+    fn signals(&mut self, taste: &Taste, facts: Facts, tier: u8, tiers: u8) -> Signals {
+        let (category, brand, attrs) = self.facts.of(facts);
         let category = match category {
             Some(ord) if !self.categories.is_empty() => {
                 let paths = &self.category_paths;
@@ -284,17 +324,21 @@ impl Segment {
             }
             _ => self.any_category,
         };
-        let brand = brand
-            .and_then(|ord| self.brands.get(ord))
-            .unwrap_or((0.0, 0.0));
         let mut attribute = 0.0;
-        if !self.attributes.is_empty() {
-            for &ord in attrs {
-                if let Some(score) = self.attributes.get(ord) {
-                    attribute = personalize::strongest(attribute, score);
+        let mut brand_affinity = (0.0, 0.0);
+        if let Some(ords) = &self.ords {
+            if let Some(found) = brand.and_then(|ord| ords.brands.get(ord)) {
+                brand_affinity = found;
+            }
+            if !ords.attributes.is_empty() {
+                for &ord in attrs {
+                    if let Some(score) = ords.attributes.get(ord) {
+                        attribute = personalize::strongest(attribute, score);
+                    }
                 }
             }
         }
+        let brand = brand_affinity;
         personalize::combine(category, brand, attribute, tier, tiers)
     }
 }
