@@ -19,6 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Pairs of unpersonalized and personalized passes compared.
 const PAIRS: usize = 21;
+/// Pairs of passes, and queries per pass, with the profile changed before every search.
+const CHANGING_PAIRS: usize = 7;
+const CHANGING: usize = 300;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -117,9 +120,7 @@ fn main() -> anyhow::Result<()> {
             ..r.clone()
         })
         .collect();
-    // Pairs of passes over every query, one unpersonalized and one personalized, in
-    // alternating order (ABBA): the ratio of each pair's times is measured on the same
-    // machine state, so a noisy neighbour moves both.
+    // Pairs of passes over every query, one unpersonalized and one personalized ([`abba`]).
     let pass = |list: &[SearchRequest]| {
         let started = Instant::now();
         let hits: usize = list
@@ -129,12 +130,6 @@ fn main() -> anyhow::Result<()> {
         assert!(hits > 0, "no query found anything");
         started.elapsed().as_secs_f64()
     };
-    if std::env::var_os("HACK_ONLY_PERSONAL").is_some() {
-        for _ in 0..20 {
-            pass(&personalized);
-        }
-        return Ok(());
-    }
     // PROFILE=plain or PROFILE=personal: only passes of that kind, for a profiler.
     if let Ok(only) = std::env::var("PROFILE") {
         let list = if only == "personal" {
@@ -147,29 +142,53 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut ratios = Vec::new();
-    for round in 0..PAIRS {
-        let (plain, personal) = if round % 2 == 0 {
-            let plain = pass(&requests);
-            (plain, pass(&personalized))
-        } else {
-            let personal = pass(&personalized);
-            (pass(&requests), personal)
-        };
-        ratios.push(personal / plain);
-    }
-    ratios.sort_by(f64::total_cmp);
-    let pct = |r: f64| (r - 1.0) * 100.0;
+    let ratios = abba(PAIRS, |personal| {
+        pass(if personal { &personalized } else { &requests })
+    });
     println!(
         "personalized ({affinities} affinities) vs unpersonalized, {PAIRS} pairs of passes over \
-         the {} queries: personalized costs {:+.1} % time (median; quartiles {:+.1} to {:+.1}, \
-         range {:+.1} to {:+.1})",
+         the {} queries: personalized costs {}",
         requests.len(),
-        pct(ratios[PAIRS / 2]),
-        pct(ratios[PAIRS / 4]),
-        pct(ratios[PAIRS * 3 / 4]),
-        pct(ratios[0]),
-        pct(ratios[PAIRS - 1]),
+        summary(ratios),
+    );
+    // The same with the visitor's profile changed (one more view) before every search,
+    // untimed: each personalized search then derives the visitor's taste anew, as the first
+    // search after a click does. Fewer queries: every view is a journal write.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let viewed: Vec<String> = engine
+        .search_now(&requests[0])?
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    anyhow::ensure!(!viewed.is_empty(), "the first query found nothing to view");
+    let mut views = 0usize;
+    let mut after_views = |list: &[SearchRequest]| {
+        let mut searching = 0.0;
+        for req in &list[..list.len().min(CHANGING)] {
+            let id = &viewed[views % viewed.len()];
+            views += 1;
+            let event =
+                serde_json::json!({"type": "view", "visitor_id": visitor, "product_id": id});
+            runtime
+                .block_on(attune::demo::import_events(
+                    &engine,
+                    event.to_string().as_bytes(),
+                ))
+                .expect("view recorded");
+            let started = Instant::now();
+            engine.search_now(req).expect("search");
+            searching += started.elapsed().as_secs_f64();
+        }
+        searching
+    };
+    let ratios = abba(CHANGING_PAIRS, |personal| {
+        after_views(if personal { &personalized } else { &requests })
+    });
+    println!(
+        "the same with the profile changed before every search, {CHANGING_PAIRS} pairs of \
+         passes over {CHANGING} queries: personalized costs {}",
+        summary(ratios),
     );
     engine.close();
     Ok(())
@@ -206,6 +225,39 @@ fn seed_profile(
         }
     }
     Ok(count)
+}
+
+/// Time ratios of `b` to `a` over pairs of runs in alternating order (ABBA): each ratio is
+/// measured on the same machine state, so a noisy neighbour moves both.
+/// `timed(false)` times A, `timed(true)` B.
+fn abba(pairs: usize, mut timed: impl FnMut(bool) -> f64) -> Vec<f64> {
+    (0..pairs)
+        .map(|round| {
+            let (a, b) = if round % 2 == 0 {
+                let a = timed(false);
+                (a, timed(true))
+            } else {
+                let b = timed(true);
+                (timed(false), b)
+            };
+            b / a
+        })
+        .collect()
+}
+
+/// "+x % time (median; quartiles …, range …)" of time ratios.
+fn summary(mut ratios: Vec<f64>) -> String {
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let pct = |r: f64| (r - 1.0) * 100.0;
+    format!(
+        "{:+.1} % time (median; quartiles {:+.1} to {:+.1}, range {:+.1} to {:+.1})",
+        pct(ratios[n / 2]),
+        pct(ratios[n / 4]),
+        pct(ratios[n * 3 / 4]),
+        pct(ratios[0]),
+        pct(ratios[n - 1]),
+    )
 }
 
 fn run(queries: &[String], seconds: u64, mut f: impl FnMut(&str) -> usize) -> f64 {
