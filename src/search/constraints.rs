@@ -251,10 +251,15 @@ fn has_currency_or_context(t: &[String], i: usize) -> bool {
 fn phrase(t: &[String], i: usize, list: &[&str]) -> Option<usize> {
     let mut best = None;
     for p in list {
-        // Without collecting the phrase's words: this runs at every position of every query.
-        let len = p.split(' ').count();
-        if t.len() >= i + len && t[i..i + len].iter().zip(p.split(' ')).all(|(a, b)| a == b) {
-            best = best.max(Some(i + len));
+        // Word by word, stopping at the first that differs (most phrases differ at their
+        // first): this runs at every position of every query.
+        let mut end = i;
+        let matched = p.split(' ').all(|word| {
+            end += 1;
+            t.get(end - 1).is_some_and(|token| token == word)
+        });
+        if matched {
+            best = best.max(Some(end));
         }
     }
     best

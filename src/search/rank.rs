@@ -217,7 +217,8 @@ impl Ranker {
     fn stages(&self, cols: &RankColumns, doc: DocId) -> [Stage; 3] {
         let popularity = cols.popularity.first(doc);
         let in_stock = cols.in_stock.first(doc).unwrap_or(true);
-        let created_at = cols.created_at.first(doc);
+        // Only category pages rank by recency: searches skip the read.
+        let created_at = self.recency.and_then(|_| cols.created_at.first(doc));
         let popularity_weight = self.popularity_weight();
         [
             Stage {
