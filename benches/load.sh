@@ -68,6 +68,20 @@ for q in open(sys.argv[1]):
 PY
 echo "HTTP autocomplete, prefixes of 2-6 chars:   $(QFILE=$WORK/prefixes.txt ENDPOINT=/v1/autocomplete run_wrk '')"
 echo "RSS after load: $(rss)"
+
+# HTTP against tantivy in-process, alternately: three rounds of wrk on the server, then the
+# in-process example on a copy of the same index (the server holds the index's writer lock),
+# so each round's ratios are measured on the same machine state.
+cp -r "$WORK/data" "$WORK/copy"
+for round in 1 2 3; do
+  http=$(run_wrk '' | awk '{print $1}')
+  inproc=$(THROUGHPUT_ONLY=1 taskset -c 0 target/release/examples/inprocess_qps "$WORK/copy" "$QUERIES" 5 2>/dev/null)
+  qps() { echo "$inproc" | awk -v k="$1" 'index($0, k) {print $(NF-1)}'; }
+  any=$(qps "any word"); plans=$(qps "attune's query plans"); own=$(qps "attune search")
+  awk -v r=$round -v h=$http -v a=$any -v p=$plans -v o=$own 'BEGIN {
+    printf "round %d: HTTP %.0f req/s = %.0f %% of tantivy on attune plans (%.0f q/s), %.0f %% of plain any-word BM25 (%.0f q/s), %.0f %% of attune in-process (%.0f q/s)\n",
+      r, h, 100*h/p, p, 100*h/a, a, 100*h/o, o }'
+done
 kill $SERVER; wait $SERVER 2>/dev/null || true
 
 taskset -c 0 target/release/examples/inprocess_qps "$WORK/data" "$QUERIES" "$SECS"

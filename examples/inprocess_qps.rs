@@ -4,7 +4,9 @@
 //! with unpersonalized ones so both see the same machine.
 //!
 //! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`). With
-//! `PROFILE=plain` or `PROFILE=personal` it ends with passes of that kind only, for `perf`.
+//! `PROFILE=plain` or `PROFILE=personal` it ends with passes of that kind only, for `perf`;
+//! with `THROUGHPUT_ONLY=1` it stops after the queries per second (the load script alternates
+//! it with HTTP runs).
 
 use std::time::{Duration, Instant};
 
@@ -110,6 +112,10 @@ fn main() -> anyhow::Result<()> {
     println!("plain tantivy BM25, any word, in-process, 1 thread:  {any_word_qps:.0} queries/s");
     println!("tantivy alone, attune's query plans, 1 thread:       {planned_qps:.0} queries/s");
     println!("attune search in-process, 1 thread:                  {attune_qps:.0} queries/s");
+    if std::env::var_os("THROUGHPUT_ONLY").is_some() {
+        engine.close();
+        return Ok(());
+    }
 
     let visitor = "bench-visitor";
     let affinities = seed_profile(&engine, &requests, visitor)?;
