@@ -51,6 +51,12 @@ impl Symbols {
     }
 
     /// Every string in symbol order (for snapshots).
+    /// Every name under one read of the table, for a caller that looks up many (a taste
+    /// names dozens; one lock and no reference count per name).
+    pub fn names(&self) -> Names<'_> {
+        Names(self.names.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     pub fn all(&self) -> Vec<Arc<str>> {
         self.names.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -63,6 +69,16 @@ impl Symbols {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The symbol table held for reading ([`Symbols::names`]).
+pub struct Names<'a>(std::sync::RwLockReadGuard<'a, Vec<Arc<str>>>);
+
+impl Names<'_> {
+    /// The name of a symbol ("" for an unknown one, like [`Symbols::name`]).
+    pub fn of(&self, id: Sym) -> &str {
+        self.0.get(id as usize).map_or("", |name| name)
     }
 }
 
@@ -79,5 +95,16 @@ mod tests {
         assert_eq!(&*s.name(1), "Acme");
         assert_eq!(s.get("nope"), None);
         assert_eq!(s.all().len(), 2);
+    }
+
+    #[test]
+    fn names_read_together_answer_like_one_by_one() {
+        let s = Symbols::default();
+        let shoes = s.intern("Shoes");
+        let acme = s.intern("Acme");
+        let names = s.names();
+        assert_eq!(names.of(shoes), &*s.name(shoes));
+        assert_eq!(names.of(acme), "Acme");
+        assert_eq!(names.of(99), &*s.name(99));
     }
 }

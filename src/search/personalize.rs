@@ -38,7 +38,7 @@ use super::snapshot::Memo;
 use super::tiers::{NO_TIER, TierTable};
 use crate::config::PersonalizationWeights;
 use crate::profiles::profile::{Profile, Secs};
-use crate::profiles::symbols::Symbols;
+use crate::profiles::symbols::{Names, Symbols};
 
 /// The measurement group of a visitor: a deterministic hash of the visitor id into 100
 /// buckets; the first `control_share` buckets are the control group.
@@ -130,7 +130,8 @@ impl Taste {
         now: Secs,
         tiers: &TierTable,
     ) -> Taste {
-        let name = |sym| symbols.name(sym);
+        let names = symbols.names();
+        let name = |sym| names.of(sym);
         let path = |s: &str| s.split(PATH_SEP).map(String::from).collect::<Vec<_>>();
         let mut taste = Taste {
             categories: relative(
@@ -138,7 +139,7 @@ impl Taste {
                     .categories
                     .0
                     .iter()
-                    .map(|(k, d)| (path(&name(*k)), d.at(now, half_life_s))),
+                    .map(|(k, d)| (path(name(*k)), d.at(now, half_life_s))),
             ),
             brands: relative(
                 profile
@@ -159,7 +160,7 @@ impl Taste {
                     .session
                     .categories
                     .iter()
-                    .map(|(k, w)| (path(&name(*k)), *w)),
+                    .map(|(k, w)| (path(name(*k)), *w)),
             ),
             session_brands: relative(
                 profile
@@ -188,13 +189,13 @@ impl Taste {
                     .insert(format!("size={}", s.to_lowercase()), 1.0);
             }
         }
-        taste.learn_tiers(profile, symbols, tiers);
+        taste.learn_tiers(profile, &names, tiers);
         taste
     }
 
     /// The weighted mean tier of the prices the visitor engaged with, per category (every
     /// level of the path) and overall.
-    fn learn_tiers(&mut self, profile: &Profile, symbols: &Symbols, tiers: &TierTable) {
+    fn learn_tiers(&mut self, profile: &Profile, names: &Names, tiers: &TierTable) {
         let mut sums: HashMap<Vec<String>, (f32, f32)> = HashMap::default();
         let mut overall = (0.0f32, 0.0f32);
         for point in &profile.prices {
@@ -204,8 +205,8 @@ impl Taste {
             let category: Vec<String> = if point.category == crate::profiles::profile::NO_SYM {
                 Vec::new()
             } else {
-                symbols
-                    .name(point.category)
+                names
+                    .of(point.category)
                     .split(PATH_SEP)
                     .map(String::from)
                     .collect()

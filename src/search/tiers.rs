@@ -70,7 +70,8 @@ impl TierSettings {
 /// The cut-offs of every category with enough priced products, and of the whole catalog.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TierTable {
-    cutoffs: HashMap<Vec<String>, Vec<f64>>,
+    /// FxHash: a visitor's taste looks up the cut-offs of every category it has prices in.
+    cutoffs: rustc_hash::FxHashMap<Vec<String>, Vec<f64>>,
     tiers: u8,
 }
 
