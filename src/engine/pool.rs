@@ -3,9 +3,9 @@
 //!
 //! Work is handed to the threads through one channel. Under load a thread finds the next
 //! search already queued and runs it without sleeping, and the async worker collects several
-//! answers per wake-up, so a search costs far fewer thread switches than one
-//! `spawn_blocking` per request (on one core the server answered a quarter more searches per
-//! second; benches/README.md). A full queue turns the work away at once with
+//! answers per wake-up, so a search costs fewer thread switches than one `spawn_blocking` per
+//! request (on one core the server answered a fifth more searches per second;
+//! benches/README.md). A full queue turns the work away at once with
 //! [`Error::Overloaded`] (a 503), so a burst cannot pile up unbounded work or memory.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
