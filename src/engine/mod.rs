@@ -393,6 +393,7 @@ impl Engine {
         Taste::of(
             profile,
             self.profiles.symbols(),
+            self.tastes.keys(),
             half_life_s,
             secs(now_ms),
             tiers,

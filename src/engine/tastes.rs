@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 
 use crate::profiles::profile::Profile;
-use crate::search::personalize::Taste;
+use crate::search::personalize::{Taste, TasteKeys};
 use crate::search::tiers::SnapshotTiers;
 
 /// Entries kept before the cache starts over.
@@ -21,6 +21,7 @@ const MAX_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub struct TasteCache {
     entries: DashMap<String, Entry>,
+    keys: TasteKeys,
 }
 
 struct Entry {
@@ -72,6 +73,11 @@ impl TasteCache {
     }
 
     /// Forgets a profile's taste (the profile was erased).
+    /// The keys tastes file affinities under, kept across tastes.
+    pub fn keys(&self) -> &TasteKeys {
+        &self.keys
+    }
+
     pub fn forget(&self, id: &str) {
         self.entries.remove(id);
     }

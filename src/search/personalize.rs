@@ -38,7 +38,7 @@ use super::snapshot::Memo;
 use super::tiers::{NO_TIER, TierTable};
 use crate::config::PersonalizationWeights;
 use crate::profiles::profile::{Profile, Secs};
-use crate::profiles::symbols::{Names, Symbols};
+use crate::profiles::symbols::{Names, Sym, Symbols};
 
 /// The measurement group of a visitor: a deterministic hash of the visitor id into 100
 /// buckets; the first `control_share` buckets are the control group.
@@ -68,15 +68,63 @@ impl Group {
 /// Separator of category levels in profile keys.
 const PATH_SEP: &str = " > ";
 
+/// A category path (or one of its prefixes), shared by every taste that files an affinity
+/// under it.
+type Path = Arc<[String]>;
+
+/// The keys a taste files a symbol's affinity under: a category path's levels (every prefix,
+/// for the tiers), a brand's or an attribute value's lowercased name. Derived once per symbol
+/// and kept: a taste is derived anew after each of the visitor's events, and splitting and
+/// lowercasing the same few thousand catalog values every time was a large part of that.
+#[derive(Default)]
+pub struct TasteKeys {
+    by_sym: std::sync::RwLock<HashMap<Sym, Arc<SymKeys>>>,
+}
+
+struct SymKeys {
+    /// The path's prefixes, shortest first (the last is the whole path).
+    prefixes: Vec<Path>,
+    lower: Arc<str>,
+}
+
+impl SymKeys {
+    fn path(&self) -> Path {
+        self.prefixes
+            .last()
+            .cloned()
+            .unwrap_or_else(|| Arc::from([]))
+    }
+}
+
+impl TasteKeys {
+    fn of(&self, sym: Sym, names: &Names) -> Arc<SymKeys> {
+        let read = self.by_sym.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(keys) = read.get(&sym) {
+            return keys.clone();
+        }
+        drop(read);
+        let name = names.of(sym);
+        let levels: Vec<String> = name.split(PATH_SEP).map(String::from).collect();
+        let keys = Arc::new(SymKeys {
+            prefixes: (1..=levels.len())
+                .map(|depth| Path::from(&levels[..depth]))
+                .collect(),
+            lower: Arc::from(name.to_lowercase()),
+        });
+        let mut write = self.by_sym.write().unwrap_or_else(|p| p.into_inner());
+        write.entry(sym).or_insert(keys).clone()
+    }
+}
+
 /// What a profile says a visitor likes, ready to score products with.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Taste {
-    categories: HashMap<Vec<String>, f32>,
-    brands: HashMap<String, f32>,
-    attributes: HashMap<String, f32>,
-    session_categories: HashMap<Vec<String>, f32>,
-    session_brands: HashMap<String, f32>,
-    tier_by_category: HashMap<Vec<String>, f32>,
+    categories: HashMap<Path, f32>,
+    brands: HashMap<Arc<str>, f32>,
+    attributes: HashMap<Arc<str>, f32>,
+    session_categories: HashMap<Path, f32>,
+    session_brands: HashMap<Arc<str>, f32>,
+    tier_by_category: HashMap<Path, f32>,
     tier_overall: Option<f32>,
     /// What searches derive from the taste and reuse while it lasts.
     derived: Derived,
@@ -126,48 +174,49 @@ impl Taste {
     pub fn of(
         profile: &Profile,
         symbols: &Symbols,
+        keys: &TasteKeys,
         half_life_s: f64,
         now: Secs,
         tiers: &TierTable,
     ) -> Taste {
         let names = symbols.names();
-        let name = |sym| names.of(sym);
-        let path = |s: &str| s.split(PATH_SEP).map(String::from).collect::<Vec<_>>();
+        let key = |sym| keys.of(sym, &names);
+        let path = |s: &str| s.split(PATH_SEP).map(String::from).collect::<Path>();
         let mut taste = Taste {
             categories: relative(
                 profile
                     .categories
                     .0
                     .iter()
-                    .map(|(k, d)| (path(name(*k)), d.at(now, half_life_s))),
+                    .map(|(k, d)| (key(*k).path(), d.at(now, half_life_s))),
             ),
             brands: relative(
                 profile
                     .brands
                     .0
                     .iter()
-                    .map(|(k, d)| (name(*k).to_lowercase(), d.at(now, half_life_s))),
+                    .map(|(k, d)| (key(*k).lower.clone(), d.at(now, half_life_s))),
             ),
             attributes: relative(
                 profile
                     .attributes
                     .0
                     .iter()
-                    .map(|(k, d)| (name(*k).to_lowercase(), d.at(now, half_life_s))),
+                    .map(|(k, d)| (key(*k).lower.clone(), d.at(now, half_life_s))),
             ),
             session_categories: relative(
                 profile
                     .session
                     .categories
                     .iter()
-                    .map(|(k, w)| (path(name(*k)), *w)),
+                    .map(|(k, w)| (key(*k).path(), *w)),
             ),
             session_brands: relative(
                 profile
                     .session
                     .brands
                     .iter()
-                    .map(|(k, w)| (name(*k).to_lowercase(), *w)),
+                    .map(|(k, w)| (key(*k).lower.clone(), *w)),
             ),
             ..Taste::default()
         };
@@ -176,48 +225,50 @@ impl Taste {
                 taste.categories.insert(path(c), 1.0);
             }
             for b in &stated.brands {
-                taste.brands.insert(b.to_lowercase(), 1.0);
+                taste.brands.insert(b.to_lowercase().into(), 1.0);
             }
             for c in &stated.colors {
                 taste
                     .attributes
-                    .insert(format!("color={}", c.to_lowercase()), 1.0);
+                    .insert(format!("color={}", c.to_lowercase()).into(), 1.0);
             }
             for s in &stated.sizes {
                 taste
                     .attributes
-                    .insert(format!("size={}", s.to_lowercase()), 1.0);
+                    .insert(format!("size={}", s.to_lowercase()).into(), 1.0);
             }
         }
-        taste.learn_tiers(profile, &names, tiers);
+        taste.learn_tiers(profile, |sym| keys.of(sym, &names), tiers);
         taste
     }
 
     /// The weighted mean tier of the prices the visitor engaged with, per category (every
     /// level of the path) and overall.
-    fn learn_tiers(&mut self, profile: &Profile, names: &Names, tiers: &TierTable) {
-        let mut sums: HashMap<Vec<String>, (f32, f32)> = HashMap::default();
+    fn learn_tiers(
+        &mut self,
+        profile: &Profile,
+        key: impl Fn(Sym) -> Arc<SymKeys>,
+        tiers: &TierTable,
+    ) {
+        let mut sums: HashMap<Path, (f32, f32)> = HashMap::default();
         let mut overall = (0.0f32, 0.0f32);
         for point in &profile.prices {
             if point.weight <= 0.0 {
                 continue;
             }
-            let category: Vec<String> = if point.category == crate::profiles::profile::NO_SYM {
+            let prefixes = if point.category == crate::profiles::profile::NO_SYM {
                 Vec::new()
             } else {
-                names
-                    .of(point.category)
-                    .split(PATH_SEP)
-                    .map(String::from)
-                    .collect()
+                key(point.category).prefixes.clone()
             };
-            let tier = tiers.tier(&category, Some(f64::from(point.price)));
+            let category = prefixes.last().map_or(&[][..], |p| &p[..]);
+            let tier = tiers.tier(category, Some(f64::from(point.price)));
             if tier == NO_TIER {
                 continue;
             }
             let t = f32::from(tier);
-            for depth in 1..=category.len() {
-                let entry = sums.entry(category[..depth].to_vec()).or_default();
+            for prefix in prefixes {
+                let entry = sums.entry(prefix).or_default();
                 entry.0 += t * point.weight;
                 entry.1 += point.weight;
             }
@@ -234,7 +285,7 @@ impl Taste {
         let mut by_category: Vec<(Vec<String>, f32)> = self
             .tier_by_category
             .iter()
-            .map(|(path, mean)| (path.clone(), *mean))
+            .map(|(path, mean)| (path.to_vec(), *mean))
             .collect();
         by_category.sort_by(|a, b| a.0.cmp(&b.0));
         (self.tier_overall, by_category)
@@ -263,8 +314,8 @@ impl Taste {
     pub fn of_brands(brands: &[(&str, f32, f32)]) -> Taste {
         let mut taste = Taste::default();
         for (brand, long_term, session) in brands {
-            taste.brands.insert(brand.to_string(), *long_term);
-            taste.session_brands.insert(brand.to_string(), *session);
+            taste.brands.insert((*brand).into(), *long_term);
+            taste.session_brands.insert((*brand).into(), *session);
         }
         taste
     }
@@ -275,12 +326,12 @@ impl Taste {
         self.brands
             .keys()
             .chain(self.session_brands.keys())
-            .map(String::as_str)
+            .map(|b| &**b)
     }
 
     /// The attribute values (`name=value`) with an affinity.
     pub fn attributes(&self) -> impl Iterator<Item = &str> {
-        self.attributes.keys().map(String::as_str)
+        self.attributes.keys().map(|a| &**a)
     }
 
     /// Every signal of a product described by value, in [-1, 1]: the specification the tests
@@ -421,7 +472,7 @@ fn relative<K: std::hash::Hash + Eq>(scores: impl Iterator<Item = (K, f32)>) -> 
 }
 
 /// The strongest affinity among a path's levels, level `i` of `n` counting `i/n`.
-fn path_affinity(affinities: &HashMap<Vec<String>, f32>, path: &[String]) -> f32 {
+fn path_affinity(affinities: &HashMap<Path, f32>, path: &[String]) -> f32 {
     let n = path.len() as f32;
     (1..=path.len())
         .filter_map(|depth| affinities.get(&path[..depth]).map(|a| a * depth as f32 / n))
@@ -523,6 +574,18 @@ mod tests {
     }
 
     #[test]
+    fn a_symbol_s_keys_are_its_path_prefixes_and_lowercased_name_derived_once() {
+        let symbols = Symbols::default();
+        let running = symbols.intern("Shoes > Running");
+        let keys = TasteKeys::default();
+        let first = keys.of(running, &symbols.names());
+        let prefixes: Vec<Vec<String>> = first.prefixes.iter().map(|p| p.to_vec()).collect();
+        assert_eq!(prefixes, [path("Shoes"), path("Shoes/Running")]);
+        assert_eq!(&*first.lower, "shoes > running");
+        assert!(Arc::ptr_eq(&first, &keys.of(running, &symbols.names())));
+    }
+
+    #[test]
     fn a_taste_derives_its_ordinals_once_per_segment_and_a_clone_starts_over() {
         let taste = taste();
         let builds = std::cell::Cell::new(0);
@@ -544,11 +607,11 @@ mod tests {
 
     fn taste() -> Taste {
         let mut t = Taste::default();
-        t.categories.insert(path("Shoes"), 0.5);
-        t.categories.insert(path("Shoes/Running"), 1.0);
+        t.categories.insert(path("Shoes").into(), 0.5);
+        t.categories.insert(path("Shoes/Running").into(), 1.0);
         t.brands.insert("acme".into(), 1.0);
         t.attributes.insert("color=red".into(), -0.5);
-        t.tier_by_category.insert(path("Shoes/Running"), 3.0);
+        t.tier_by_category.insert(path("Shoes/Running").into(), 3.0);
         t.tier_overall = Some(0.0);
         t
     }
