@@ -118,7 +118,8 @@ fn main() -> anyhow::Result<()> {
     }
 
     let visitor = "bench-visitor";
-    let affinities = seed_profile(&engine, &requests, visitor)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let affinities = seed_profile(&runtime, &engine, &requests, visitor)?;
     let personalized: Vec<SearchRequest> = requests
         .iter()
         .map(|r| SearchRequest {
@@ -162,7 +163,6 @@ fn main() -> anyhow::Result<()> {
     // does; then by another visitor, which leaves the taste alone but writes the journal just
     // the same (the two differ by what deriving the taste costs). Fewer queries: every view
     // is a journal write.
-    let runtime = tokio::runtime::Runtime::new()?;
     let viewed: Vec<String> = engine
         .search_now(&requests[0])?
         .hits
@@ -174,15 +174,9 @@ fn main() -> anyhow::Result<()> {
     let mut after_views = |list: &[SearchRequest], viewer: &str| {
         let mut searching = 0.0;
         for req in &list[..list.len().min(CHANGING)] {
-            let id = &viewed[views % viewed.len()];
+            let id = viewed[views % viewed.len()].as_str();
             views += 1;
-            let event = serde_json::json!({"type": "view", "visitor_id": viewer, "product_id": id});
-            runtime
-                .block_on(attune::demo::import_events(
-                    &engine,
-                    event.to_string().as_bytes(),
-                ))
-                .expect("view recorded");
+            record_views(&runtime, &engine, viewer, [id]).expect("view recorded");
             let started = Instant::now();
             engine.search_now(req).expect("search");
             searching += started.elapsed().as_secs_f64();
@@ -209,27 +203,16 @@ fn main() -> anyhow::Result<()> {
 /// Gives `visitor` views of the top hits of the first queries until the profile holds about
 /// fifty affinities (categories, brands, attribute values); returns how many it holds.
 fn seed_profile(
+    runtime: &tokio::runtime::Runtime,
     engine: &std::sync::Arc<Engine>,
     requests: &[SearchRequest],
     visitor: &str,
 ) -> anyhow::Result<usize> {
-    let runtime = tokio::runtime::Runtime::new()?;
     let mut count = 0;
     for req in requests.iter().take(200) {
         let answer = engine.search_now(req)?;
-        let events: Vec<String> = answer
-            .hits
-            .iter()
-            .take(2)
-            .map(|h| {
-                serde_json::json!({"type": "view", "visitor_id": visitor, "product_id": h.id})
-                    .to_string()
-            })
-            .collect();
-        runtime.block_on(attune::demo::import_events(
-            engine,
-            events.join("\n").as_bytes(),
-        ))?;
+        let top = answer.hits.iter().take(2).map(|h| h.id.as_str());
+        record_views(runtime, engine, visitor, top)?;
         let view = engine.visitor(visitor)?;
         count = view.categories.len() + view.brands.len() + view.attributes.len();
         if count >= 50 {
@@ -237,6 +220,26 @@ fn seed_profile(
         }
     }
     Ok(count)
+}
+
+/// Records `visitor`'s views of `products`, as the events API would.
+fn record_views<'a>(
+    runtime: &tokio::runtime::Runtime,
+    engine: &std::sync::Arc<Engine>,
+    visitor: &str,
+    products: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<()> {
+    let events: Vec<String> = products
+        .into_iter()
+        .map(|id| {
+            serde_json::json!({"type": "view", "visitor_id": visitor, "product_id": id}).to_string()
+        })
+        .collect();
+    runtime.block_on(attune::demo::import_events(
+        engine,
+        events.join("\n").as_bytes(),
+    ))?;
+    Ok(())
 }
 
 /// Time ratios of `b` to `a` over pairs of runs in alternating order (ABBA): each ratio is

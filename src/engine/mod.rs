@@ -2,8 +2,8 @@
 //!
 //! It owns the product index, the catalog syncs, the visitor profiles with their journal and
 //! the configuration, and the autocomplete suggestions; it runs searches and suggestion
-//! lookups on its own threads behind a bounded queue ([`pool`]) so a burst answers "busy" instead of
-//! piling up.
+//! lookups on its own threads behind a bounded queue ([`pool`]) so a burst answers "busy"
+//! instead of piling up.
 //!
 //! The configuration in force sits behind an [`ArcSwap`]: a search clones the `Arc` once and
 //! keeps that configuration to its end, so a reload ([`Engine::reload`]) never waits for

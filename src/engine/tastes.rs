@@ -72,12 +72,12 @@ impl TasteCache {
         taste
     }
 
-    /// Forgets a profile's taste (the profile was erased).
     /// The keys tastes file affinities under, kept across tastes.
     pub fn keys(&self) -> &TasteKeys {
         &self.keys
     }
 
+    /// Forgets a profile's taste (the profile was erased).
     pub fn forget(&self, id: &str) {
         self.entries.remove(id);
     }

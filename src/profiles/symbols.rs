@@ -50,13 +50,13 @@ impl Symbols {
             .unwrap_or_else(|| Arc::from(""))
     }
 
-    /// Every string in symbol order (for snapshots).
     /// Every name under one read of the table, for a caller that looks up many (a taste
     /// names dozens; one lock and no reference count per name).
     pub fn names(&self) -> Names<'_> {
         Names(self.names.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Every string in symbol order (for snapshots).
     pub fn all(&self) -> Vec<Arc<str>> {
         self.names.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

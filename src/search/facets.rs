@@ -39,7 +39,7 @@ pub struct DocFacts {
 }
 
 /// One document's facts: `NONE` for a missing category or brand.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Facts {
     category: u32,
     brand: u32,

@@ -256,11 +256,9 @@ impl Taste {
             if point.weight <= 0.0 {
                 continue;
             }
-            let prefixes = if point.category == crate::profiles::profile::NO_SYM {
-                Vec::new()
-            } else {
-                key(point.category).prefixes.clone()
-            };
+            let keys =
+                (point.category != crate::profiles::profile::NO_SYM).then(|| key(point.category));
+            let prefixes = keys.as_ref().map_or(&[][..], |k| &k.prefixes[..]);
             let category = prefixes.last().map_or(&[][..], |p| &p[..]);
             let tier = tiers.tier(category, Some(f64::from(point.price)));
             if tier == NO_TIER {
@@ -268,7 +266,7 @@ impl Taste {
             }
             let t = f32::from(tier);
             for prefix in prefixes {
-                let entry = sums.entry(prefix).or_default();
+                let entry = sums.entry(prefix.clone()).or_default();
                 entry.0 += t * point.weight;
                 entry.1 += point.weight;
             }

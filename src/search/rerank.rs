@@ -324,21 +324,23 @@ impl Segment {
             }
             _ => self.any_category,
         };
-        let mut attribute = 0.0;
-        let mut brand_affinity = (0.0, 0.0);
-        if let Some(ords) = &self.ords {
-            if let Some(found) = brand.and_then(|ord| ords.brands.get(ord)) {
-                brand_affinity = found;
-            }
-            if !ords.attributes.is_empty() {
-                for &ord in attrs {
-                    if let Some(score) = ords.attributes.get(ord) {
-                        attribute = personalize::strongest(attribute, score);
-                    }
-                }
-            }
-        }
-        let brand = brand_affinity;
+        let (brand, attribute) = match &self.ords {
+            Some(ords) => (
+                brand
+                    .and_then(|ord| ords.brands.get(ord))
+                    .unwrap_or((0.0, 0.0)),
+                // Without attribute values in the taste, a match's are not even read.
+                if ords.attributes.is_empty() {
+                    0.0
+                } else {
+                    attrs
+                        .iter()
+                        .filter_map(|&ord| ords.attributes.get(ord))
+                        .fold(0.0, personalize::strongest)
+                },
+            ),
+            None => ((0.0, 0.0), 0.0),
+        };
         personalize::combine(category, brand, attribute, tier, tiers)
     }
 }
