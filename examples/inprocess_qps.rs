@@ -4,7 +4,8 @@
 //! with unpersonalized ones so both see the same machine.
 //!
 //! Usage: `inprocess_qps DATA_DIR QUERIES_FILE SECONDS` (run it under `taskset -c 0`). With
-//! `PROFILE=plain` or `PROFILE=personal` it ends with passes of that kind only, for `perf`;
+//! `PROFILE=plain` or `PROFILE=personal` it ends with passes of that kind only, for `perf`
+//! (`PROFILE=derive`: each personalized search after one of the visitor's own views);
 //! with `THROUGHPUT_ONLY=1` it stops after the queries per second (the load script alternates
 //! it with HTTP runs).
 
@@ -137,7 +138,27 @@ fn main() -> anyhow::Result<()> {
         assert!(hits > 0, "no query found anything");
         started.elapsed().as_secs_f64()
     };
-    // PROFILE=plain or PROFILE=personal: only passes of that kind, for a profiler.
+    // PROFILE=plain or PROFILE=personal: only passes of that kind, for a profiler;
+    // PROFILE=derive: personalized searches, each after one of the visitor's own views.
+    if std::env::var("PROFILE").as_deref() == Ok("derive") {
+        let viewed = engine.search_now(&requests[0])?.hits;
+        anyhow::ensure!(!viewed.is_empty(), "the first query found nothing to view");
+        for (n, req) in personalized
+            .iter()
+            .cycle()
+            .take(PAIRS * CHANGING)
+            .enumerate()
+        {
+            record_views(
+                &runtime,
+                &engine,
+                visitor,
+                [viewed[n % viewed.len()].id.as_str()],
+            )?;
+            engine.search_now(req)?;
+        }
+        return Ok(());
+    }
     if let Ok(only) = std::env::var("PROFILE") {
         let list = if only == "personal" {
             &personalized

@@ -195,12 +195,10 @@ pub fn plan(
             .terms
             .iter()
             .zip(shares)
-            .map(|(term, share)| {
-                (
-                    Occur::Should,
-                    word_query(term, fields, weights, coverage * share),
-                )
-            })
+            // Each word's fields join the text's clauses directly: the sum is the same as
+            // per word, and one union over every field of every word costs tantivy less than
+            // a union of per-word unions.
+            .flat_map(|(term, share)| word_clauses(term, fields, weights, coverage * share))
             .collect();
         if words.sequence.len() >= 2 && weights.phrase > 0.0 {
             text.push((
@@ -320,7 +318,11 @@ const SYNONYM_WEIGHT: f32 = 0.8;
 fn alternative_query(words: &[String], fields: &Fields, weights: &RawWeights) -> Box<dyn Query> {
     let all: Vec<(Occur, Box<dyn Query>)> = words
         .iter()
-        .map(|w| (Occur::Must, word_query(w, fields, weights, 0.0)))
+        .map(|w| {
+            let word: Box<dyn Query> =
+                Box::new(BooleanQuery::new(word_clauses(w, fields, weights, 0.0)));
+            (Occur::Must, word)
+        })
         .collect();
     Box::new(BoostQuery::new(
         Box::new(BooleanQuery::new(all)),
@@ -375,7 +377,14 @@ fn phrase_query(sequence: &[String], fields: &Fields, weights: &RawWeights) -> B
     Box::new(BoostQuery::new(Box::new(query), weights.phrase))
 }
 
-fn word_query(term: &str, f: &Fields, w: &RawWeights, coverage: f32) -> Box<dyn Query> {
+/// A word in each field with a weight (BM25, scaled by the field's weight), and anywhere
+/// for the coverage bonus: the word matches when any clause does.
+fn word_clauses(
+    term: &str,
+    f: &Fields,
+    w: &RawWeights,
+    coverage: f32,
+) -> Vec<(Occur, Box<dyn Query>)> {
     let per_field: [(Field, f32); 5] = [
         (f.title, w.title),
         (f.brand_text, w.brand),
@@ -406,7 +415,7 @@ fn word_query(term: &str, f: &Fields, w: &RawWeights, coverage: f32) -> Box<dyn 
             Box::new(ConstScoreQuery::new(Box::new(any), coverage)),
         ));
     }
-    Box::new(BooleanQuery::new(fields))
+    fields
 }
 
 /// One query per filter; a document must match all of them.
@@ -457,4 +466,102 @@ fn any_of(terms: impl Iterator<Item = Term>) -> Box<dyn Query> {
         })
         .collect();
     Box::new(BooleanQuery::new(clauses))
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::collector::TopDocs;
+
+    use super::*;
+    use crate::catalog::product::Product;
+    use crate::config::Config;
+    use crate::index::ProductIndex;
+    use crate::index::writer::WriterConfig;
+
+    /// Every product's score under `query`, by id.
+    fn scores(index: &ProductIndex, query: &dyn Query) -> Vec<(String, f32)> {
+        let searcher = index.searcher();
+        let mut scored: Vec<(String, f32)> = searcher
+            .search(query, &TopDocs::with_limit(100).order_by_score())
+            .unwrap()
+            .into_iter()
+            .map(|(score, address)| {
+                let hit: crate::index::schema::HitBytes = searcher.doc(address).unwrap();
+                (hit.parse().unwrap().id.into_owned(), score)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.cmp(&b.0));
+        scored
+    }
+
+    /// The text clauses put every field of every word in one union (cheaper for tantivy than
+    /// a union of per-word unions); each product must score what the per-word unions give.
+    #[test]
+    fn one_union_of_every_word_s_fields_scores_as_a_union_of_per_word_unions() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
+        let products = [
+            (
+                "a",
+                "red running shoe",
+                "Acme",
+                "Shoes > Running",
+                "a light shoe",
+            ),
+            (
+                "b",
+                "blue trail shoe",
+                "Red Fox",
+                "Shoes > Trail",
+                "for running on trails",
+            ),
+            ("c", "red kettle", "Acme", "Kitchen", "boils water"),
+            (
+                "d",
+                "running socks",
+                "Stride",
+                "Shoes > Socks",
+                "red and blue",
+            ),
+        ]
+        .map(|(id, title, brand, category, description)| {
+            let json = serde_json::json!({"id": id, "title": title, "brand": brand,
+                "category": category, "description": description});
+            Product::from_json(json).unwrap()
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ticket = index.begin();
+            index.upsert(products.to_vec()).await.unwrap();
+            index.commit(ticket).await.unwrap();
+        });
+        let weights = Config::default().search.weights;
+        let fields = index.fields();
+        for (words, coverage) in [(&["red"][..], 0.0), (&["red", "run", "shoe"][..], 0.5)] {
+            let flat: Vec<(Occur, Box<dyn Query>)> = words
+                .iter()
+                .flat_map(|w| word_clauses(w, fields, &weights, coverage))
+                .collect();
+            let per_word: Vec<(Occur, Box<dyn Query>)> = words
+                .iter()
+                .map(|w| {
+                    let word = BooleanQuery::new(word_clauses(w, fields, &weights, coverage));
+                    (Occur::Should, Box::new(word) as Box<dyn Query>)
+                })
+                .collect();
+            let flat = scores(&index, &BooleanQuery::new(flat));
+            let nested = scores(&index, &BooleanQuery::new(per_word));
+            assert!(!flat.is_empty(), "{words:?} matched nothing");
+            assert_eq!(flat.len(), nested.len(), "{words:?}");
+            for ((id, f), (nested_id, n)) in flat.iter().zip(&nested) {
+                assert_eq!(id, nested_id);
+                assert!(
+                    (f - n).abs() <= 1e-5 * n.abs(),
+                    "{words:?} {id}: {f} vs {n}"
+                );
+            }
+        }
+    }
 }
