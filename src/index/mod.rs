@@ -72,6 +72,7 @@ pub struct ProductIndex {
     generation: Arc<AtomicU64>,
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
+    rank_columns: Arc<crate::search::rank::ColumnCache>,
     lexicons: crate::search::understand::LexiconCache,
     tiers: crate::search::tiers::TierCache,
     words: crate::search::typo::WordMemoCache,
@@ -124,6 +125,7 @@ impl ProductIndex {
             generation,
             rollbacks,
             facet_paths: Arc::default(),
+            rank_columns: Arc::default(),
             lexicons: Default::default(),
             tiers: Default::default(),
             words: Default::default(),
@@ -139,6 +141,11 @@ impl ProductIndex {
     /// Decoded facet dictionaries of this index's segments.
     pub fn facet_paths(&self) -> Arc<crate::search::facets::FacetPaths> {
         self.facet_paths.clone()
+    }
+
+    /// The ranking columns of this index's segments.
+    pub fn rank_columns(&self) -> Arc<crate::search::rank::ColumnCache> {
+        self.rank_columns.clone()
     }
 
     /// The catalog's names of a snapshot, analysed in `lang`, for reading queries.

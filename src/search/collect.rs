@@ -258,7 +258,7 @@ mod tests {
             let plan = query::plan(&req, index.fields(), &config, &query::AsTyped, &query::Reading::default());
             let searcher = index.searcher();
             let rules = brand_rule(&searcher, &index, rule);
-            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None, rules };
+            let ranker = Ranker { weights: config.weights.clone(), has_text: true, sort: Sort::Relevance, recency: None, rules, columns: index.rank_columns() };
 
             let stage = taste.map(|(liked, disliked, strength)| {
                 let lower = |b: usize| BRANDS[b].to_lowercase();

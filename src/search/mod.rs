@@ -528,6 +528,7 @@ fn run_once(
         sort: req.sort,
         recency,
         rules,
+        columns: index.rank_columns(),
     };
     let (offset, limit) = applied.window(req.offset, req.limit);
     let top =

@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::Weight;
 use tantivy::{BitSet, DocId, Score, SegmentReader};
 
 use super::request::Sort;
+use super::snapshot::Memo;
 use crate::config::RawWeights;
 
 /// The order of a hit: compared on `primary`, then `secondary`, then the id hash (lower first),
@@ -50,31 +52,63 @@ impl PartialOrd for RankKey {
     }
 }
 
-/// Fast-field columns one segment needs for ranking.
+/// Fast-field columns one segment needs for ranking, and which documents the request's rule
+/// boosts hold for.
 pub struct RankColumns {
+    columns: Arc<PriorColumns>,
+    /// Per rule boost of the ranker, the segment's documents it holds for.
+    rule_docs: Vec<BitSet>,
+}
+
+impl std::ops::Deref for RankColumns {
+    type Target = PriorColumns;
+
+    fn deref(&self) -> &PriorColumns {
+        &self.columns
+    }
+}
+
+/// The fast-field columns of a segment that every ranking reads.
+pub struct PriorColumns {
     tiebreak: Column<u64>,
     price: Column<f64>,
     popularity: Column<f64>,
     rating: Column<f64>,
     created_at: Column<i64>,
     in_stock: Column<bool>,
-    /// Per rule boost of the ranker, the segment's documents it holds for.
-    rule_docs: Vec<BitSet>,
 }
 
-impl RankColumns {
-    /// Opens the columns of a segment.
-    pub fn open(segment: &SegmentReader) -> tantivy::Result<RankColumns> {
+impl PriorColumns {
+    fn open(segment: &SegmentReader) -> tantivy::Result<PriorColumns> {
         let ff = segment.fast_fields();
-        Ok(RankColumns {
+        Ok(PriorColumns {
             tiebreak: ff.u64("tiebreak")?,
             price: ff.f64("price")?,
             popularity: ff.f64("popularity")?,
             rating: ff.f64("rating")?,
             created_at: ff.i64("created_at")?,
             in_stock: ff.bool("in_stock")?,
-            rule_docs: Vec::new(),
         })
+    }
+}
+
+/// Each segment's [`PriorColumns`], opened the first time a search ranks in it and kept while
+/// the segment lives: opening six columns by name in every segment was a twentieth of a
+/// search's time.
+#[derive(Default)]
+pub struct ColumnCache(Memo<SegmentId, Arc<PriorColumns>, 256>);
+
+impl ColumnCache {
+    fn of(&self, segment: &SegmentReader) -> tantivy::Result<Arc<PriorColumns>> {
+        (self.0).get_or_try(segment.segment_id(), || {
+            PriorColumns::open(segment).map(Arc::new)
+        })
+    }
+}
+
+impl std::fmt::Debug for ColumnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ColumnCache")
     }
 }
 
@@ -184,6 +218,8 @@ pub struct Ranker {
     pub recency: Option<Recency>,
     /// Boosts and buries of the rules that fired.
     pub rules: RuleBoosts,
+    /// The index's ranking columns per segment.
+    pub columns: Arc<ColumnCache>,
 }
 
 /// The priors of category pages, where no words rank: popularity weighs more than in a
@@ -257,7 +293,10 @@ impl Ranker {
 
     /// Opens a segment's columns and reads which of its documents each rule boost holds for.
     pub fn columns(&self, segment: &SegmentReader) -> tantivy::Result<RankColumns> {
-        let mut cols = RankColumns::open(segment)?;
+        let mut cols = RankColumns {
+            columns: self.columns.of(segment)?,
+            rule_docs: Vec::with_capacity(self.rules.0.len()),
+        };
         for boost in self.rules.0.iter() {
             let mut docs = BitSet::with_max_value(segment.max_doc());
             boost.weight.for_each_no_score(segment, &mut |matched| {
