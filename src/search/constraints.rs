@@ -249,6 +249,32 @@ fn has_currency_or_context(t: &[String], i: usize) -> bool {
 
 /// The index after a phrase of `list` starting at `i`, longest phrase first.
 fn phrase(t: &[String], i: usize, list: &[&str]) -> Option<usize> {
+    // Most words of most queries start no phrase of any list: one set lookup turns them away
+    // (this runs at every position of every query, for every list).
+    const LISTS: [&[&str]; 7] = [
+        BUDGET,
+        PREMIUM,
+        AT_MOST,
+        AT_LEAST,
+        AROUND,
+        RANGE_START,
+        RANGE_JOIN,
+    ];
+    debug_assert!(
+        LISTS.contains(&list),
+        "a list of phrases missing from the first words"
+    );
+    static FIRST_WORDS: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| {
+            LISTS
+                .iter()
+                .flat_map(|list| list.iter())
+                .filter_map(|p| p.split(' ').next())
+                .collect()
+        });
+    if !t.get(i).is_some_and(|w| FIRST_WORDS.contains(w.as_str())) {
+        return None;
+    }
     let mut best = None;
     for p in list {
         // Word by word, stopping at the first that differs (most phrases differ at their
