@@ -222,8 +222,15 @@ impl EventIngest {
         }
         let batch = std::mem::take(&mut self.batch);
         let n = batch.len() as u64;
+        let visitors: Vec<String> = (batch.iter())
+            .filter_map(|entry| match entry {
+                Entry::Event { event } => Some(event.visitor_id.clone()),
+                _ => None,
+            })
+            .collect();
         self.engine.journal.append(batch).await?;
         self.report.accepted += n;
+        self.engine.refresh_tastes(visitors).await;
         Ok(())
     }
 }

@@ -223,18 +223,7 @@ impl Engine {
             .as_deref()
             .map(|v| Group::of(v, config.personalization.control_share));
         let read_taste = |tiers: &Arc<SnapshotTiers>| -> Option<Arc<Taste>> {
-            let id = req.visitor_id.as_deref()?;
-            let now = now_ms();
-            self.profiles
-                .with(id, |p| {
-                    (!p.opted_out()).then(|| {
-                        let half_life_ms = config.profiles.half_life_ms;
-                        self.tastes.get(p, tiers, half_life_ms, now, || {
-                            self.taste(config, p, &tiers.table, now)
-                        })
-                    })
-                })
-                .flatten()
+            self.taste_of(config, req.visitor_id.as_deref()?, tiers)
         };
         let personal = search::Personalization {
             config: &config.personalization,
@@ -388,6 +377,66 @@ impl Engine {
     }
 
     /// What a profile says the visitor likes, now, as personalization reads it.
+    /// A visitor's taste under a configuration and a snapshot's tiers: the one kept from an
+    /// earlier search or event while the profile is unchanged, else derived anew (None for
+    /// an unknown or opted-out visitor).
+    fn taste_of(
+        &self,
+        config: &Config,
+        visitor_id: &str,
+        tiers: &Arc<SnapshotTiers>,
+    ) -> Option<Arc<Taste>> {
+        let now = now_ms();
+        self.profiles
+            .with(visitor_id, |p| {
+                (!p.opted_out()).then(|| {
+                    let half_life_ms = config.profiles.half_life_ms;
+                    self.tastes.get(p, tiers, half_life_ms, now, || {
+                        self.taste(config, p, &tiers.table, now)
+                    })
+                })
+            })
+            .flatten()
+    }
+
+    /// How many visitor tastes were derived from profiles so far (a taste is kept until the
+    /// visitor's profile changes).
+    pub fn tastes_derived(&self) -> u64 {
+        self.tastes.derived()
+    }
+
+    /// Derives anew, right after their events were applied, the tastes of the visitors whose
+    /// taste a recent search kept: their next search finds the taste (and its ordinals in
+    /// each segment) ready instead of deriving it first (with 44 affinities, the first
+    /// search after a visitor's own view cost about twice the personalization of the next;
+    /// benches/README.md). Other visitors are left alone: most events come from visitors
+    /// who are not searching. Best effort, on the search pool: skipped when its queue is full.
+    pub(crate) async fn refresh_tastes(self: &Arc<Self>, mut visitors: Vec<String>) {
+        visitors.sort_unstable();
+        visitors.dedup();
+        visitors.retain(|v| self.tastes.holds(&self.profiles.resolve(v)));
+        if visitors.is_empty() {
+            return;
+        }
+        let refreshed = self
+            .on_pool("taste refresh", move |engine| {
+                let config = engine.config();
+                let searcher = engine.index.searcher();
+                let tiers = engine.index.tiers(&searcher, &config.tiers)?;
+                let paths = engine.index.facet_paths();
+                for visitor in &visitors {
+                    if let Some(taste) = engine.taste_of(&config, visitor, &tiers) {
+                        search::rerank::prepare(&taste, &searcher, &paths)?;
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = refreshed {
+            tracing::debug!(error = %e, "taste refresh skipped");
+        }
+    }
+
     fn taste(&self, config: &Config, profile: &Profile, tiers: &TierTable, now_ms: i64) -> Taste {
         let half_life_s = config.profiles.half_life_ms / 1000.0;
         Taste::of(

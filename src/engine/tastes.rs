@@ -22,6 +22,8 @@ const MAX_ENTRIES: usize = 4096;
 pub struct TasteCache {
     entries: DashMap<String, Entry>,
     keys: TasteKeys,
+    /// Tastes derived so far.
+    derived: std::sync::atomic::AtomicU64,
 }
 
 struct Entry {
@@ -56,6 +58,8 @@ impl TasteCache {
             return entry.taste.clone();
         }
         let taste = Arc::new(build());
+        self.derived
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
         }
@@ -75,6 +79,17 @@ impl TasteCache {
     /// The keys tastes file affinities under, kept across tastes.
     pub fn keys(&self) -> &TasteKeys {
         &self.keys
+    }
+
+    /// How many tastes were derived so far (each time a search or an event found none
+    /// that still held).
+    pub fn derived(&self) -> u64 {
+        self.derived.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a taste of the profile is kept (a visitor who searched recently).
+    pub fn holds(&self, id: &str) -> bool {
+        self.entries.contains_key(id)
     }
 
     /// Forgets a profile's taste (the profile was erased).

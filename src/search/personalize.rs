@@ -362,7 +362,18 @@ impl Taste {
             tier,
             session_category,
             session_brand,
-        ] = *self.derived.maxima.get_or_init(|| {
+        ] = *self.maxima();
+        w.category * category
+            + w.brand * brand
+            + w.attribute * attribute
+            + w.tier * tier
+            + w.session_category * session_category
+            + w.session_brand * session_brand
+    }
+
+    /// The largest value of each signal, in [`Signals`] order (derived once per taste).
+    pub fn maxima(&self) -> &[f32; 6] {
+        self.derived.maxima.get_or_init(|| {
             fn max<K>(values: &HashMap<K, f32>) -> f32 {
                 values.values().fold(0.0f32, |m, v| m.max(*v))
             }
@@ -375,13 +386,7 @@ impl Taste {
                 max(&self.session_categories),
                 max(&self.session_brands),
             ]
-        });
-        w.category * category
-            + w.brand * brand
-            + w.attribute * attribute
-            + w.tier * tier
-            + w.session_category * session_category
-            + w.session_brand * session_brand
+        })
     }
 
     /// What the taste says of a category path.

@@ -231,6 +231,22 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     }
 }
 
+/// Derives what a taste needs in each segment of a snapshot ahead of the searches it will
+/// serve.
+pub fn prepare(
+    taste: &Taste,
+    searcher: &tantivy::Searcher,
+    paths: &FacetPaths,
+) -> tantivy::Result<()> {
+    taste.maxima();
+    for reader in searcher.segment_readers() {
+        taste.ords_in(reader.segment_id(), || {
+            TasteOrds::build(reader, paths, taste)
+        })?;
+    }
+    Ok(())
+}
+
 /// A taste's brands and attribute values as the ordinals of one segment: the taste names a
 /// few, so they are turned into ordinals once per taste and segment (kept with the taste,
 /// [`Taste::ords_in`]), and every other value is known to say nothing.

@@ -194,6 +194,27 @@ async fn a_click_changes_the_next_search_at_once() {
     assert!(rank(&after) < rank(&before), "{before:?} then {after:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_derives_the_taste_of_a_visitor_who_searched_so_their_next_search_need_not() {
+    let app = store().await;
+    let shopper = visitor("prepared", Group::Personalized);
+    let query = format!("q=running+shoe&limit=20&visitor_id={shopper}");
+    let click = |id: &str| json!({"type": "click", "visitor_id": shopper, "product_id": id});
+    app.ndjson("/v1/events", &click("run-2").to_string()).await;
+    let derived = || app.engine.tastes_derived();
+    // A visitor who has not searched: their event derives nothing.
+    assert_eq!(derived(), 0);
+    let before = ids(&search(&app, &query).await);
+    assert_eq!(derived(), 1);
+    // The click derives the taste anew, once, and the next search uses it.
+    app.ndjson("/v1/events", &click("run-6").to_string()).await;
+    assert_eq!(derived(), 2);
+    let after = ids(&search(&app, &query).await);
+    assert_eq!(derived(), 2);
+    let rank = |list: &[String]| list.iter().position(|id| id == "run-6").unwrap();
+    assert!(rank(&after) < rank(&before), "{before:?} then {after:?}");
+}
+
 #[tokio::test]
 async fn explain_shows_every_signal_and_adds_up_to_the_score() {
     let app = store().await;
