@@ -67,7 +67,9 @@
 //! `POST /v1/events` streams through the same splitter; each event is validated
 //! ([`profiles::event::Event`]) and appended to the profile journal ([`profiles::journal`]),
 //! which fsyncs a group of appends, applies them in order to the [`profiles::ProfileStore`]
-//! (reading product facts through a cache over the index) and then answers.
+//! (reading product facts through a cache over the index); a visitor whose taste a recent
+//! search kept has it derived anew on the search threads ([`engine::Engine`]), so their next
+//! search finds it ready; then the request is answered.
 
 pub mod catalog;
 pub mod config;
