@@ -4,7 +4,6 @@
 //! path's ancestors, so one collector answers category counts at every level, brand counts
 //! and attribute counts. [`PriceRanges`] buckets the price fast field into ranges.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::snapshot::Memo;
@@ -18,7 +17,7 @@ use tantivy::schema::Facet;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Counts of full facet paths (`["Home", "Kitchen"]` → n), ancestors included.
-pub type PathCounts = HashMap<Vec<String>, u64>;
+pub type PathCounts = rustc_hash::FxHashMap<Vec<String>, u64>;
 
 /// The paths of a segment's facet ordinals, decoded once per segment and field.
 type SegmentPaths = Arc<Vec<Vec<String>>>;
@@ -109,6 +108,7 @@ impl DocFacts {
 #[derive(Default)]
 pub struct FacetPaths {
     paths: PerSegment<Vec<Vec<String>>>,
+    trees: PerSegment<FacetTree>,
     facts: PerSegment<DocFacts>,
     by_key: PerSegment<OrdsByKey>,
 }
@@ -144,6 +144,17 @@ impl FacetPaths {
                 paths.push(facet.to_path().into_iter().map(str::to_string).collect());
             }
             Ok(Arc::new(paths))
+        })
+    }
+
+    /// The tree of the paths of `field` in `segment` and of their ancestors.
+    fn tree(
+        &self,
+        segment: &SegmentReader,
+        field: &'static str,
+    ) -> tantivy::Result<Arc<FacetTree>> {
+        per_segment(&self.trees, segment, field, || {
+            Ok(Arc::new(FacetTree::new(&self.of(segment, field)?)))
         })
     }
 
@@ -206,7 +217,7 @@ impl FacetCounts {
 /// Per-segment state of [`FacetCounts`].
 pub struct FacetSegment {
     reader: FacetReader,
-    paths: SegmentPaths,
+    tree: Arc<FacetTree>,
     /// Count per facet ordinal of the segment (dense: ordinals are 0..num_facets).
     counts: Vec<u64>,
 }
@@ -223,7 +234,7 @@ impl Collector for FacetCounts {
         let reader = segment.facet_reader(self.field)?;
         Ok(FacetSegment {
             counts: vec![0; reader.num_facets()],
-            paths: self.paths.of(segment, self.field)?,
+            tree: self.paths.tree(segment, self.field)?,
             reader,
         })
     }
@@ -232,8 +243,13 @@ impl Collector for FacetCounts {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<PathCounts>) -> tantivy::Result<PathCounts> {
-        let mut total = PathCounts::new();
+    fn merge_fruits(&self, mut fruits: Vec<PathCounts>) -> tantivy::Result<PathCounts> {
+        if fruits.len() == 1
+            && let Some(only) = fruits.pop()
+        {
+            return Ok(only);
+        }
+        let mut total = PathCounts::default();
         for fruit in fruits {
             for (path, n) in fruit {
                 *total.entry(path).or_default() += n;
@@ -255,16 +271,73 @@ impl SegmentCollector for FacetSegment {
     }
 
     fn harvest(self) -> PathCounts {
-        let mut out = PathCounts::new();
-        for (ord, &n) in self.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-            let Some(path) = self.paths.get(ord) else {
-                continue;
-            };
-            for depth in 1..=path.len() {
-                *out.entry(path[..depth].to_vec()).or_default() += n;
+        self.tree.count(&self.counts)
+    }
+}
+
+/// The paths of a segment's facet ordinals and every ancestor of them (the facet dictionary
+/// holds the paths only), as nodes numbered in path order, so a parent's number is below its
+/// children's.
+pub struct FacetTree {
+    nodes: Vec<Vec<String>>,
+    /// Each node's parent (`NONE` at the top level).
+    parent: Vec<u32>,
+    /// Each facet ordinal's node.
+    node_of: Vec<u32>,
+}
+
+impl FacetTree {
+    fn new(paths: &[Vec<String>]) -> FacetTree {
+        let mut nodes: Vec<Vec<String>> = paths
+            .iter()
+            .flat_map(|path| (1..=path.len()).map(|depth| path[..depth].to_vec()))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let number: rustc_hash::FxHashMap<&[String], u32> = (nodes.iter().enumerate())
+            .map(|(n, path)| (path.as_slice(), n as u32))
+            .collect();
+        let node = |path: &[String]| number.get(path).copied().unwrap_or(NONE);
+        let parent = nodes
+            .iter()
+            .map(|path| match path.len() {
+                0 | 1 => NONE,
+                n => node(&path[..n - 1]),
+            })
+            .collect();
+        let node_of = paths.iter().map(|path| node(path)).collect();
+        FacetTree {
+            parent,
+            node_of,
+            nodes,
+        }
+    }
+
+    /// The count of every path with matches and of its ancestors, from counts by ordinal:
+    /// from the last node up, each credits its count (its own and its descendants', all
+    /// numbered above it) to its parent, so no path is built or hashed but the ones answered.
+    fn count(&self, by_ord: &[u64]) -> PathCounts {
+        let mut counts = vec![0u64; self.nodes.len()];
+        for (ord, &n) in by_ord.iter().enumerate().filter(|(_, n)| **n > 0) {
+            if let Some(count) =
+                (self.node_of.get(ord)).and_then(|&node| counts.get_mut(node as usize))
+            {
+                *count += n;
             }
         }
-        out
+        for node in (0..counts.len()).rev() {
+            let n = counts[node];
+            let parent = self.parent.get(node).copied().unwrap_or(NONE);
+            if n > 0
+                && let Some(count) = counts.get_mut(parent as usize)
+            {
+                *count += n;
+            }
+        }
+        (counts.iter().zip(&self.nodes))
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, path)| (path.clone(), *n))
+            .collect()
     }
 }
 
@@ -356,4 +429,36 @@ fn buckets(bounds: &[f64], counts: &[u64]) -> Vec<PriceBucket> {
             count,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Counting through the tree gives what crediting every prefix of each counted path
+        /// gives (the paths of a segment, distinct, in the dictionary's sorted order; an
+        /// ancestor may be a path of its own).
+        #[test]
+        fn the_tree_counts_every_path_and_ancestor_like_crediting_each_prefix(
+            paths in prop::collection::btree_set(
+                prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..4), 1..12),
+            counts in prop::collection::vec(0u64..4, 12),
+        ) {
+            let paths: Vec<Vec<String>> = paths
+                .into_iter()
+                .map(|p| p.into_iter().map(String::from).collect())
+                .collect();
+            let by_ord = &counts[..paths.len()];
+            let mut expected = PathCounts::default();
+            for (path, &n) in paths.iter().zip(by_ord).filter(|(_, n)| **n > 0) {
+                for depth in 1..=path.len() {
+                    *expected.entry(path[..depth].to_vec()).or_default() += n;
+                }
+            }
+            prop_assert_eq!(FacetTree::new(&paths).count(by_ord), expected);
+        }
+    }
 }

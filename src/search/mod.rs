@@ -779,7 +779,16 @@ fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Va
         .filter(|(p, _)| p.len() == parent.len() + 1 && p[..parent.len()] == *parent)
         .map(|(p, n)| (p, *n))
         .collect();
-    level.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    // Most frequent first, ties by path: only the first `limit` need sorting (a broad match
+    // meets thousands of brands).
+    let order = |a: &(&Vec<String>, u64), b: &(&Vec<String>, u64)| b.1.cmp(&a.1).then(a.0.cmp(b.0));
+    if level.len() > limit {
+        if let Some(last) = limit.checked_sub(1) {
+            level.select_nth_unstable_by(last, order);
+        }
+        level.truncate(limit);
+    }
+    level.sort_unstable_by(order);
     level
         .into_iter()
         .take(limit)
