@@ -65,6 +65,10 @@ pub struct TopRankedSegment {
     stage_max: f64,
     /// The bound of a document's primary sort value from its text score, if the sort has one.
     bound: Option<PrimaryBound>,
+    /// The text score a match needs to have a chance at the page, from the bound, the stage's
+    /// largest factor and the page's worst hit (−∞ until the page is full): one comparison
+    /// turns most matches of a broad query away.
+    text_floor: f64,
 }
 
 impl Collector for TopRankedCollector {
@@ -91,6 +95,11 @@ impl Collector for TopRankedCollector {
                 .transpose()?,
             stage_max: self.stage.as_ref().map_or(1.0, |s| s.max_factor()),
             bound: self.ranker.primary_bound(),
+            text_floor: if k == 0 {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
         })
     }
 
@@ -119,7 +128,8 @@ impl SegmentCollector for TopRankedSegment {
 
     fn collect(&mut self, doc: DocId, score: Score) {
         self.total += 1;
-        if self.k == 0 {
+        // The bound from the text score alone (relevance only).
+        if f64::from(score) < self.text_floor || self.k == 0 {
             return;
         }
         let relevance = self.ranker.sort == super::request::Sort::Relevance;
@@ -128,12 +138,6 @@ impl SegmentCollector for TopRankedSegment {
         let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {
             full && matches!(heap.peek(), Some(Reverse((worst, _))) if primary < worst.primary)
         };
-        // The bound from the text score alone (relevance only).
-        if let Some(bound) = self.bound
-            && beaten(&self.heap, bound.of(score) * self.stage_max)
-        {
-            return;
-        }
         // The priors come first: a document whose text and priors times the stage's largest
         // factor cannot reach the page is not worth the stage's reads (a broad taste can lift
         // most matches, so the stage's own factor rarely rules a document out sooner).
@@ -156,6 +160,13 @@ impl SegmentCollector for TopRankedSegment {
             && key > worst.0.0
         {
             *worst = Reverse((key, doc));
+        } else {
+            return;
+        }
+        if self.heap.len() >= self.k
+            && let (Some(bound), Some(Reverse((worst, _)))) = (self.bound, self.heap.peek())
+        {
+            self.text_floor = bound.text_floor(worst.primary / self.stage_max);
         }
     }
 

@@ -165,9 +165,21 @@ pub struct PrimaryBound {
 }
 
 impl PrimaryBound {
-    /// The bound for a text score.
-    pub fn of(&self, text_score: Score) -> f64 {
-        text_value(self.has_text, text_score) * self.max_factor
+    /// The text score under which a document's bound (its text value times the largest
+    /// factor) is below `primary`, so it cannot reach a page whose worst hit has that
+    /// primary value; kept a hair low, so rounding never rules out a document the bound
+    /// itself would let through. Without text every document has the same bound: all or
+    /// none are ruled out.
+    pub fn text_floor(&self, primary: f64) -> f64 {
+        let margin = |x: f64| x - x.abs() * 1e-9;
+        if !self.has_text {
+            return if self.max_factor < margin(primary) {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            };
+        }
+        margin(primary / self.max_factor)
     }
 }
 
@@ -405,7 +417,30 @@ fn saturate(popularity: Option<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// A text score under the floor always has a bound under the primary value: the
+        /// floor never rules out a document the bound would let through.
+        #[test]
+        fn a_score_under_the_text_floor_cannot_reach_the_primary(
+            max_factor in 1.0f64..4.0,
+            primary in 0.0f64..200.0,
+            text in 0.0f32..100.0,
+        ) {
+            let bound = PrimaryBound { has_text: true, max_factor };
+            if f64::from(text) < bound.text_floor(primary) {
+                prop_assert!(f64::from(text) * max_factor < primary);
+            }
+            // At the primary's exact quotient the floor is still below it.
+            let exact = (primary / max_factor) as f32;
+            if f64::from(exact) * max_factor >= primary {
+                prop_assert!(f64::from(exact) >= bound.text_floor(primary));
+            }
+        }
+    }
 
     #[test]
     fn ties_break_on_the_lower_id_hash() {
