@@ -376,7 +376,6 @@ impl Engine {
         Ok(view)
     }
 
-    /// What a profile says the visitor likes, now, as personalization reads it.
     /// A visitor's taste under a configuration and a snapshot's tiers: the one kept from an
     /// earlier search or event while the profile is unchanged, else derived anew (None for
     /// an unknown or opted-out visitor).
@@ -437,6 +436,7 @@ impl Engine {
         }
     }
 
+    /// What a profile says the visitor likes, now, as personalization reads it.
     fn taste(&self, config: &Config, profile: &Profile, tiers: &TierTable, now_ms: i64) -> Taste {
         let half_life_s = config.profiles.half_life_ms / 1000.0;
         Taste::of(

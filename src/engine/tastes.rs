@@ -6,6 +6,7 @@
 //! last applied journal entry), the snapshot's tiers, the decay half-life, and the minute
 //! (decay moves slowly; a click moves the profile, so it shows in the next search).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
@@ -23,7 +24,7 @@ pub struct TasteCache {
     entries: DashMap<String, Entry>,
     keys: TasteKeys,
     /// Tastes derived so far.
-    derived: std::sync::atomic::AtomicU64,
+    derived: AtomicU64,
 }
 
 struct Entry {
@@ -58,8 +59,7 @@ impl TasteCache {
             return entry.taste.clone();
         }
         let taste = Arc::new(build());
-        self.derived
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.derived.fetch_add(1, Ordering::Relaxed);
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
         }
@@ -84,7 +84,7 @@ impl TasteCache {
     /// How many tastes were derived so far (each time a search or an event found none
     /// that still held).
     pub fn derived(&self) -> u64 {
-        self.derived.load(std::sync::atomic::Ordering::Relaxed)
+        self.derived.load(Ordering::Relaxed)
     }
 
     /// Whether a taste of the profile is kept (a visitor who searched recently).

@@ -231,8 +231,8 @@ fn intent_fit(tier: u8, target: u8, tiers: u8) -> f64 {
     }
 }
 
-/// Derives what a taste needs in each segment of a snapshot ahead of the searches it will
-/// serve.
+/// Derives ahead of the searches a taste will serve what they would derive from it on first
+/// use: its signals' maxima, and its brands and attribute values as each segment's ordinals.
 pub fn prepare(
     taste: &Taste,
     searcher: &tantivy::Searcher,
