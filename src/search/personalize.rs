@@ -138,8 +138,8 @@ pub struct Taste {
 struct Derived {
     /// The taste's brands and attribute values as each segment's ordinals.
     segments: Memo<SegmentId, Arc<TasteOrds>, 64>,
-    /// The largest value of each signal, in [`Signals`] order.
-    maxima: OnceLock<[f32; 6]>,
+    /// The largest value of each signal.
+    maxima: OnceLock<Signals>,
 }
 
 impl Clone for Derived {
@@ -238,7 +238,7 @@ impl Taste {
                     .insert(format!("size={}", s.to_lowercase()).into(), 1.0);
             }
         }
-        taste.learn_tiers(profile, |sym| keys.of(sym, &names), tiers);
+        taste.learn_tiers(profile, key, tiers);
         taste
     }
 
@@ -355,37 +355,24 @@ impl Taste {
     /// The largest boost any product can get from this taste: each signal at its largest
     /// value here (the personalization factor grows with the boost, so this bounds it).
     pub fn ceiling(&self, w: &PersonalizationWeights) -> f32 {
-        let [
-            category,
-            brand,
-            attribute,
-            tier,
-            session_category,
-            session_brand,
-        ] = *self.maxima();
-        w.category * category
-            + w.brand * brand
-            + w.attribute * attribute
-            + w.tier * tier
-            + w.session_category * session_category
-            + w.session_brand * session_brand
+        self.maxima().boost(w)
     }
 
-    /// The largest value of each signal, in [`Signals`] order (derived once per taste).
-    pub fn maxima(&self) -> &[f32; 6] {
+    /// The largest value of each signal (derived once per taste).
+    pub fn maxima(&self) -> &Signals {
         self.derived.maxima.get_or_init(|| {
             fn max<K>(values: &HashMap<K, f32>) -> f32 {
                 values.values().fold(0.0f32, |m, v| m.max(*v))
             }
             let tier = self.tier_overall.is_some() || !self.tier_by_category.is_empty();
-            [
-                max(&self.categories),
-                max(&self.brands),
-                max(&self.attributes),
-                if tier { 1.0 } else { 0.0 },
-                max(&self.session_categories),
-                max(&self.session_brands),
-            ]
+            Signals {
+                category: max(&self.categories),
+                brand: max(&self.brands),
+                attribute: max(&self.attributes),
+                tier: if tier { 1.0 } else { 0.0 },
+                session_category: max(&self.session_categories),
+                session_brand: max(&self.session_brands),
+            }
         })
     }
 

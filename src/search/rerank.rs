@@ -240,9 +240,7 @@ pub fn prepare(
 ) -> tantivy::Result<()> {
     taste.maxima();
     for reader in searcher.segment_readers() {
-        taste.ords_in(reader.segment_id(), || {
-            TasteOrds::build(reader, paths, taste)
-        })?;
+        TasteOrds::of(taste, reader, paths)?;
     }
     Ok(())
 }
@@ -265,6 +263,15 @@ impl TasteOrds {
             brands: OrdTable::new(&[]),
             attributes: OrdTable::new(&[]),
         }
+    }
+
+    /// The taste's ordinals in a segment: kept with the taste, built the first time.
+    fn of(
+        taste: &Taste,
+        reader: &SegmentReader,
+        paths: &FacetPaths,
+    ) -> tantivy::Result<Arc<TasteOrds>> {
+        taste.ords_in(reader.segment_id(), || Self::build(reader, paths, taste))
     }
 
     fn build(reader: &SegmentReader, paths: &FacetPaths, taste: &Taste) -> tantivy::Result<Self> {
@@ -312,9 +319,7 @@ impl Segment {
     ) -> tantivy::Result<Segment> {
         let knows_categories = taste.is_some_and(Taste::knows_categories);
         let category_paths = paths.of(reader, "category")?;
-        let ords = taste
-            .map(|t| t.ords_in(reader.segment_id(), || TasteOrds::build(reader, paths, t)))
-            .transpose()?;
+        let ords = taste.map(|t| TasteOrds::of(t, reader, paths)).transpose()?;
         Ok(Segment {
             facts: paths.doc_facts(reader)?,
             categories: if knows_categories {
