@@ -138,11 +138,17 @@ fn main() -> anyhow::Result<()> {
         assert!(hits > 0, "no query found anything");
         started.elapsed().as_secs_f64()
     };
+    // The products viewed before searches below: the first query's hits.
+    let viewed: Vec<String> = engine
+        .search_now(&requests[0])?
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    anyhow::ensure!(!viewed.is_empty(), "the first query found nothing to view");
     // PROFILE=plain or PROFILE=personal: only passes of that kind, for a profiler;
     // PROFILE=derive: personalized searches, each after one of the visitor's own views.
     if std::env::var("PROFILE").as_deref() == Ok("derive") {
-        let viewed = engine.search_now(&requests[0])?.hits;
-        anyhow::ensure!(!viewed.is_empty(), "the first query found nothing to view");
         for (n, req) in personalized
             .iter()
             .cycle()
@@ -153,7 +159,7 @@ fn main() -> anyhow::Result<()> {
                 &runtime,
                 &engine,
                 visitor,
-                [viewed[n % viewed.len()].id.as_str()],
+                [viewed[n % viewed.len()].as_str()],
             )?;
             engine.search_now(req)?;
         }
@@ -179,18 +185,11 @@ fn main() -> anyhow::Result<()> {
         requests.len(),
         summary(ratios),
     );
-    // The same with one view recorded (untimed) before every search: by this visitor, so each
-    // personalized search derives the visitor's taste anew, as the first search after a click
-    // does; then by another visitor, which leaves the taste alone but writes the journal just
-    // the same (the two differ by what deriving the taste costs). Fewer queries: every view
-    // is a journal write.
-    let viewed: Vec<String> = engine
-        .search_now(&requests[0])?
-        .hits
-        .into_iter()
-        .map(|h| h.id)
-        .collect();
-    anyhow::ensure!(!viewed.is_empty(), "the first query found nothing to view");
+    // The same with one view recorded (untimed) before every search: by this visitor, so the
+    // profile changes before each personalized search (the view's event derives the taste
+    // anew, when the visitor has searched); then by another visitor, which leaves the taste
+    // alone but writes the journal just the same. Fewer queries: every view is a journal
+    // write.
     let mut views = 0usize;
     let mut after_views = |list: &[SearchRequest], viewer: &str| {
         let mut searching = 0.0;
