@@ -30,14 +30,15 @@ use crate::catalog::Product;
 use crate::error::{Error, Result};
 use crate::mailbox::Mailbox;
 
-/// Size of a compressed block of the document store. Reading one hit decompresses its whole
-/// block, so blocks much larger than a product (tantivy's default is 16 KiB) make hydration
-/// the most expensive part of a search.
+/// Size of a compressed block of the document store. Reading one product decompresses its
+/// whole block, so blocks much larger than a product (tantivy's default is 16 KiB) make
+/// reading one product (and tantivy's own document reads) slow. Search hits are read from
+/// memory instead ([`crate::search::hits`]).
 const DOCSTORE_BLOCK_BYTES: usize = 4096;
 
-/// Decompressed blocks cached per segment: popular products stay decompressed. At most the
-/// whole store decompressed (tens of MB for 46k products); 1,000 blocks held only part of the
-/// Best Buy catalog and left hydration a fifth of a search.
+/// Decompressed blocks cached per segment, for reads of whole products: popular products
+/// stay decompressed. At most the whole store decompressed (tens of MB for 46k products),
+/// and only as much of it as is read.
 const DOCSTORE_CACHE_BLOCKS: usize = 8000;
 
 /// Counts of a bulk delete.
@@ -73,6 +74,7 @@ pub struct ProductIndex {
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
     rank_columns: Arc<crate::search::rank::ColumnCache>,
+    hit_tables: crate::search::hits::HitTables,
     lexicons: crate::search::understand::LexiconCache,
     tiers: crate::search::tiers::TierCache,
     words: crate::search::typo::WordMemoCache,
@@ -126,6 +128,7 @@ impl ProductIndex {
             rollbacks,
             facet_paths: Arc::default(),
             rank_columns: Arc::default(),
+            hit_tables: Default::default(),
             lexicons: Default::default(),
             tiers: Default::default(),
             words: Default::default(),
@@ -146,6 +149,11 @@ impl ProductIndex {
     /// The ranking columns of this index's segments.
     pub fn rank_columns(&self) -> Arc<crate::search::rank::ColumnCache> {
         self.rank_columns.clone()
+    }
+
+    /// The hit fields of this index's segments, in memory.
+    pub fn hit_tables(&self) -> &crate::search::hits::HitTables {
+        &self.hit_tables
     }
 
     /// The catalog's names of a snapshot, analysed in `lang`, for reading queries.

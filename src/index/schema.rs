@@ -189,8 +189,12 @@ pub struct HitBytes(Vec<u8>);
 impl HitBytes {
     /// The hit fields.
     pub fn parse(&self) -> crate::Result<StoredHit<'_>> {
-        serde_json::from_slice(&self.0)
-            .map_err(|e| crate::Error::Internal(format!("corrupt stored hit: {e}")))
+        StoredHit::parse(&self.0)
+    }
+
+    /// The hit fields as stored.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -240,6 +244,12 @@ pub struct StoredHit<'a> {
 }
 
 impl<'a> StoredHit<'a> {
+    /// The hit fields as stored ([`HitBytes`]).
+    pub fn parse(bytes: &'a [u8]) -> crate::Result<StoredHit<'a>> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| crate::Error::Internal(format!("corrupt stored hit: {e}")))
+    }
+
     /// The hit fields of a product.
     pub fn of(p: &'a Product) -> StoredHit<'a> {
         StoredHit {

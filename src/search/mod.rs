@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod collect;
 pub mod constraints;
 pub mod facets;
+pub mod hits;
 pub mod merchandise;
 pub mod personalize;
 pub mod query;
@@ -23,13 +24,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tantivy::DocAddress;
 use tantivy::collector::MultiCollector;
 
 use crate::config::SearchConfig;
 use crate::error::Result;
 use crate::index::ProductIndex;
-use crate::index::schema::HitBytes;
+use crate::index::schema::StoredHit;
 use crate::rules::Outcome;
 use collect::{TopRanked, TopRankedCollector};
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
@@ -354,7 +354,9 @@ pub fn search_with_rules(
         } else {
             None
         };
-        let mut shown = hydrate(searcher, address, score, explain)?;
+        let mut shown = index
+            .hit_tables()
+            .show(searcher, address, |stored| hydrate(stored, score, explain))?;
         shown.tier = personal
             .tiers
             .name(tiers.of(segment.segment_id(), address.doc_id))
@@ -725,15 +727,8 @@ fn collect_with_facets(
 }
 
 /// Builds a hit from the document's stored hit fields.
-fn hydrate(
-    searcher: &tantivy::Searcher,
-    address: DocAddress,
-    score: f64,
-    explain: Option<Explain>,
-) -> Result<Hit> {
-    let doc: HitBytes = searcher.doc(address)?;
-    let stored = doc.parse()?;
-    Ok(Hit {
+fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain>) -> Hit {
+    Hit {
         id: stored.id.into_owned(),
         title: stored.title.into_owned(),
         brand: stored.brand.map(Cow::into_owned),
@@ -744,7 +739,7 @@ fn hydrate(
         url: stored.url.map(Cow::into_owned),
         score,
         explain,
-    })
+    }
 }
 
 /// Category counts: the top level, then the children of each level of the filtered path.

@@ -15,7 +15,6 @@ use super::{Candidate, Kind};
 use crate::config::{SearchConfig, SuggestConfig};
 use crate::error::Result;
 use crate::index::ProductIndex;
-use crate::index::schema::HitBytes;
 use crate::profiles::ProfileStore;
 use crate::search::facets::FacetCounts;
 use crate::search::{self, SearchRequest};
@@ -55,7 +54,7 @@ impl Sources<'_> {
         let mut out = facets(self.index, &searcher)?;
         let queries = self.past_queries(verdicts)?;
         if queries.is_empty() {
-            out.extend(titles(&searcher)?);
+            out.extend(titles(self.index, &searcher)?);
         }
         out.extend(queries);
         Ok(out)
@@ -129,22 +128,25 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     Ok(brands.chain(categories).collect())
 }
 
-/// Product titles, counted by popularity (at least 1).
-fn titles(searcher: &Searcher) -> Result<Vec<Candidate>> {
+/// Product titles, counted by popularity (at least 1), read from the hit tables (which a
+/// rebuild after a write reads in for the searches to come).
+fn titles(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let popularity = segment.fast_fields().f64("popularity").ok();
         for doc in segment.doc_ids_alive() {
-            let stored: HitBytes = searcher.doc(DocAddress::new(ord as u32, doc))?;
-            let hit = stored.parse()?;
+            let address = DocAddress::new(ord as u32, doc);
             let popularity = popularity.as_ref().and_then(|c| c.first(doc));
-            out.push(Candidate {
-                text: hit.title.into_owned(),
-                kind: Kind::Product,
-                count: popularity.map_or(1, |p| (p.round() as u64).max(1)),
-                brand: hit.brand.map(|b| b.into_owned()),
-                category: hit.category,
-            });
+            let candidate = index
+                .hit_tables()
+                .show(searcher, address, |hit| Candidate {
+                    text: hit.title.into_owned(),
+                    kind: Kind::Product,
+                    count: popularity.map_or(1, |p| (p.round() as u64).max(1)),
+                    brand: hit.brand.map(|b| b.into_owned()),
+                    category: hit.category,
+                })?;
+            out.push(candidate);
         }
     }
     Ok(out)
