@@ -10,7 +10,8 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::Weight;
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use super::rank::{PrimaryBound, RankColumns, RankKey, Ranker};
 #[cfg(test)]
@@ -107,6 +108,37 @@ impl Collector for TopRankedCollector {
         self.ranker.has_text
     }
 
+    /// Walks the matches itself rather than through tantivy's per-match callback: every
+    /// match is counted and most are turned away by one comparison, so the call per match
+    /// cost more than the work.
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TopRanked> {
+        let mut child = self.for_segment(segment, reader)?;
+        let alive = reader.alive_bitset();
+        let is_alive = |doc| alive.is_none_or(|a| a.is_alive(doc));
+        if self.requires_scoring() {
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if is_alive(doc) {
+                    child.collect(doc, scorer.score());
+                }
+                doc = scorer.advance();
+            }
+        } else {
+            weight.for_each_no_score(reader, &mut |docs| {
+                for &doc in docs.iter().filter(|&&doc| is_alive(doc)) {
+                    child.collect(doc, 0.0);
+                }
+            })?;
+        }
+        Ok(child.harvest())
+    }
+
     fn merge_fruits(&self, fruits: Vec<TopRanked>) -> tantivy::Result<TopRanked> {
         let total = fruits.iter().map(|f| f.total).sum();
         let mut hits: Vec<(RankKey, DocAddress)> =
@@ -126,6 +158,7 @@ impl Collector for TopRankedCollector {
 impl SegmentCollector for TopRankedSegment {
     type Fruit = TopRanked;
 
+    #[inline]
     fn collect(&mut self, doc: DocId, score: Score) {
         self.total += 1;
         // The bound from the text score alone (relevance only).
