@@ -191,11 +191,6 @@ impl HitBytes {
     pub fn parse(&self) -> crate::Result<StoredHit<'_>> {
         StoredHit::parse(&self.0)
     }
-
-    /// The hit fields as stored.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 impl DocumentDeserialize for HitBytes {

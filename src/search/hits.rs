@@ -2,11 +2,12 @@
 //!
 //! A page of hits used to be read from tantivy's document store: each hit meant finding its
 //! block in the store's skip index, taking the decompressed block from the store's cache (or
-//! decompressing it) and reading the document out of it; about a tenth of a search. A
-//! segment never changes, so its hit fields are read once, in store order, into one buffer,
-//! and a hit is a slice of it. They cost about what they take on disk uncompressed (a few
-//! hundred bytes a product).
+//! decompressing it), reading the document out of it and parsing its JSON; about a tenth of
+//! a search. A segment never changes, so its hit fields are read and parsed once, in store
+//! order: their text goes into one string, and a hit is a set of slices of it. They take
+//! about what they take on disk uncompressed (a few hundred bytes a product).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use tantivy::index::SegmentId;
@@ -15,38 +16,106 @@ use tantivy::{DocAddress, DocId, Searcher, SegmentReader};
 use super::snapshot::Memo;
 use crate::index::schema::{HitBytes, StoredHit};
 
+/// Where a piece of text lies in a table's text.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// One document's hit fields.
+struct Packed {
+    id: Span,
+    title: Span,
+    brand: Option<Span>,
+    /// The category path: `categories[first..first + levels]`.
+    category: (u32, u32),
+    price: Option<f64>,
+    image_url: Option<Span>,
+    url: Option<Span>,
+}
+
 /// The hit fields of one segment's documents, deleted ones included, by document id.
 pub struct HitTable {
-    bytes: Vec<u8>,
-    /// `ends[doc]`: where document `doc`'s fields end in `bytes` (they start where the
-    /// previous document's end).
-    ends: Vec<usize>,
+    text: String,
+    categories: Vec<Span>,
+    docs: Vec<Packed>,
 }
 
 impl HitTable {
     /// Reads every document's hit fields from the segment's store.
-    pub fn read(segment: &SegmentReader) -> tantivy::Result<HitTable> {
-        // One block decompressed at a time: the documents come in store order.
-        let store = segment.get_store_reader(1)?;
+    pub fn read(segment: &SegmentReader) -> crate::Result<HitTable> {
         let mut table = HitTable {
-            bytes: Vec::new(),
-            ends: Vec::with_capacity(segment.max_doc() as usize),
+            text: String::new(),
+            categories: Vec::new(),
+            docs: Vec::with_capacity(segment.max_doc() as usize),
         };
-        for hit in store.iter::<HitBytes>(None) {
-            table.bytes.extend_from_slice(hit?.as_bytes());
-            table.ends.push(table.bytes.len());
+        // One block decompressed at a time: the documents come in store order.
+        let store = segment
+            .get_store_reader(1)
+            .map_err(tantivy::TantivyError::from)?;
+        for stored in store.iter::<HitBytes>(None) {
+            let stored = stored?;
+            let packed = table.pack(&stored.parse()?)?;
+            table.docs.push(packed);
         }
-        table.bytes.shrink_to_fit();
+        table.text.shrink_to_fit();
+        table.categories.shrink_to_fit();
         Ok(table)
     }
 
-    /// The stored hit fields of `doc`.
-    pub fn get(&self, doc: DocId) -> Option<&[u8]> {
-        let doc = doc as usize;
-        let end = *self.ends.get(doc)?;
-        let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
-        Some(&self.bytes[start..end])
+    fn pack(&mut self, hit: &StoredHit<'_>) -> crate::Result<Packed> {
+        let first = offset(self.categories.len())?;
+        for level in &hit.category {
+            let span = self.push(level)?;
+            self.categories.push(span);
+        }
+        Ok(Packed {
+            id: self.push(&hit.id)?,
+            title: self.push(&hit.title)?,
+            brand: hit.brand.as_deref().map(|b| self.push(b)).transpose()?,
+            category: (first, offset(hit.category.len())?),
+            price: hit.price,
+            image_url: hit.image_url.as_deref().map(|u| self.push(u)).transpose()?,
+            url: hit.url.as_deref().map(|u| self.push(u)).transpose()?,
+        })
     }
+
+    fn push(&mut self, text: &str) -> crate::Result<Span> {
+        let start = offset(self.text.len())?;
+        self.text.push_str(text);
+        Ok(Span {
+            start,
+            end: offset(self.text.len())?,
+        })
+    }
+
+    fn str(&self, span: Span) -> &str {
+        &self.text[span.start as usize..span.end as usize]
+    }
+
+    /// The hit fields of `doc`.
+    pub fn get(&self, doc: DocId) -> Option<StoredHit<'_>> {
+        let packed = self.docs.get(doc as usize)?;
+        let text = |span: Span| Cow::Borrowed(self.str(span));
+        let (first, levels) = packed.category;
+        let category = &self.categories[first as usize..(first + levels) as usize];
+        Some(StoredHit {
+            id: text(packed.id),
+            title: text(packed.title),
+            brand: packed.brand.map(text),
+            category: category.iter().map(|s| self.str(*s).to_string()).collect(),
+            price: packed.price,
+            image_url: packed.image_url.map(text),
+            url: packed.url.map(text),
+        })
+    }
+}
+
+/// A position in a table, which holds at most 4 GiB of text.
+fn offset(n: usize) -> crate::Result<u32> {
+    u32::try_from(n)
+        .map_err(|_| crate::Error::Internal("a segment's hit text exceeds 4 GiB".into()))
 }
 
 /// The hit tables of an index's segments, each read the first time a page shows one of the
@@ -56,7 +125,7 @@ pub struct HitTables(Memo<SegmentId, Arc<HitTable>, 256>);
 
 impl HitTables {
     /// The table of `segment`.
-    pub fn of(&self, segment: &SegmentReader) -> tantivy::Result<Arc<HitTable>> {
+    pub fn of(&self, segment: &SegmentReader) -> crate::Result<Arc<HitTable>> {
         self.0.get_or_try(segment.segment_id(), || {
             HitTable::read(segment).map(Arc::new)
         })
@@ -70,10 +139,10 @@ impl HitTables {
         show: impl FnOnce(StoredHit<'_>) -> T,
     ) -> crate::Result<T> {
         let table = self.of(searcher.segment_reader(address.segment_ord))?;
-        let bytes = table.get(address.doc_id).ok_or_else(|| {
+        let hit = table.get(address.doc_id).ok_or_else(|| {
             crate::Error::Internal(format!("no stored hit for document {address:?}"))
         })?;
-        Ok(show(StoredHit::parse(bytes)?))
+        Ok(show(hit))
     }
 }
 
@@ -102,7 +171,8 @@ mod tests {
         let product = |i: usize, title: &str| {
             let json = serde_json::json!({"id": format!("p{i}"), "title": title,
                 "brand": if i % 2 == 0 { "Acme" } else { "Zed" }, "price": i,
-                "url": format!("https://shop.example/p{i}")});
+                "url": format!("https://shop.example/p{i}"),
+                "category": ["Home", format!("Lamps {}", i % 3)]});
             Product::from_json(json).unwrap()
         };
         rt.block_on(async {
@@ -125,14 +195,12 @@ mod tests {
             let table = index.hit_tables().of(segment).unwrap();
             for doc in 0..segment.max_doc() {
                 let stored: HitBytes = searcher.doc(DocAddress::new(ord as u32, doc)).unwrap();
-                assert_eq!(
-                    table.get(doc),
-                    Some(stored.as_bytes()),
-                    "segment {ord} doc {doc}"
-                );
+                let expected = serde_json::to_value(stored.parse().unwrap()).unwrap();
+                let got = serde_json::to_value(table.get(doc).unwrap()).unwrap();
+                assert_eq!(got, expected, "segment {ord} doc {doc}");
                 documents += 1;
             }
-            assert_eq!(table.get(segment.max_doc()), None);
+            assert!(table.get(segment.max_doc()).is_none());
         }
         assert!(documents >= 44, "{documents} documents");
     }
