@@ -51,6 +51,7 @@ fn bench_query(c: &mut Criterion) {
             lexicon: Some(&lexicon),
             price_boost: None,
             tier_filter: None,
+            terms: None,
         };
         let index_vocabulary = IndexVocabulary::new(
             &searcher,

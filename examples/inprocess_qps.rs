@@ -85,6 +85,8 @@ fn main() -> anyhow::Result<()> {
                 lexicon: Some(&lexicon),
                 price_boost: None,
                 tier_filter: None,
+                // Tantivy's own term queries, weighed anew for every search as tantivy does.
+                terms: None,
             };
             let plan = query::plan(
                 req,

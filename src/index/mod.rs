@@ -75,6 +75,7 @@ pub struct ProductIndex {
     facet_paths: Arc<crate::search::facets::FacetPaths>,
     rank_columns: Arc<crate::search::rank::ColumnCache>,
     hit_tables: crate::search::hits::HitTables,
+    term_weights: Arc<crate::search::terms::TermWeights>,
     lexicons: crate::search::understand::LexiconCache,
     tiers: crate::search::tiers::TierCache,
     words: crate::search::typo::WordMemoCache,
@@ -129,6 +130,7 @@ impl ProductIndex {
             facet_paths: Arc::default(),
             rank_columns: Arc::default(),
             hit_tables: Default::default(),
+            term_weights: Arc::default(),
             lexicons: Default::default(),
             tiers: Default::default(),
             words: Default::default(),
@@ -154,6 +156,11 @@ impl ProductIndex {
     /// The hit fields of this index's segments, in memory.
     pub fn hit_tables(&self) -> &crate::search::hits::HitTables {
         &self.hit_tables
+    }
+
+    /// The term weights of the latest snapshot searched.
+    pub fn term_weights(&self) -> Arc<crate::search::terms::TermWeights> {
+        self.term_weights.clone()
     }
 
     /// The catalog's names of a snapshot, analysed in `lang`, for reading queries.

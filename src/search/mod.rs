@@ -15,6 +15,7 @@ pub mod request;
 pub mod rerank;
 pub mod snapshot;
 pub mod synonyms;
+pub mod terms;
 pub mod tiers;
 pub mod typo;
 pub mod understand;
@@ -252,6 +253,7 @@ pub fn search_with_rules(
         lexicon: Some(&lexicon),
         price_boost,
         tier_filter: tier_filter(&req.filters.tiers, personal.tiers, &tiers)?,
+        terms: Some(index.term_weights()),
     };
     let taste = personal.taste.and_then(|read| read(&tiers));
     // The request's own strength, else a rule's, else the configured default.

@@ -9,6 +9,7 @@
 //! narrow the set without moving the order.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::Term;
 use tantivy::query::{
@@ -19,6 +20,7 @@ use tantivy::schema::{Facet, Field, IndexRecordOption};
 
 use super::request::{Filters, SearchRequest};
 use super::synonyms;
+use super::terms::{SnapshotTerm, TermWeights};
 use super::understand::{self, Lexicon, Mode, Understood};
 use crate::config::{RawWeights, SearchConfig};
 use crate::index::Fields;
@@ -145,6 +147,8 @@ pub struct Reading<'a> {
     pub price_boost: Option<(Option<f64>, Option<f64>)>,
     /// The request's tier filter.
     pub tier_filter: Option<super::tiers::TierQuery>,
+    /// The snapshot's kept term weights (none: every term query is weighed anew).
+    pub terms: Option<Arc<TermWeights>>,
 }
 
 /// Builds the plan for a request against the index's vocabulary.
@@ -156,6 +160,7 @@ pub fn plan(
     reading: &Reading,
 ) -> Plan {
     let weights = &config.weights;
+    let kept = reading.terms.as_ref();
     let lang = config.languages.of_query(&req.q);
     let mut analyzer = Analyzer::new(lang);
     let mut words = analyzer.query_words(&req.q, &config.stop_words);
@@ -198,7 +203,7 @@ pub fn plan(
             // Each word's fields join the text's clauses directly: the sum is the same as
             // per word, and one union over every field of every word costs tantivy less than
             // a union of per-word unions.
-            .flat_map(|(term, share)| word_clauses(term, fields, weights, coverage * share))
+            .flat_map(|(term, share)| word_clauses(term, fields, weights, coverage * share, kept))
             .collect();
         if words.sequence.len() >= 2 && weights.phrase > 0.0 {
             text.push((
@@ -216,7 +221,7 @@ pub fn plan(
             for alternative in alternatives {
                 text.push((
                     Occur::Should,
-                    alternative_query(&alternative, fields, weights),
+                    alternative_query(&alternative, fields, weights, kept),
                 ));
             }
             expansions.push(expansion);
@@ -225,7 +230,7 @@ pub fn plan(
             for other in &c.to[1..] {
                 text.push((
                     Occur::Should,
-                    alternative_query(std::slice::from_ref(other), fields, weights),
+                    alternative_query(std::slice::from_ref(other), fields, weights, kept),
                 ));
             }
         }
@@ -315,12 +320,18 @@ fn replace_in(sequence: &mut [String], from: &str, to: &str) {
 const SYNONYM_WEIGHT: f32 = 0.8;
 
 /// A synonym alternative: all its words, scored like query words, slightly discounted.
-fn alternative_query(words: &[String], fields: &Fields, weights: &RawWeights) -> Box<dyn Query> {
+fn alternative_query(
+    words: &[String],
+    fields: &Fields,
+    weights: &RawWeights,
+    kept: Option<&Arc<TermWeights>>,
+) -> Box<dyn Query> {
     let all: Vec<(Occur, Box<dyn Query>)> = words
         .iter()
         .map(|w| {
-            let word: Box<dyn Query> =
-                Box::new(BooleanQuery::new(word_clauses(w, fields, weights, 0.0)));
+            let word: Box<dyn Query> = Box::new(BooleanQuery::new(word_clauses(
+                w, fields, weights, 0.0, kept,
+            )));
             (Occur::Must, word)
         })
         .collect();
@@ -384,6 +395,7 @@ fn word_clauses(
     f: &Fields,
     w: &RawWeights,
     coverage: f32,
+    kept: Option<&Arc<TermWeights>>,
 ) -> Vec<(Occur, Box<dyn Query>)> {
     let per_field: [(Field, f32); 5] = [
         (f.title, w.title),
@@ -396,11 +408,16 @@ fn word_clauses(
         .iter()
         .filter(|(_, weight)| *weight > 0.0)
         .map(|(field, weight)| {
-            let q = TermQuery::new(
-                Term::from_field_text(*field, term),
-                IndexRecordOption::WithFreqs,
-            );
-            let boosted: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(q), *weight));
+            let term = Term::from_field_text(*field, term);
+            let q: Box<dyn Query> = match kept {
+                Some(kept) => Box::new(SnapshotTerm::new(
+                    term,
+                    IndexRecordOption::WithFreqs,
+                    kept.clone(),
+                )),
+                None => Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            };
+            let boosted: Box<dyn Query> = Box::new(BoostQuery::new(q, *weight));
             (Occur::Should, boosted)
         })
         .collect();
@@ -542,12 +559,12 @@ mod tests {
         for (words, coverage) in [(&["red"][..], 0.0), (&["red", "run", "shoe"][..], 0.5)] {
             let flat: Vec<(Occur, Box<dyn Query>)> = words
                 .iter()
-                .flat_map(|w| word_clauses(w, fields, &weights, coverage))
+                .flat_map(|w| word_clauses(w, fields, &weights, coverage, None))
                 .collect();
             let per_word: Vec<(Occur, Box<dyn Query>)> = words
                 .iter()
                 .map(|w| {
-                    let word = BooleanQuery::new(word_clauses(w, fields, &weights, coverage));
+                    let word = BooleanQuery::new(word_clauses(w, fields, &weights, coverage, None));
                     (Occur::Should, Box::new(word) as Box<dyn Query>)
                 })
                 .collect();
