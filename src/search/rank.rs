@@ -68,26 +68,41 @@ impl std::ops::Deref for RankColumns {
     }
 }
 
-/// The fast-field columns of a segment that every ranking reads.
+/// The fast-field columns of a segment that every ranking reads, and what every search reads
+/// of them per document laid out flat: the tie-break, the popularity mapped to [0, 1) and
+/// whether the product is in stock (a column read, and the popularity's logarithm, cost more
+/// than the rest of ranking a match).
 pub struct PriorColumns {
-    tiebreak: Column<u64>,
     price: Column<f64>,
     popularity: Column<f64>,
     rating: Column<f64>,
     created_at: Column<i64>,
-    in_stock: Column<bool>,
+    tiebreak: Vec<u64>,
+    saturated: Vec<f64>,
+    in_stock: Vec<bool>,
 }
 
 impl PriorColumns {
     fn open(segment: &SegmentReader) -> tantivy::Result<PriorColumns> {
         let ff = segment.fast_fields();
+        let tiebreak = ff.u64("tiebreak")?;
+        let popularity = ff.f64("popularity")?;
+        let in_stock = ff.bool("in_stock")?;
+        let docs = 0..segment.max_doc();
         Ok(PriorColumns {
-            tiebreak: ff.u64("tiebreak")?,
+            tiebreak: docs
+                .clone()
+                .map(|d| tiebreak.first(d).unwrap_or(0))
+                .collect(),
+            saturated: docs
+                .clone()
+                .map(|d| saturate(popularity.first(d)))
+                .collect(),
+            in_stock: docs.map(|d| in_stock.first(d).unwrap_or(true)).collect(),
             price: ff.f64("price")?,
-            popularity: ff.f64("popularity")?,
+            popularity,
             rating: ff.f64("rating")?,
             created_at: ff.i64("created_at")?,
-            in_stock: ff.bool("in_stock")?,
         })
     }
 }
@@ -260,38 +275,49 @@ impl Recency {
 }
 
 impl Ranker {
-    /// The stages after the text score, for one document. A fixed array, so ranking every
-    /// matching document allocates nothing; [`Ranker::explain`] reports the same values.
+    /// The stages after the text score, for one document, as [`Ranker::explain`] reports
+    /// them: the factors ranking applies ([`Ranker::factors`]) and the values they come from.
     fn stages(&self, cols: &RankColumns, doc: DocId) -> [Stage; 3] {
-        let popularity = cols.popularity.first(doc);
-        let in_stock = cols.in_stock.first(doc).unwrap_or(true);
-        // Only category pages rank by recency: searches skip the read.
-        let created_at = self.recency.and_then(|_| cols.created_at.first(doc));
-        let popularity_weight = self.popularity_weight();
+        let [popularity, stock, recency] = self.factors(cols, doc);
         [
             Stage {
                 stage: "popularity",
                 rule: None,
-                value: popularity,
-                factor: 1.0 + f64::from(popularity_weight) * saturate(popularity),
+                value: cols.popularity.first(doc),
+                factor: popularity,
             },
             Stage {
                 stage: "stock",
                 rule: None,
                 value: None,
-                factor: if in_stock {
-                    1.0
-                } else {
-                    f64::from(self.weights.out_of_stock)
-                },
+                factor: stock,
             },
             Stage {
                 stage: "recency",
                 rule: None,
-                value: created_at.map(|t| t as f64),
-                factor: self.recency.map_or(1.0, |r| r.factor(created_at)),
+                value: self
+                    .recency
+                    .and_then(|_| cols.created_at.first(doc))
+                    .map(|t| t as f64),
+                factor: recency,
             },
         ]
+    }
+
+    /// The factors of the stages, in order: popularity, stock, recency.
+    fn factors(&self, cols: &RankColumns, doc: DocId) -> [f64; 3] {
+        let doc = doc as usize;
+        let popularity = 1.0 + f64::from(self.popularity_weight()) * cols.saturated[doc];
+        let stock = if cols.in_stock[doc] {
+            1.0
+        } else {
+            f64::from(self.weights.out_of_stock)
+        };
+        // Only category pages rank by recency: searches skip the read.
+        let recency = self
+            .recency
+            .map_or(1.0, |r| r.factor(cols.created_at.first(doc as DocId)));
+        [popularity, stock, recency]
     }
 
     fn popularity_weight(&self) -> f32 {
@@ -358,10 +384,10 @@ impl Ranker {
 
     /// The relevance score of one document: the text score times every stage's factor.
     pub fn score(&self, cols: &RankColumns, doc: DocId, text_score: Score) -> f64 {
-        let stages = self.stages(cols, doc);
-        let prior = stages
+        let prior = self
+            .factors(cols, doc)
             .iter()
-            .fold(self.text(text_score), |score, stage| score * stage.factor);
+            .fold(self.text(text_score), |score, factor| score * factor);
         self.rule_stages(cols, doc)
             .fold(prior, |score, boost| score * boost.factor)
     }
@@ -402,7 +428,7 @@ impl Ranker {
         RankKey {
             primary,
             secondary: relevance,
-            tiebreak: cols.tiebreak.first(doc).unwrap_or(0),
+            tiebreak: cols.tiebreak[doc as usize],
             text: text_score,
         }
     }
