@@ -74,7 +74,7 @@ pub struct ProductIndex {
     rollbacks: Arc<AtomicU64>,
     facet_paths: Arc<crate::search::facets::FacetPaths>,
     rank_columns: Arc<crate::search::rank::ColumnCache>,
-    hit_tables: crate::search::hits::HitTables,
+    hit_tables: Arc<crate::search::hits::HitTables>,
     term_weights: Arc<crate::search::terms::TermWeights>,
     lexicons: crate::search::understand::LexiconCache,
     tiers: crate::search::tiers::TierCache,
@@ -98,10 +98,15 @@ impl ProductIndex {
             .settings(settings)
             .open_or_create(directory)?;
         crate::text::register(&index, config.languages.default_lang());
+        // Hit tables are read for new segments when a commit reloads the reader, not by the
+        // first search to show one of their products.
+        let hit_tables = Arc::new(crate::search::hits::HitTables::default());
+        let warmer: Arc<dyn tantivy::Warmer> = hit_tables.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
+            .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()?;
         let tantivy_writer =
             index.writer_with_num_threads(config.threads.get(), config.heap_bytes)?;
@@ -129,7 +134,7 @@ impl ProductIndex {
             rollbacks,
             facet_paths: Arc::default(),
             rank_columns: Arc::default(),
-            hit_tables: Default::default(),
+            hit_tables,
             term_weights: Arc::default(),
             lexicons: Default::default(),
             tiers: Default::default(),

@@ -10,8 +10,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use tantivy::index::SegmentId;
-use tantivy::{DocAddress, DocId, Searcher, SegmentReader};
+use tantivy::{DocAddress, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 use super::snapshot::Memo;
 use crate::index::schema::{HitBytes, StoredHit};
@@ -118,8 +119,9 @@ fn offset(n: usize) -> crate::Result<u32> {
         .map_err(|_| crate::Error::Internal("a segment's hit text exceeds 4 GiB".into()))
 }
 
-/// The hit tables of an index's segments, each read the first time a page shows one of the
-/// segment's products.
+/// The hit tables of an index's segments: each read when a reload brings its segment in
+/// ([`Warmer::warm`]), or else the first time a page shows one of its products; forgotten
+/// once no searcher holds the segment ([`Warmer::garbage_collect`]).
 #[derive(Default)]
 pub struct HitTables(Memo<SegmentId, Arc<HitTable>, 256>);
 
@@ -146,6 +148,27 @@ impl HitTables {
     }
 }
 
+impl Warmer for HitTables {
+    fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        for segment in searcher.segment_readers() {
+            // A table that cannot be read now is read by the search that needs it, which
+            // reports the error: it must not fail the commit that reloaded the reader.
+            if let Err(e) = self.of(segment) {
+                tracing::warn!(error = %e, "cannot read a segment's hit table");
+            }
+        }
+        Ok(())
+    }
+
+    fn garbage_collect(&self, live: &[&SearcherGeneration]) {
+        let segments: FxHashSet<SegmentId> = live
+            .iter()
+            .flat_map(|generation| generation.segments().keys().copied())
+            .collect();
+        self.0.retain(|segment| segments.contains(segment));
+    }
+}
+
 impl std::fmt::Debug for HitTables {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HitTables")
@@ -159,36 +182,44 @@ mod tests {
     use crate::index::ProductIndex;
     use crate::index::writer::WriterConfig;
 
-    /// Every document of every segment, the deleted and the replaced ones too, shows in its
-    /// table what the document store holds for it.
-    #[test]
-    fn a_segment_s_table_holds_what_the_store_holds_for_each_document() {
+    fn product(i: usize, title: &str) -> Product {
+        let json = serde_json::json!({"id": format!("p{i}"), "title": title,
+            "brand": if i % 2 == 0 { "Acme" } else { "Zed" }, "price": i,
+            "url": format!("https://shop.example/p{i}"),
+            "category": ["Home", format!("Lamps {}", i % 3)]});
+        Product::from_json(json).unwrap()
+    }
+
+    /// An index with a segment per batch of products (and the deletions after them).
+    fn index_of(batches: Vec<Vec<Product>>, deleted: &[&str]) -> (tempfile::TempDir, ProductIndex) {
         let dir = tempfile::tempdir().unwrap();
         let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let product = |i: usize, title: &str| {
-            let json = serde_json::json!({"id": format!("p{i}"), "title": title,
-                "brand": if i % 2 == 0 { "Acme" } else { "Zed" }, "price": i,
-                "url": format!("https://shop.example/p{i}"),
-                "category": ["Home", format!("Lamps {}", i % 3)]});
-            Product::from_json(json).unwrap()
-        };
         rt.block_on(async {
-            // Three commits: three segments, the last replacing one product and the
-            // deletion removing another.
-            for batch in [0..40, 40..45] {
+            for batch in batches {
                 let ticket = index.begin();
-                let products = batch.map(|i| product(i, &format!("lamp number {i}")));
-                index.upsert(products.collect()).await.unwrap();
+                index.upsert(batch).await.unwrap();
                 index.commit(ticket).await.unwrap();
             }
-            let ticket = index.begin();
-            index.upsert(vec![product(3, "a new lamp")]).await.unwrap();
-            index.commit(ticket).await.unwrap();
-            index.delete(vec!["p7".into()]).await.unwrap();
+            let deleted = deleted.iter().map(|id| id.to_string()).collect();
+            index.delete(deleted).await.unwrap();
         });
+        (dir, index)
+    }
+
+    /// Every document of every segment, the deleted and the replaced ones too, shows in its
+    /// table what the document store holds for it.
+    #[test]
+    fn a_segment_s_table_holds_what_the_store_holds_for_each_document() {
+        let lamps = |ids: std::ops::Range<usize>| -> Vec<Product> {
+            ids.map(|i| product(i, &format!("lamp number {i}")))
+                .collect()
+        };
+        // Three segments, the last replacing one product, and a deletion.
+        let batches = vec![lamps(0..40), lamps(40..45), vec![product(3, "a new lamp")]];
+        let (_dir, index) = index_of(batches, &["p7"]);
         let searcher = index.searcher();
         let mut documents = 0;
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
@@ -203,5 +234,32 @@ mod tests {
             assert!(table.get(segment.max_doc()).is_none());
         }
         assert!(documents >= 44, "{documents} documents");
+    }
+
+    /// A commit's reload reads the tables of its new segments before any search shows them;
+    /// the tables of segments no live searcher holds are forgotten.
+    #[test]
+    fn commits_read_new_tables_and_dead_segments_tables_are_forgotten() {
+        let batches = vec![
+            vec![product(0, "lamp"), product(1, "mug")],
+            vec![product(2, "cup")],
+        ];
+        let (_dir, index) = index_of(batches, &[]);
+        let tables = index.hit_tables();
+        let searcher = index.searcher();
+        let live = searcher.segment_readers().len();
+        assert!(live >= 1);
+        assert_eq!(
+            tables.0.kept(),
+            live,
+            "read at the reload, before any search"
+        );
+
+        tables.garbage_collect(&[searcher.generation()]);
+        assert_eq!(tables.0.kept(), live, "the live segments' tables stay");
+        tables.garbage_collect(&[]);
+        assert_eq!(tables.0.kept(), 0, "no live searcher holds them");
+        tables.warm(&searcher).unwrap();
+        assert_eq!(tables.0.kept(), live);
     }
 }

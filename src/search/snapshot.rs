@@ -98,6 +98,17 @@ impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
         }
     }
 
+    /// How many values are kept.
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Forgets the values whose keys `keep` turns down.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        self.lock().retain(|key, _| keep(key));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashMap<K, V>> {
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
