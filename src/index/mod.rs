@@ -98,15 +98,16 @@ impl ProductIndex {
             .settings(settings)
             .open_or_create(directory)?;
         crate::text::register(&index, config.languages.default_lang());
-        // Hit tables are read for new segments when a commit reloads the reader, not by the
-        // first search to show one of their products.
+        // Hit tables and ranking columns are read for new segments when a commit reloads the
+        // reader, not by the first search to meet them.
         let hit_tables = Arc::new(crate::search::hits::HitTables::default());
-        let warmer: Arc<dyn tantivy::Warmer> = hit_tables.clone();
+        let rank_columns = Arc::new(crate::search::rank::ColumnCache::default());
+        let warmers: [Arc<dyn tantivy::Warmer>; 2] = [hit_tables.clone(), rank_columns.clone()];
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
-            .warmers(vec![Arc::downgrade(&warmer)])
+            .warmers(warmers.iter().map(Arc::downgrade).collect())
             .try_into()?;
         let tantivy_writer =
             index.writer_with_num_threads(config.threads.get(), config.heap_bytes)?;
@@ -133,7 +134,7 @@ impl ProductIndex {
             generation,
             rollbacks,
             facet_paths: Arc::default(),
-            rank_columns: Arc::default(),
+            rank_columns,
             hit_tables,
             term_weights: Arc::default(),
             lexicons: Default::default(),

@@ -10,7 +10,6 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
@@ -150,22 +149,12 @@ impl HitTables {
 
 impl Warmer for HitTables {
     fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
-        for segment in searcher.segment_readers() {
-            // A table that cannot be read now is read by the search that needs it, which
-            // reports the error: it must not fail the commit that reloaded the reader.
-            if let Err(e) = self.of(segment) {
-                tracing::warn!(error = %e, "cannot read a segment's hit table");
-            }
-        }
+        super::snapshot::warm_segments(searcher, "hit table", |segment| self.of(segment));
         Ok(())
     }
 
     fn garbage_collect(&self, live: &[&SearcherGeneration]) {
-        let segments: FxHashSet<SegmentId> = live
-            .iter()
-            .flat_map(|generation| generation.segments().keys().copied())
-            .collect();
-        self.0.retain(|segment| segments.contains(segment));
+        self.0.retain_live(live);
     }
 }
 

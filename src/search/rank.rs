@@ -121,6 +121,19 @@ impl ColumnCache {
     }
 }
 
+/// Opens the columns of new segments when a commit reloads the reader, and forgets those of
+/// segments no live searcher holds.
+impl tantivy::Warmer for ColumnCache {
+    fn warm(&self, searcher: &tantivy::Searcher) -> tantivy::Result<()> {
+        super::snapshot::warm_segments(searcher, "ranking columns", |segment| self.of(segment));
+        Ok(())
+    }
+
+    fn garbage_collect(&self, live: &[&tantivy::SearcherGeneration]) {
+        self.0.retain_live(live);
+    }
+}
+
 impl std::fmt::Debug for ColumnCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ColumnCache")

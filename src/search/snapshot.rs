@@ -114,6 +114,33 @@ impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
     }
 }
 
+/// Computes `open` for every segment of a reloaded searcher (a tantivy warmer's warm-up). A
+/// failure is logged, not returned: a commit must not fail for it, and the search that needs
+/// the value computes it again and reports the error.
+pub fn warm_segments<T, E: std::fmt::Display>(
+    searcher: &Searcher,
+    what: &str,
+    open: impl Fn(&tantivy::SegmentReader) -> Result<T, E>,
+) {
+    for segment in searcher.segment_readers() {
+        if let Err(e) = open(segment) {
+            tracing::warn!(error = %e, "cannot read a segment's {what}");
+        }
+    }
+}
+
+impl<V: Clone, const MAX: usize> Memo<SegmentId, V, MAX> {
+    /// Forgets the values of segments no live searcher holds (a tantivy warmer's garbage
+    /// collection).
+    pub fn retain_live(&self, live: &[&tantivy::SearcherGeneration]) {
+        let segments: rustc_hash::FxHashSet<SegmentId> = live
+            .iter()
+            .flat_map(|generation| generation.segments().keys().copied())
+            .collect();
+        self.retain(|segment| segments.contains(segment));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
