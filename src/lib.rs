@@ -33,14 +33,16 @@
 //! price intent and price words are read ([`search::constraints`]) →
 //! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
 //! completes the last word, corrects typos, reads brands, categories and attribute values
-//! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query →
+//! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query (each
+//! word's weight in each field kept for the index snapshot: [`search::terms`]) →
 //! the merchandising rules of the configuration in force are evaluated against the request
 //! ([`rules::RuleSet::evaluate`]): their filters and hides join the query
 //! ([`search::merchandise`]) →
 //! one collector pass ranks every match (text score × priors × price intent × the visitor's
 //! personalization × rule boosts: [`search::rank`], [`search::rerank`] with the visitor's
 //! [`search::personalize::Taste`] and the snapshot's [`search::tiers`]) and counts facets →
-//! pinned products take their positions → hits are hydrated from the stored product JSON.
+//! pinned products take their positions → hits are hydrated from the segment's hit table in
+//! memory ([`search::hits`], read when a commit brings the segment in).
 //! Category pages (`GET /v1/browse`) take the same path without words, with popularity and
 //! recency priors.
 //!
