@@ -107,9 +107,9 @@ impl PriorColumns {
     }
 }
 
-/// Each segment's [`PriorColumns`], opened the first time a search ranks in it and kept while
-/// the segment lives: opening six columns by name in every segment was a twentieth of a
-/// search's time.
+/// Each segment's [`PriorColumns`], opened when a commit brings the segment in (or by the
+/// first search to rank in it) and kept while the segment lives: opening six columns by name
+/// in every segment was a twentieth of a search's time.
 #[derive(Default)]
 pub struct ColumnCache(Memo<SegmentId, Arc<PriorColumns>, 256>);
 
