@@ -100,9 +100,15 @@ impl ProductIndex {
         crate::text::register(&index, config.languages.default_lang());
         // Hit tables and ranking columns are read for new segments when a commit reloads the
         // reader, not by the first search to meet them.
+        // What is derived from a segment is forgotten once no searcher holds the segment.
         let hit_tables = Arc::new(crate::search::hits::HitTables::default());
         let rank_columns = Arc::new(crate::search::rank::ColumnCache::default());
-        let warmers: [Arc<dyn tantivy::Warmer>; 2] = [hit_tables.clone(), rank_columns.clone()];
+        let facet_paths = Arc::new(crate::search::facets::FacetPaths::default());
+        let warmers: [Arc<dyn tantivy::Warmer>; 3] = [
+            hit_tables.clone(),
+            rank_columns.clone(),
+            facet_paths.clone(),
+        ];
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -133,7 +139,7 @@ impl ProductIndex {
             ops: Mailbox::new(ops),
             generation,
             rollbacks,
-            facet_paths: Arc::default(),
+            facet_paths,
             rank_columns,
             hit_tables,
             term_weights: Arc::default(),

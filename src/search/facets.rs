@@ -128,7 +128,29 @@ fn per_segment<T: ?Sized>(
     memo.get_or_try((segment.segment_id(), name), build)
 }
 
+/// Forgets what was derived from segments no live searcher holds (built lazily: nothing to
+/// warm).
+impl tantivy::Warmer for FacetPaths {
+    fn warm(&self, _: &tantivy::Searcher) -> tantivy::Result<()> {
+        Ok(())
+    }
+
+    fn garbage_collect(&self, live: &[&tantivy::SearcherGeneration]) {
+        let segment = |key: &(SegmentId, &'static str)| key.0;
+        self.paths.retain_live_by(live, segment);
+        self.trees.retain_live_by(live, segment);
+        self.facts.retain_live_by(live, segment);
+        self.by_key.retain_live_by(live, segment);
+    }
+}
+
 impl FacetPaths {
+    /// How many values are kept, of every kind.
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.paths.kept() + self.trees.kept() + self.facts.kept() + self.by_key.kept()
+    }
+
     /// The paths of the facet field `field` in `segment`, by ordinal.
     pub fn of(
         &self,

@@ -226,7 +226,8 @@ mod tests {
     }
 
     /// A commit's reload reads the tables of its new segments before any search shows them;
-    /// the tables of segments no live searcher holds are forgotten.
+    /// the tables of segments no live searcher holds are forgotten, as are their facet
+    /// dictionaries.
     #[test]
     fn commits_read_new_tables_and_dead_segments_tables_are_forgotten() {
         let batches = vec![
@@ -248,6 +249,16 @@ mod tests {
         assert_eq!(tables.0.kept(), live, "the live segments' tables stay");
         tables.garbage_collect(&[]);
         assert_eq!(tables.0.kept(), 0, "no live searcher holds them");
+        // So with the facet dictionaries derived from a segment.
+        let facets = index.facet_paths();
+        for segment in searcher.segment_readers() {
+            facets.of(segment, "category").unwrap();
+        }
+        assert_eq!(facets.kept(), live);
+        facets.garbage_collect(&[searcher.generation()]);
+        assert_eq!(facets.kept(), live);
+        facets.garbage_collect(&[]);
+        assert_eq!(facets.kept(), 0);
         tables.warm(&searcher).unwrap();
         assert_eq!(tables.0.kept(), live);
     }

@@ -129,15 +129,26 @@ pub fn warm_segments<T, E: std::fmt::Display>(
     }
 }
 
-impl<V: Clone, const MAX: usize> Memo<SegmentId, V, MAX> {
+impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
     /// Forgets the values of segments no live searcher holds (a tantivy warmer's garbage
-    /// collection).
-    pub fn retain_live(&self, live: &[&tantivy::SearcherGeneration]) {
+    /// collection); `segment` names the segment of a key.
+    pub fn retain_live_by(
+        &self,
+        live: &[&tantivy::SearcherGeneration],
+        segment: impl Fn(&K) -> SegmentId,
+    ) {
         let segments: rustc_hash::FxHashSet<SegmentId> = live
             .iter()
             .flat_map(|generation| generation.segments().keys().copied())
             .collect();
-        self.retain(|segment| segments.contains(segment));
+        self.retain(|key| segments.contains(&segment(key)));
+    }
+}
+
+impl<V: Clone, const MAX: usize> Memo<SegmentId, V, MAX> {
+    /// Forgets the values of segments no live searcher holds.
+    pub fn retain_live(&self, live: &[&tantivy::SearcherGeneration]) {
+        self.retain_live_by(live, |segment| *segment);
     }
 }
 
