@@ -94,6 +94,13 @@ impl HitTable {
         &self.text[span.start as usize..span.end as usize]
     }
 
+    /// The hit fields of `doc`; an error when the segment has no such document.
+    pub fn hit(&self, doc: DocId) -> crate::Result<StoredHit<'_>> {
+        self.get(doc).ok_or_else(|| {
+            crate::Error::Internal(format!("no stored hit for document {doc} of its segment"))
+        })
+    }
+
     /// The hit fields of `doc`.
     pub fn get(&self, doc: DocId) -> Option<StoredHit<'_>> {
         let packed = self.docs.get(doc as usize)?;
@@ -140,10 +147,7 @@ impl HitTables {
         show: impl FnOnce(StoredHit<'_>) -> T,
     ) -> crate::Result<T> {
         let table = self.of(searcher.segment_reader(address.segment_ord))?;
-        let hit = table.get(address.doc_id).ok_or_else(|| {
-            crate::Error::Internal(format!("no stored hit for document {address:?}"))
-        })?;
-        Ok(show(hit))
+        Ok(show(table.hit(address.doc_id)?))
     }
 }
 

@@ -104,9 +104,19 @@ impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
         self.lock().len()
     }
 
-    /// Forgets the values whose keys `keep` turns down.
-    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
-        self.lock().retain(|key, _| keep(key));
+    /// Forgets the values of segments no live searcher holds (a tantivy warmer's garbage
+    /// collection); `segment` names the segment of a key.
+    pub fn retain_live_by(
+        &self,
+        live: &[&tantivy::SearcherGeneration],
+        segment: impl Fn(&K) -> SegmentId,
+    ) {
+        let segments: rustc_hash::FxHashSet<SegmentId> = live
+            .iter()
+            .flat_map(|generation| generation.segments().keys().copied())
+            .collect();
+        self.lock()
+            .retain(|key, _| segments.contains(&segment(key)));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashMap<K, V>> {
@@ -126,22 +136,6 @@ pub fn warm_segments<T, E: std::fmt::Display>(
         if let Err(e) = open(segment) {
             tracing::warn!(error = %e, "cannot read a segment's {what}");
         }
-    }
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
-    /// Forgets the values of segments no live searcher holds (a tantivy warmer's garbage
-    /// collection); `segment` names the segment of a key.
-    pub fn retain_live_by(
-        &self,
-        live: &[&tantivy::SearcherGeneration],
-        segment: impl Fn(&K) -> SegmentId,
-    ) {
-        let segments: rustc_hash::FxHashSet<SegmentId> = live
-            .iter()
-            .flat_map(|generation| generation.segments().keys().copied())
-            .collect();
-        self.retain(|key| segments.contains(&segment(key)));
     }
 }
 

@@ -7,8 +7,8 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 
+use tantivy::Searcher;
 use tantivy::query::AllQuery;
-use tantivy::{DocAddress, Searcher};
 
 use super::keys::Normalizer;
 use super::{Candidate, Kind};
@@ -132,21 +132,19 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
 /// rebuild after a write reads in for the searches to come).
 fn titles(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+    for segment in searcher.segment_readers() {
         let popularity = segment.fast_fields().f64("popularity").ok();
+        let table = index.hit_tables().of(segment)?;
         for doc in segment.doc_ids_alive() {
-            let address = DocAddress::new(ord as u32, doc);
+            let hit = table.hit(doc)?;
             let popularity = popularity.as_ref().and_then(|c| c.first(doc));
-            let candidate = index
-                .hit_tables()
-                .show(searcher, address, |hit| Candidate {
-                    text: hit.title.into_owned(),
-                    kind: Kind::Product,
-                    count: popularity.map_or(1, |p| (p.round() as u64).max(1)),
-                    brand: hit.brand.map(|b| b.into_owned()),
-                    category: hit.category,
-                })?;
-            out.push(candidate);
+            out.push(Candidate {
+                text: hit.title.into_owned(),
+                kind: Kind::Product,
+                count: popularity.map_or(1, |p| (p.round() as u64).max(1)),
+                brand: hit.brand.map(|b| b.into_owned()),
+                category: hit.category,
+            });
         }
     }
     Ok(out)
