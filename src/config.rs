@@ -36,6 +36,9 @@ pub struct RawServer {
     pub search_concurrency: usize,
     /// Searches allowed to wait for a slot before the server answers 503.
     pub search_queue: usize,
+    /// Searches predicted to visit at most this many matches run on the thread that received
+    /// them instead of a search thread (0: every search runs on a search thread).
+    pub inline_search_matches: u64,
     /// `plain` or `json` logs.
     pub log_format: String,
 }
@@ -48,6 +51,7 @@ impl Default for RawServer {
             max_body_bytes: 256 << 20,
             search_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             search_queue: 256,
+            inline_search_matches: 5_000,
             log_format: "plain".into(),
         }
     }
@@ -459,6 +463,8 @@ pub struct ServerConfig {
     pub search_concurrency: NonZeroUsize,
     /// Searches allowed to wait.
     pub search_queue: usize,
+    /// Largest number of predicted match visits of a search run on the receiving thread.
+    pub inline_search_matches: u64,
     /// JSON logs instead of plain text.
     pub json_logs: bool,
 }
@@ -829,6 +835,7 @@ impl Config {
                 max_body_bytes: raw.server.max_body_bytes,
                 search_concurrency,
                 search_queue: raw.server.search_queue,
+                inline_search_matches: raw.server.inline_search_matches,
                 json_logs: log_format,
             },
             index: IndexConfig {

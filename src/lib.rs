@@ -29,12 +29,14 @@
 //!
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
-//! validates them → [`engine::Engine::search`] queues the work for the search threads →
-//! price intent and price words are read ([`search::constraints`]) →
+//! validates them → [`engine::Engine::search`] starts it on the async worker that received it
+//! → price intent and price words are read ([`search::constraints`]) →
 //! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
 //! completes the last word, corrects typos, reads brands, categories and attribute values
 //! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query (each
-//! word's weight in each field kept for the index snapshot: [`search::terms`]) →
+//! word's weight in each field kept for the index snapshot: [`search::terms`]) → a plan
+//! predicted to visit more matches than `server.inline_search_matches` ([`search::cost`])
+//! is declined there and the search runs anew on the search threads; a narrow one goes on →
 //! the merchandising rules of the configuration in force are evaluated against the request
 //! ([`rules::RuleSet::evaluate`]): their filters and hides join the query
 //! ([`search::merchandise`]) →

@@ -166,7 +166,10 @@ impl Engine {
         pairs.extend(req.limit.map(|l| ("limit".to_string(), l.to_string())));
         let query = SearchRequest::from_pairs(pairs, &running.search)?;
         let (searcher, now) = (self.index.searcher(), self.clock.now());
-        let run = |config: &Config| self.search_under(config, &searcher, &query, now);
+        let run = |config: &Config| {
+            self.search_under(config, &searcher, &query, now, None)?
+                .answered()
+        };
         let (before, after) = (run(&running)?, run(&candidate)?);
         Ok(Preview {
             before: before.hits,

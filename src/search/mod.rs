@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod collect;
 pub mod constraints;
+pub mod cost;
 pub mod facets;
 pub mod hits;
 pub mod merchandise;
@@ -33,6 +34,7 @@ use crate::index::ProductIndex;
 use crate::index::schema::StoredHit;
 use crate::rules::Outcome;
 use collect::{TopRanked, TopRankedCollector};
+use cost::Inline;
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use merchandise::{Applied, Placed};
 use rank::{Explain, Ranker, Stage};
@@ -198,6 +200,16 @@ pub struct PersonalizationEcho {
     pub strength: u8,
 }
 
+/// The attempt an [`Inline`] holds, or a return of the whole search declined likewise.
+macro_rules! answered {
+    ($attempt:expr) => {
+        match $attempt {
+            Inline::Answered(attempt) => attempt,
+            Inline::Declined { predicted } => return Ok(Inline::Declined { predicted }),
+        }
+    };
+}
+
 /// Runs a search against the current snapshot of the index, without merchandising rules.
 pub fn search(
     index: &ProductIndex,
@@ -206,11 +218,22 @@ pub fn search(
     personal: &Personalization,
 ) -> Result<SearchResponse> {
     let outcome = Outcome::default();
-    search_with_rules(index, &index.searcher(), config, req, personal, &outcome)
+    search_with_rules(
+        index,
+        &index.searcher(),
+        config,
+        req,
+        personal,
+        &outcome,
+        None,
+    )?
+    .answered()
 }
 
 /// Runs a search against a snapshot of the index with what the merchandising rules decided
-/// for it (see [`merchandise`]).
+/// for it (see [`merchandise`]), unless its plan is predicted to visit more than `limit`
+/// matches ([`cost::predicted_matches`]; None: no limit): then it is declined as soon as it
+/// is planned, before it visits any.
 pub fn search_with_rules(
     index: &ProductIndex,
     searcher: &tantivy::Searcher,
@@ -218,7 +241,8 @@ pub fn search_with_rules(
     req: &SearchRequest,
     personal: &Personalization,
     outcome: &Outcome,
-) -> Result<SearchResponse> {
+    limit: Option<u64>,
+) -> Result<Inline<SearchResponse>> {
     let started = Instant::now();
     let fields = index.fields();
     let typed_req = req;
@@ -270,26 +294,26 @@ pub fn search_with_rules(
         tiers: tiers.clone(),
         paths: index.facet_paths(),
     });
-    let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Attempt> {
+    let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Inline<Attempt>> {
         let snapshot = Snapshot {
             index,
             searcher,
             tiers: &tiers,
             applied: &applied,
         };
-        run_once(&snapshot, config, req, budget, &reading, &stage)
+        run_once(&snapshot, config, req, budget, &reading, &stage, limit)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
     let mut req = req;
-    let mut found = attempt(req, typo::NORMAL)?;
+    let mut found = answered!(attempt(req, typo::NORMAL)?);
     if found.ranked.total == 0 && price_words.is_some() && price_filters {
         req = original_with_text(&mut dropped_price, typed_req, req);
-        found = attempt(req, typo::NORMAL)?;
+        found = answered!(attempt(req, typo::NORMAL)?);
         relaxed.push("price");
     }
     if found.ranked.total == 0 && found.plan.has_text() {
-        found = attempt(req, typo::WIDE)?;
+        found = answered!(attempt(req, typo::WIDE)?);
         if !found.plan.corrections.is_empty() {
             relaxed.push("typos");
         }
@@ -366,7 +390,7 @@ pub fn search_with_rules(
         hits.push(shown);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
-    Ok(SearchResponse {
+    Ok(Inline::Answered(SearchResponse {
         hits,
         total,
         facets,
@@ -396,7 +420,7 @@ pub fn search_with_rules(
         },
         search_id: uuid::Uuid::new_v4().simple().to_string(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
+    }))
 }
 
 /// The tier a price intent asks for: the cheapest, or the dearest.
@@ -492,7 +516,8 @@ struct Snapshot<'a> {
     applied: &'a Applied<'a>,
 }
 
-/// Plans and runs a request once, with a typo budget, ranking through `stage` too.
+/// Plans and runs a request once, with a typo budget, ranking through `stage` too; declined
+/// after planning when the plan is predicted to visit more than `limit` matches.
 fn run_once(
     snapshot: &Snapshot,
     config: &SearchConfig,
@@ -500,7 +525,8 @@ fn run_once(
     budget: typo::Budget,
     reading: &query::Reading,
     stage: &Arc<PersonalStage>,
-) -> Result<Attempt> {
+    limit: Option<u64>,
+) -> Result<Inline<Attempt>> {
     let Snapshot {
         index,
         searcher,
@@ -508,13 +534,16 @@ fn run_once(
         applied,
     } = *snapshot;
     let fields = index.fields();
-    let mut plan = query::plan(
-        req,
-        fields,
-        config,
-        &IndexVocabulary::new(searcher, fields, budget, index.words(searcher)?),
-        reading,
-    );
+    let vocabulary = IndexVocabulary::new(searcher, fields, budget, index.words(searcher)?);
+    let mut plan = query::plan(req, fields, config, &vocabulary, reading);
+    if let Some(limit) = limit {
+        let doc_freq = |word: &str| vocabulary.doc_freq(word);
+        let facets = req.facets.len();
+        let predicted = cost::predicted_matches(&plan, doc_freq, searcher.num_docs(), facets);
+        if predicted > limit {
+            return Ok(Inline::Declined { predicted });
+        }
+    }
     let recency = req.browse.then(|| rank::Recency {
         now_s: crate::profiles::now_ms() / 1000,
         weight: config.weights.recency,
@@ -554,12 +583,12 @@ fn run_once(
             tiers.clone(),
         )?
     };
-    Ok(Attempt {
+    Ok(Inline::Answered(Attempt {
         plan,
         ranker,
         ranked,
         counts,
-    })
+    }))
 }
 
 /// The words of a snapshot of the index, as the query planner sees them. Each word's

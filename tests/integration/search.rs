@@ -429,3 +429,32 @@ async fn a_rare_word_found_counts_for_more_than_a_common_word_found() {
         ["walnut-case", "stand"]
     );
 }
+
+#[tokio::test]
+async fn a_search_answers_alike_on_the_thread_that_received_it_and_on_a_search_thread() {
+    // Every search of the small catalog is narrow enough to run where it was received by
+    // default; with the limit at 0, each runs on a search thread.
+    let inline = TestApp::with_small_catalog().await;
+    let pooled = TestApp::with_config("[server]\ninline_search_matches = 0\n")
+        .load_small_catalog()
+        .await;
+    let requests = [
+        "/v1/search?q=running+shoe&explain=true",
+        "/v1/search?q=shoes+under+%2450&facets=category,brand,price,attr.color",
+        "/v1/search?q=runnign+shoe",
+        "/v1/search?q=&sort=price_asc&in_stock=true&limit=3&offset=1",
+        "/v1/search?q=zzzzqx",
+        "/v1/browse?category=Shoes&facets=tier",
+    ];
+    for uri in requests {
+        let (a, b) = (inline.get(uri).await, pooled.get(uri).await);
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.body);
+        let without_run = |mut body: serde_json::Value| {
+            let answer = body.as_object_mut().expect("an object");
+            answer.remove("search_id");
+            answer.remove("took_ms");
+            body
+        };
+        assert_eq!(without_run(a.body), without_run(b.body), "{uri}");
+    }
+}
