@@ -4,7 +4,8 @@
 # idle), measured alternately A B B A by wrk pinned to core 1 with 8 connections, so both see
 # the same machine. Prints each run's requests/s and the median ratio B/A.
 # Usage: benches/ab.sh DATA_DIR A.toml B.toml [rounds, default 3] [seconds per run, default 5]
-#        (EXTRA_PARAMS='&facets=brand' adds parameters to every search; QFILE another query list)
+#        (EXTRA_PARAMS='&facets=brand' adds parameters to every search; QFILE another query list;
+#        BIN_A, BIN_B other builds of the server, e.g. one of an earlier commit, to compare code)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$1 CONF_A=$2 CONF_B=$3 ROUNDS=${4:-3} SECS=${5:-5}
@@ -14,15 +15,16 @@ cargo build --release --quiet --bin attune
 WORK=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-start() { # name config port
+BIN_A=${BIN_A:-target/release/attune} BIN_B=${BIN_B:-target/release/attune}
+start() { # name config port binary
   cp -r "$DATA" "$WORK/$1"
-  RUST_LOG=warn taskset -c 0 target/release/attune serve --listen 127.0.0.1:$3 --data-dir "$WORK/$1" --config "$2" &
+  RUST_LOG=warn taskset -c 0 "$4" serve --listen 127.0.0.1:$3 --data-dir "$WORK/$1" --config "$2" &
   PIDS+=($!)
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$3/health >/dev/null && return; sleep 0.1; done
   echo "server $1 did not start" >&2; exit 1
 }
-start a "$CONF_A" 7791
-start b "$CONF_B" 7792
+start a "$CONF_A" 7791 "$BIN_A"
+start b "$CONF_B" 7792 "$BIN_B"
 sleep 2
 rps() { # port
   QUERIES_FILE=$QUERIES EXTRA_PARAMS=${EXTRA_PARAMS:-} taskset -c 1 wrk -t1 -c8 -d${SECS}s -s benches/queries.lua http://127.0.0.1:$1 \
