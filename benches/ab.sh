@@ -5,6 +5,7 @@
 # the same machine. Prints each run's requests/s and the median ratio B/A.
 # Usage: benches/ab.sh DATA_DIR A.toml B.toml [rounds, default 3] [seconds per run, default 5]
 #        (EXTRA_PARAMS='&facets=brand' adds parameters to every search; QFILE another query list;
+#        ENDPOINT another endpoint than /v1/search, such as /v1/autocomplete;
 #        BIN_A, BIN_B other builds of the server, e.g. one of an earlier commit, to compare code)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ start a "$CONF_A" 7791 "$BIN_A"
 start b "$CONF_B" 7792 "$BIN_B"
 sleep 2
 rps() { # port
-  QUERIES_FILE=$QUERIES EXTRA_PARAMS=${EXTRA_PARAMS:-} taskset -c 1 wrk -t1 -c8 -d${SECS}s -s benches/queries.lua http://127.0.0.1:$1 \
+  QUERIES_FILE=$QUERIES ENDPOINT=${ENDPOINT:-/v1/search} EXTRA_PARAMS=${EXTRA_PARAMS:-} taskset -c 1 wrk -t1 -c8 -d${SECS}s -s benches/queries.lua http://127.0.0.1:$1 \
     | awk '/Requests\/sec/ {print $2}'
 }
 rps 7791 >/dev/null; rps 7792 >/dev/null   # warm both

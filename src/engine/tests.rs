@@ -83,3 +83,29 @@ async fn with_no_inline_limit_every_search_waits_for_a_search_thread() {
     assert!(matches!(narrow, Err(Error::Overloaded)), "{narrow:?}");
     drop(held);
 }
+
+fn suggest(q: &str, visitor_id: Option<&str>) -> AutocompleteRequest {
+    let mut pairs = vec![("q".to_string(), q.to_string())];
+    pairs.extend(visitor_id.map(|v| ("visitor_id".to_string(), v.to_string())));
+    AutocompleteRequest::from_pairs(pairs, &Config::default().suggest).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_without_a_visitor_is_answered_while_the_search_threads_are_busy_and_a_visitors_waits()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = small_engine(dir.path(), 0).await;
+    engine.rebuild_suggestions().await.unwrap();
+    let held = occupy_the_search_thread(&engine).await;
+    let anyone = engine.autocomplete(suggest("snea", None)).await.unwrap();
+    assert!(
+        anyone
+            .suggestions
+            .iter()
+            .any(|s| s.text.to_lowercase().contains("sneaker")),
+        "{anyone:?}"
+    );
+    let visitor = engine.autocomplete(suggest("snea", Some("v-1"))).await;
+    assert!(matches!(visitor, Err(Error::Overloaded)), "{visitor:?}");
+    drop(held);
+}

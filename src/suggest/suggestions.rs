@@ -7,9 +7,11 @@
 //! is its tie-break.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use tantivy_fst::{IntoStreamer, Map, Streamer};
+use tantivy_fst::automaton::AlwaysMatch;
+use tantivy_fst::raw::CompiledAddr;
+use tantivy_fst::{Automaton, Map};
 
 use super::keys::{Normalizer, word_starts};
 use super::typo::{MAX_TYPO_CHARS, one_edit, prefix_within};
@@ -89,7 +91,12 @@ impl Suggestions {
             postings.extend_from_slice(ids);
             offsets.push(postings.len() as u32);
         }
-        let keys = Map::from_iter(keyed.keys().enumerate().map(|(i, k)| (*k, i as u64)))
+        // A key's value: its best entry, then its number (for its entries).
+        let values = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (k, ids))| (*k, u64::from(ids[0]) << 32 | i as u64));
+        let keys = Map::from_iter(values)
             .map_err(|e| Error::Internal(format!("cannot build the suggestion keys: {e}")))?;
         Ok(Suggestions {
             keys,
@@ -121,35 +128,19 @@ impl Suggestions {
         boost: f32,
     ) -> Vec<Suggestion> {
         let key = Normalizer::default().key(typed);
-        let candidates: Vec<(u32, Match)> = if !key.is_empty() {
-            self.matches(&key, limit)
-        } else if affinity.is_some() {
-            (0..self.entries.len() as u32)
-                .map(|i| (i, Match::Prefix))
-                .collect()
+        let mut pick = Pick::new(self, limit, affinity, boost);
+        if key.is_empty() {
+            // Stored best first: without a boost the first ones are the best.
+            pick.offer_in_order((0..self.entries.len() as u32).map(|i| (i, Match::Prefix)));
+        } else if key.chars().count() <= SHORT_PREFIX_CHARS {
+            let best = self.short.get(key.as_str()).map_or(&[][..], Vec::as_slice);
+            pick.offer_in_order(best.iter().map(|&i| (i, Match::Prefix)));
         } else {
-            // Stored in rank order: without a boost the first ones are the best.
-            (0..self.entries.len().min(limit) as u32)
-                .map(|i| (i, Match::Prefix))
-                .collect()
-        };
-        let mut ranked: Vec<_> = candidates
-            .into_iter()
-            .map(|(i, how)| {
-                let e = &self.entries[i as usize];
-                let factor = affinity.map_or(1.0, |a| 1.0 + boost * self.affinity_of(e, a));
-                let score = e.count as f64 * f64::from(factor);
-                (how, e.kind.tier(), Reverse(OrdF64(score)), i)
-            })
-            .collect();
-        if ranked.len() > limit && limit > 0 {
-            ranked.select_nth_unstable(limit - 1);
+            self.pick_matches(&key, &mut pick);
         }
-        ranked.truncate(limit);
-        ranked.sort_unstable();
-        ranked
+        pick.finish()
             .into_iter()
-            .map(|(_, _, _, i)| {
+            .map(|i| {
                 let e = &self.entries[i as usize];
                 Suggestion {
                     text: e.text.to_string(),
@@ -160,40 +151,83 @@ impl Suggestions {
             .collect()
     }
 
-    /// Entries under keys starting with `key`, then (4+ characters) entries under keys with a
-    /// prefix one edit away; each entry once, with its best match.
-    fn matches(&self, key: &str, limit: usize) -> Vec<(u32, Match)> {
-        if key.chars().count() <= SHORT_PREFIX_CHARS {
-            let best = self.short.get(key).map_or(&[][..], Vec::as_slice);
-            return best.iter().map(|&i| (i, Match::Prefix)).collect();
+    /// Offers `pick` the entries under keys starting with `key`, then (4+ characters) under
+    /// keys with a prefix one edit away, each walk best entry first ([`Suggestions::walk`]).
+    fn pick_matches(&self, key: &str, pick: &mut Pick) {
+        if let Some((node, output)) = self.node_of(key) {
+            self.walk(&AlwaysMatch, (node, output, ()), Match::Prefix, pick);
         }
-        let mut found = Vec::new();
-        let mut upper = key.as_bytes().to_vec();
-        // No UTF-8 byte is 0xFF: every key starting with `key` sorts below `key` + 0xFF.
-        upper.push(0xFF);
-        let mut exact = self.keys.range().ge(key).lt(&upper).into_stream();
-        while let Some((_, ord)) = exact.next() {
-            found.extend(self.posting(ord).iter().map(|&i| (i, Match::Prefix)));
-        }
-        found.sort_unstable();
-        found.dedup_by_key(|(i, _)| *i);
         // A typo match always ranks below every exact one: with enough exact matches, the
-        // walk of the one-edit automaton (the costly part) cannot change the answer.
+        // walk of the one-edit automaton cannot change the answer.
         let letters = key.chars().count();
-        if found.len() < limit && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+        if !pick.is_full() && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
             let dfa = one_edit(key);
-            let mut near = self.keys.search(prefix_within(&dfa)).into_stream();
-            while let Some((_, ord)) = near.next() {
-                found.extend(self.posting(ord).iter().map(|&i| (i, Match::Typo)));
-            }
+            let near = prefix_within(&dfa);
+            let start = (self.keys.as_fst().root().addr(), 0, near.start());
+            self.walk(&near, start, Match::Typo, pick);
         }
-        found.sort_unstable();
-        found.dedup_by_key(|(i, _)| *i);
-        found
     }
 
-    fn posting(&self, ord: u64) -> &[u32] {
-        let ord = ord as usize;
+    /// The node the keys starting with `prefix` are below, and the output of the path to it;
+    /// None when no key starts with it.
+    fn node_of(&self, prefix: &str) -> Option<(CompiledAddr, u64)> {
+        let fst = self.keys.as_fst();
+        let mut node = fst.root();
+        let mut output = 0;
+        for &byte in prefix.as_bytes() {
+            let t = node.transition(node.find_input(byte)?);
+            output += t.out.value();
+            node = fst.node(t.addr);
+        }
+        Some((node.addr(), output))
+    }
+
+    /// Offers `pick` the entries under the keys below a node that `automaton` matches, as
+    /// `how`, best entry first, until no entry left can be picked.
+    ///
+    /// A key's value holds the best (lowest) entry under it in its high half, and the FST
+    /// keeps on every transition the least value below it: the output of the path to a node
+    /// is the least value of the keys below it. Taking nodes and keys from a queue ordered by
+    /// that output visits keys in the order of their best entries, and stops at the first
+    /// whose best entry cannot beat the page ([`Pick::closed`]) instead of reading every key
+    /// that matches (thousands for a common prefix or one edit from one).
+    fn walk<A: Automaton>(
+        &self,
+        automaton: &A,
+        (from, output, state): (CompiledAddr, u64, A::State),
+        how: Match,
+        pick: &mut Pick,
+    ) {
+        let fst = self.keys.as_fst();
+        let mut queue = BinaryHeap::new();
+        queue.push(Reverse(Step::Node(output, from, state)));
+        while let Some(Reverse(step)) = queue.pop() {
+            if pick.closed(best_entry(step.output()), how) {
+                return;
+            }
+            match step {
+                Step::Key(value) => {
+                    pick.offer_in_order(self.posting(value).iter().map(|&i| (i, how)))
+                }
+                Step::Node(output, addr, state) => {
+                    let node = fst.node(addr);
+                    if node.is_final() && automaton.is_match(&state) {
+                        queue.push(Reverse(Step::Key(output + node.final_output().value())));
+                    }
+                    for t in node.transitions() {
+                        let next = automaton.accept(&state, t.inp);
+                        if automaton.can_match(&next) {
+                            queue.push(Reverse(Step::Node(output + t.out.value(), t.addr, next)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The entries under the key of `value`, best first.
+    fn posting(&self, value: u64) -> &[u32] {
+        let ord = (value & u64::from(u32::MAX)) as usize;
         match (self.offsets.get(ord), self.offsets.get(ord + 1)) {
             (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
             _ => &[],
@@ -224,6 +258,145 @@ impl Suggestions {
             best
         });
         brand.max(category).clamp(0.0, 1.0)
+    }
+}
+
+/// The best entry under the keys below a node reached with `output`, or under a key of value
+/// `output` (see [`Suggestions::walk`]).
+fn best_entry(output: u64) -> u32 {
+    (output >> 32) as u32
+}
+
+/// A step of a walk: a node reached with an output and the automaton's state there, or a
+/// key's value. Ordered by that output (the least value below), keys first.
+enum Step<S> {
+    Key(u64),
+    Node(u64, CompiledAddr, S),
+}
+
+impl<S> Step<S> {
+    fn output(&self) -> u64 {
+        match self {
+            Step::Key(output) | Step::Node(output, ..) => *output,
+        }
+    }
+
+    fn order(&self) -> (u64, bool) {
+        (self.output(), matches!(self, Step::Node(..)))
+    }
+}
+
+impl<S> PartialEq for Step<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl<S> Eq for Step<S> {}
+
+impl<S> PartialOrd for Step<S> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<S> Ord for Step<S> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+/// An entry's place in an answer, lower first: exact prefix before typo, then kind, then
+/// count (boosted), then the entry's number.
+type Place = (Match, u8, Reverse<OrdF64>, u32);
+
+/// The best `limit` entries offered so far.
+struct Pick<'s> {
+    set: &'s Suggestions,
+    limit: usize,
+    affinity: Option<&'s Affinity>,
+    boost: f32,
+    /// The most a visitor's affinity multiplies a count by.
+    most: f32,
+    /// The places picked, the worst on top.
+    best: BinaryHeap<Place>,
+}
+
+impl<'s> Pick<'s> {
+    fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
+        Pick {
+            set,
+            limit,
+            affinity,
+            boost,
+            most: if affinity.is_some() {
+                1.0 + boost.max(0.0)
+            } else {
+                1.0
+            },
+            best: BinaryHeap::with_capacity(limit + 1),
+        }
+    }
+
+    fn place(&self, i: u32, how: Match) -> Place {
+        let e = &self.set.entries[i as usize];
+        let factor = self
+            .affinity
+            .map_or(1.0, |a| 1.0 + self.boost * self.set.affinity_of(e, a));
+        (
+            how,
+            e.kind.tier(),
+            Reverse(OrdF64(e.count as f64 * f64::from(factor))),
+            i,
+        )
+    }
+
+    fn is_full(&self) -> bool {
+        self.best.len() >= self.limit
+    }
+
+    /// Whether no entry numbered `from` or later, matched `how`, can be picked any more.
+    /// Entries are stored best first: none after `from` is of a better kind, nor of the same
+    /// kind with a higher count, and a boost multiplies a count by at most `most`.
+    fn closed(&self, from: u32, how: Match) -> bool {
+        let Some(e) = self.set.entries.get(from as usize) else {
+            return true;
+        };
+        let best_after: Place = (
+            how,
+            e.kind.tier(),
+            Reverse(OrdF64(e.count as f64 * f64::from(self.most))),
+            from,
+        );
+        self.limit == 0 || (self.is_full() && self.best.peek().is_some_and(|w| *w < best_after))
+    }
+
+    /// Offers entries in ascending order (of their numbers), stopping where none left can be
+    /// picked. An entry already picked keeps its place.
+    fn offer_in_order(&mut self, entries: impl Iterator<Item = (u32, Match)>) {
+        for (i, how) in entries {
+            if self.closed(i, how) {
+                return;
+            }
+            if self.best.iter().any(|p| p.3 == i) {
+                continue;
+            }
+            let place = self.place(i, how);
+            if !self.is_full() {
+                self.best.push(place);
+            } else if let Some(mut worst) = self.best.peek_mut()
+                && place < *worst
+            {
+                *worst = place;
+            }
+        }
+    }
+
+    /// The entries picked, best first.
+    fn finish(self) -> Vec<u32> {
+        let mut best = self.best.into_vec();
+        best.sort_unstable();
+        best.into_iter().map(|p| p.3).collect()
     }
 }
 
@@ -374,6 +547,94 @@ mod tests {
             vec!["item 0 sample", "item 1 sample"]
         );
         assert!(s.lookup("zz", 5, None, 0.0).is_empty());
+    }
+
+    /// The oracle: every entry under a key that matches (by streaming the keys in order),
+    /// ranked, the best `limit` kept; as lookups read before the best-first walk.
+    fn ranking_every_match(
+        s: &Suggestions,
+        typed: &str,
+        limit: usize,
+        affinity: Option<&Affinity>,
+        boost: f32,
+    ) -> Vec<String> {
+        use tantivy_fst::{IntoStreamer, Streamer};
+        let key = Normalizer::default().key(typed);
+        let mut found: Vec<(u32, Match)> = Vec::new();
+        if key.is_empty() {
+            found.extend((0..s.entries.len() as u32).map(|i| (i, Match::Prefix)));
+        } else if key.chars().count() <= SHORT_PREFIX_CHARS {
+            let best = s.short.get(key.as_str()).map_or(&[][..], Vec::as_slice);
+            found.extend(best.iter().map(|&i| (i, Match::Prefix)));
+        } else {
+            let mut upper = key.as_bytes().to_vec();
+            upper.push(0xFF);
+            let mut exact = s.keys.range().ge(&key).lt(&upper).into_stream();
+            while let Some((_, value)) = exact.next() {
+                found.extend(s.posting(value).iter().map(|&i| (i, Match::Prefix)));
+            }
+            found.sort_unstable();
+            found.dedup_by_key(|(i, _)| *i);
+            let letters = key.chars().count();
+            if found.len() < limit && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+                let dfa = one_edit(&key);
+                let mut near = s.keys.search(prefix_within(&dfa)).into_stream();
+                while let Some((_, value)) = near.next() {
+                    found.extend(s.posting(value).iter().map(|&i| (i, Match::Typo)));
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup_by_key(|(i, _)| *i);
+        let pick = Pick::new(s, limit, affinity, boost);
+        let mut ranked: Vec<Place> = found.iter().map(|&(i, how)| pick.place(i, how)).collect();
+        ranked.sort_unstable();
+        ranked.truncate(limit);
+        (ranked.iter())
+            .map(|p| s.entries[p.3 as usize].text.to_string())
+            .collect()
+    }
+
+    fn kind_of(n: u8) -> Kind {
+        [Kind::Query, Kind::Brand, Kind::Category, Kind::Product][n as usize % 4]
+    }
+
+    proptest::proptest! {
+        /// The walk reads keys best entry first and stops once no entry left can reach the
+        /// page: it must pick what ranking every match picks, typos, boosts and ties included.
+        #[test]
+        fn the_best_first_walk_picks_what_ranking_every_match_picks(
+            made in proptest::collection::vec(
+                ("[abc]{1,5}( [abc]{1,4}){0,3}", 0u8..4, 0u64..6, 0u8..3, 0u8..3),
+                0..60,
+            ),
+            typed in "[abc ]{0,7}",
+            limit in 0usize..7,
+            likes in proptest::option::of((0u8..3, 0u8..3)),
+            boost in 0.0f32..3.0,
+        ) {
+            let brand = |n: u8| ["acme", "bolt", "cask"][n as usize].to_string();
+            let candidates = made
+                .iter()
+                .map(|(text, kind, count, b, c)| Candidate {
+                    text: text.clone(),
+                    kind: kind_of(*kind),
+                    count: *count,
+                    brand: Some(brand(*b)),
+                    category: vec!["Home".into(), format!("Room {c}")],
+                })
+                .collect();
+            let s = set(candidates);
+            let affinity = likes.map(|(b, c)| Affinity {
+                brands: [(brand(b), 0.5 + f32::from(b) / 4.0)].into(),
+                categories: [(format!("home > room {c}"), 1.0)].into(),
+            });
+            let walked = s.lookup(&typed, limit, affinity.as_ref(), boost);
+            proptest::prop_assert_eq!(
+                texts(&walked),
+                ranking_every_match(&s, &typed, limit, affinity.as_ref(), boost)
+            );
+        }
     }
 
     #[test]
