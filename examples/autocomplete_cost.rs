@@ -1,7 +1,7 @@
 //! Autocomplete lookups one by one on one thread: the first 2, 4 and 6 characters of every
 //! query of a list, as a shopper types them, against the suggestions built from a data
 //! directory's catalog; prints the time of a lookup (mean, median, p90, p99, slowest), the
-//! slowest prefixes, and a checksum of the answers (equal checksums: equal answers).
+//! slowest prefixes, the time the suggestions took to build, and a checksum of the answers (equal checksums: equal answers).
 //!
 //! Usage: `autocomplete_cost DATA_DIR QUERIES_FILE` (under `taskset -c 0`). With
 //! `AFFINITY=1` every lookup is for a visitor who likes the catalog's most suggested brand and
@@ -31,12 +31,14 @@ fn main() -> anyhow::Result<()> {
     let engine = Engine::open(config)?;
     let config = engine.config();
     let suggester = Suggester::new()?;
+    let started = Instant::now();
     let stats = suggester.rebuild(
         engine.index(),
         engine.profiles(),
         &config.search,
         &config.suggest,
     )?;
+    let rebuilt_ms = started.elapsed().as_secs_f64() * 1000.0;
     let suggestions = suggester.current();
     let prefixes: Vec<String> = std::fs::read_to_string(&args[2])?
         .lines()
@@ -72,7 +74,8 @@ fn main() -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     println!(
-        "{} suggestions ({} queries, {} from the catalog); {} prefixes, limit {limit}{}",
+        "{} suggestions ({} queries, {} from the catalog), built in {rebuilt_ms:.0} ms; {} \
+         prefixes, limit {limit}{}",
         suggestions.len(),
         stats.queries,
         stats.catalog,

@@ -1,5 +1,6 @@
 //! The suggestion set: entries in an FST keyed by their normalised text and by every word
-//! start inside it, looked up by exact prefix and then by prefix within one edit.
+//! start inside it, looked up by exact prefix and then by prefix within one edit, reading the
+//! keys best entry first and only as far as the page asked for ([`Suggestions::walk`]).
 //!
 //! Ranking: exact-prefix matches before typo matches; then queries, then brands and
 //! categories, then product titles; then the count (boosted for a visitor's brands and
@@ -24,14 +25,6 @@ pub const TYPO_FROM_CHARS: usize = 4;
 /// Word starts inside one suggestion that get their own key: bounds the keys of long titles.
 const MAX_WORD_KEYS: usize = 8;
 
-/// Prefixes up to this many characters have their best entries listed ahead of time: they
-/// start thousands of keys, and walking them all made autocomplete slower than search.
-const SHORT_PREFIX_CHARS: usize = 3;
-
-/// Entries kept per short prefix (the best, by the static order; a visitor's boost reorders
-/// these).
-const SHORT_PREFIX_TOP: usize = 64;
-
 /// One suggestion as stored.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -52,8 +45,6 @@ pub struct Suggestions {
     postings: Vec<u32>,
     entries: Vec<Entry>,
     labels: Vec<Box<str>>,
-    /// The best entries under each prefix of at most [`SHORT_PREFIX_CHARS`] characters.
-    short: HashMap<Box<str>, Vec<u32>>,
 }
 
 /// How a candidate matched what was typed: lower is better.
@@ -104,7 +95,6 @@ impl Suggestions {
             postings,
             entries,
             labels: labels.names,
-            short: short_prefixes(&keyed),
         })
     }
 
@@ -132,9 +122,6 @@ impl Suggestions {
         if key.is_empty() {
             // Stored best first: without a boost the first ones are the best.
             pick.offer_in_order((0..self.entries.len() as u32).map(|i| (i, Match::Prefix)));
-        } else if key.chars().count() <= SHORT_PREFIX_CHARS {
-            let best = self.short.get(key.as_str()).map_or(&[][..], Vec::as_slice);
-            pick.offer_in_order(best.iter().map(|&i| (i, Match::Prefix)));
         } else {
             self.pick_matches(&key, &mut pick);
         }
@@ -472,38 +459,6 @@ impl Ord for OrdF64 {
     }
 }
 
-/// The best entries (lowest numbers: entries are stored best first) under every prefix of at
-/// most [`SHORT_PREFIX_CHARS`] characters of the keys.
-fn short_prefixes(keyed: &BTreeMap<&str, Vec<u32>>) -> HashMap<Box<str>, Vec<u32>> {
-    let mut short: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-    for (key, ids) in keyed {
-        for (n, (end, _)) in key
-            .char_indices()
-            .skip(1)
-            .chain([(key.len(), ' ')])
-            .enumerate()
-        {
-            if n >= SHORT_PREFIX_CHARS {
-                break;
-            }
-            let list = short.entry(key[..end].into()).or_default();
-            list.extend_from_slice(ids);
-            // Keep lists short while building: sort, dedupe and cut once they grow.
-            if list.len() > 4 * SHORT_PREFIX_TOP {
-                list.sort_unstable();
-                list.dedup();
-                list.truncate(SHORT_PREFIX_TOP);
-            }
-        }
-    }
-    for list in short.values_mut() {
-        list.sort_unstable();
-        list.dedup();
-        list.truncate(SHORT_PREFIX_TOP);
-    }
-    short
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,9 +481,9 @@ mod tests {
         Suggestions::build(candidates).unwrap()
     }
 
-    /// Regression: short prefixes walked every key they start, which made autocomplete
-    /// slower than search at 46k products; they now read a list made at build time, which
-    /// must give what the walk gave.
+    /// Regression: short prefixes read every key they start, which made autocomplete slower
+    /// than search at 46k products; the walk reads those keys best entry first and stops at
+    /// the page, which must give what reading them all gave.
     #[test]
     fn short_prefixes_give_the_best_of_every_key_they_start() {
         let candidates: Vec<Candidate> = (0..500u64)
@@ -563,9 +518,6 @@ mod tests {
         let mut found: Vec<(u32, Match)> = Vec::new();
         if key.is_empty() {
             found.extend((0..s.entries.len() as u32).map(|i| (i, Match::Prefix)));
-        } else if key.chars().count() <= SHORT_PREFIX_CHARS {
-            let best = s.short.get(key.as_str()).map_or(&[][..], Vec::as_slice);
-            found.extend(best.iter().map(|&i| (i, Match::Prefix)));
         } else {
             let mut upper = key.as_bytes().to_vec();
             upper.push(0xFF);
