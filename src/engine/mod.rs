@@ -1,9 +1,11 @@
 //! The engine: the framework-free facade the HTTP layer and the CLI call.
 //!
 //! It owns the product index, the catalog syncs, the visitor profiles with their journal and
-//! the configuration, and the autocomplete suggestions; it runs searches and suggestion
-//! lookups on its own threads behind a bounded queue ([`pool`]) so a burst answers "busy"
-//! instead of piling up.
+//! the configuration, and the autocomplete suggestions. Broad searches and a visitor's
+//! suggestion lookups run on its own threads behind a bounded queue (the `pool` module), so a
+//! burst answers "busy" instead of piling up; narrow searches and lookups without a visitor,
+//! which take tens of microseconds, run on the thread that received them
+//! ([`Engine::search`], [`Engine::autocomplete`]).
 //!
 //! The configuration in force sits behind an [`ArcSwap`]: a search clones the `Arc` once and
 //! keeps that configuration to its end, so a reload ([`Engine::reload`]) never waits for

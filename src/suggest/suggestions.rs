@@ -1,6 +1,6 @@
 //! The suggestion set: entries in an FST keyed by their normalised text and by every word
 //! start inside it, looked up by exact prefix and then by prefix within one edit, reading the
-//! keys best entry first and only as far as the page asked for ([`Suggestions::walk`]).
+//! keys best entry first and only as far as the page asked for ([`Suggestions::lookup`]).
 //!
 //! Ranking: exact-prefix matches before typo matches; then queries, then brands and
 //! categories, then product titles; then the count (boosted for a visitor's brands and
