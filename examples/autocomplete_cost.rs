@@ -43,15 +43,18 @@ fn main() -> anyhow::Result<()> {
     let suggestions = suggester.current();
     // The empty prefix first: what the box suggests before anything is typed.
     let prefixes: Vec<String> = std::iter::once(String::new())
-        .chain(std::fs::read_to_string(&args[2])?.lines()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .flat_map(|q| {
-            [2, 4, 6]
-                .into_iter()
-                .filter(|&n| q.chars().count() >= n)
-                .map(|n| q.chars().take(n).collect::<String>())
-        }))
+        .chain(
+            std::fs::read_to_string(&args[2])?
+                .lines()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .flat_map(|q| {
+                    [2, 4, 6]
+                        .into_iter()
+                        .filter(|&n| q.chars().count() >= n)
+                        .map(|n| q.chars().take(n).collect::<String>())
+                }),
+        )
         .collect();
     let affinity = std::env::var_os("AFFINITY").map(|_| liked(&suggestions, &prefixes));
     let limit = config.suggest.default_limit;
