@@ -17,7 +17,8 @@ use tantivy::schema::Facet;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Counts of full facet paths (`["Home", "Kitchen"]` → n), ancestors included.
-pub type PathCounts = rustc_hash::FxHashMap<Vec<String>, u64>;
+/// Counts by facet path, each path once (shared with the segment's [`FacetTree`], not copied).
+pub type PathCounts = Vec<(Arc<[String]>, u64)>;
 
 /// The paths of a segment's facet ordinals, decoded once per segment and field.
 type SegmentPaths = Arc<Vec<Vec<String>>>;
@@ -272,13 +273,13 @@ impl Collector for FacetCounts {
         {
             return Ok(only);
         }
-        let mut total = PathCounts::default();
+        let mut total: rustc_hash::FxHashMap<Arc<[String]>, u64> = Default::default();
         for fruit in fruits {
             for (path, n) in fruit {
                 *total.entry(path).or_default() += n;
             }
         }
-        Ok(total)
+        Ok(total.into_iter().collect())
     }
 }
 
@@ -302,7 +303,7 @@ impl SegmentCollector for FacetSegment {
 /// holds the paths only), as nodes numbered in path order, so a parent's number is below its
 /// children's.
 pub struct FacetTree {
-    nodes: Vec<Vec<String>>,
+    nodes: Vec<Arc<[String]>>,
     /// Each node's parent (`NONE` at the top level).
     parent: Vec<u32>,
     /// Each facet ordinal's node.
@@ -317,8 +318,9 @@ impl FacetTree {
             .collect();
         nodes.sort_unstable();
         nodes.dedup();
+        let nodes: Vec<Arc<[String]>> = nodes.into_iter().map(Arc::from).collect();
         let number: rustc_hash::FxHashMap<&[String], u32> = (nodes.iter().enumerate())
-            .map(|(n, path)| (path.as_slice(), n as u32))
+            .map(|(n, path)| (&path[..], n as u32))
             .collect();
         let node = |path: &[String]| number.get(path).copied().unwrap_or(NONE);
         let parent = nodes
@@ -475,13 +477,19 @@ mod tests {
                 .map(|p| p.into_iter().map(String::from).collect())
                 .collect();
             let by_ord = &counts[..paths.len()];
-            let mut expected = PathCounts::default();
+            let mut expected = std::collections::BTreeMap::new();
             for (path, &n) in paths.iter().zip(by_ord).filter(|(_, n)| **n > 0) {
                 for depth in 1..=path.len() {
                     *expected.entry(path[..depth].to_vec()).or_default() += n;
                 }
             }
-            prop_assert_eq!(FacetTree::new(&paths).count(by_ord), expected);
+            let counted: std::collections::BTreeMap<Vec<String>, u64> = FacetTree::new(&paths)
+                .count(by_ord)
+                .into_iter()
+                .map(|(path, n)| (path.to_vec(), n))
+                .collect();
+            prop_assert_eq!(counted.len(), FacetTree::new(&paths).count(by_ord).len(), "a path twice");
+            prop_assert_eq!(counted, expected);
         }
     }
 }

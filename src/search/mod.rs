@@ -786,13 +786,13 @@ fn category_levels(counts: Option<&PathCounts>, filter: &[String], limit: usize)
             break;
         };
         // Follow the filter down in the merchant's spelling (the filter is case-insensitive).
-        let next = counts.keys().find(|p| {
+        let next = counts.iter().map(|(p, _)| p).find(|p| {
             p.len() == depth + 1
                 && p[..depth] == parent[..]
                 && p[depth].to_lowercase() == wanted.to_lowercase()
         });
         match next {
-            Some(p) => parent = p.clone(),
+            Some(p) => parent = p.to_vec(),
             None => break,
         }
     }
@@ -800,14 +800,14 @@ fn category_levels(counts: Option<&PathCounts>, filter: &[String], limit: usize)
 }
 
 fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Value> {
-    let mut level: Vec<(&Vec<String>, u64)> = counts
+    let mut level: Vec<(&[String], u64)> = counts
         .iter()
         .filter(|(p, _)| p.len() == parent.len() + 1 && p[..parent.len()] == *parent)
-        .map(|(p, n)| (p, *n))
+        .map(|(p, n)| (&p[..], *n))
         .collect();
     // Most frequent first, ties by path: only the first `limit` need sorting (a broad match
     // meets thousands of brands).
-    let order = |a: &(&Vec<String>, u64), b: &(&Vec<String>, u64)| b.1.cmp(&a.1).then(a.0.cmp(b.0));
+    let order = |a: &(&[String], u64), b: &(&[String], u64)| b.1.cmp(&a.1).then(a.0.cmp(b.0));
     if level.len() > limit {
         if let Some(last) = limit.checked_sub(1) {
             level.select_nth_unstable_by(last, order);
@@ -838,7 +838,8 @@ fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Val
 fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Value {
     let wanted = name.to_lowercase();
     let stored = counts.and_then(|c| {
-        c.keys()
+        c.iter()
+            .map(|(p, _)| p)
             .find(|p| p.len() == 1 && p[0].to_lowercase() == wanted)
             .cloned()
     });

@@ -105,7 +105,7 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     let brands = searcher.search(&AllQuery, &FacetCounts::new("brand", paths.clone()))?;
     let categories = searcher.search(&AllQuery, &FacetCounts::new("category", paths))?;
     let brands = brands.into_iter().filter_map(|(path, count)| {
-        let [brand] = path.as_slice() else {
+        let [brand] = &path[..] else {
             return None;
         };
         Some(Candidate {
@@ -122,7 +122,7 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
             kind: Kind::Category,
             count,
             brand: None,
-            category: path,
+            category: path.to_vec(),
         })
     });
     Ok(brands.chain(categories).collect())
