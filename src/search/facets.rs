@@ -36,6 +36,10 @@ pub type OrdsByKey = rustc_hash::FxHashMap<String, Vec<u32>>;
 pub struct DocFacts {
     facts: Vec<Facts>,
     attr_ords: Vec<u32>,
+    /// Whether some document has more than one category, or more than one brand: then the
+    /// first is not all of them, and facet counts read the fast field instead.
+    several_categories: bool,
+    several_brands: bool,
 }
 
 /// One document's facts: `NONE` for a missing category or brand.
@@ -62,8 +66,11 @@ impl DocFacts {
         let mut out = DocFacts {
             facts: Vec::with_capacity(segment.max_doc() as usize),
             attr_ords: Vec::new(),
+            ..DocFacts::default()
         };
         for doc in 0..segment.max_doc() {
+            out.several_categories |= category.facet_ords(doc).nth(1).is_some();
+            out.several_brands |= brand.facet_ords(doc).nth(1).is_some();
             let attr_start = out.attr_ords.len() as u32;
             out.attr_ords.extend(
                 attr.facet_ords(doc)
@@ -88,6 +95,18 @@ impl DocFacts {
             attr_start: 0,
             attr_end: 0,
         })
+    }
+
+    /// How these facts give every ordinal of `field` ("category", "brand" or "attr") of a
+    /// document, if they do: not when some document has several categories (or brands), as
+    /// they keep the first only.
+    fn hold(&self, field: &str) -> Option<Held> {
+        match field {
+            "category" if !self.several_categories => Some(Held::Category),
+            "brand" if !self.several_brands => Some(Held::Brand),
+            "attr" => Some(Held::Attr),
+            _ => None,
+        }
     }
 
     /// A document's first category ordinal, first brand ordinal and attribute ordinals.
@@ -240,10 +259,25 @@ impl FacetCounts {
 
 /// Per-segment state of [`FacetCounts`].
 pub struct FacetSegment {
-    reader: FacetReader,
+    ords: Ords,
     tree: Arc<FacetTree>,
     /// Count per facet ordinal of the segment (dense: ordinals are 0..num_facets).
     counts: Vec<u64>,
+}
+
+/// Where a segment's facet ordinals are read: from the documents' facts, an array read per
+/// match, or else from the facet field's column, which decodes a column index and values.
+enum Ords {
+    Facts(Arc<DocFacts>, Held),
+    Column(FacetReader),
+}
+
+/// The field whose ordinals a document's facts hold.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Category,
+    Brand,
+    Attr,
 }
 
 impl Collector for FacetCounts {
@@ -256,10 +290,16 @@ impl Collector for FacetCounts {
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegment> {
         let reader = segment.facet_reader(self.field)?;
+        let counts = vec![0; reader.num_facets()];
+        let facts = self.paths.doc_facts(segment)?;
+        let ords = match facts.hold(self.field) {
+            Some(held) => Ords::Facts(facts, held),
+            None => Ords::Column(reader),
+        };
         Ok(FacetSegment {
-            counts: vec![0; reader.num_facets()],
+            counts,
             tree: self.paths.tree(segment, self.field)?,
-            reader,
+            ords,
         })
     }
 
@@ -287,9 +327,24 @@ impl SegmentCollector for FacetSegment {
     type Fruit = PathCounts;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        for ord in self.reader.facet_ords(doc) {
-            if let Some(n) = self.counts.get_mut(ord as usize) {
+        let counts = &mut self.counts;
+        // `NONE`, past every ordinal, counts nothing.
+        let mut count = |ord: u32| {
+            if let Some(n) = counts.get_mut(ord as usize) {
                 *n += 1;
+            }
+        };
+        match &self.ords {
+            Ords::Facts(facts, held) => {
+                let f = facts.read(doc);
+                match held {
+                    Held::Category => count(f.category),
+                    Held::Brand => count(f.brand),
+                    Held::Attr => facts.of(f).2.iter().for_each(|&ord| count(ord)),
+                }
+            }
+            Ords::Column(reader) => {
+                (reader.facet_ords(doc)).for_each(|ord| count(u32::try_from(ord).unwrap_or(NONE)))
             }
         }
     }
@@ -461,6 +516,27 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn facets_are_counted_from_the_documents_facts_unless_they_keep_only_a_first_value() {
+        let single = DocFacts::default();
+        for field in ["category", "brand", "attr"] {
+            assert!(single.hold(field).is_some(), "{field}");
+        }
+        let several = DocFacts {
+            several_categories: true,
+            several_brands: true,
+            ..DocFacts::default()
+        };
+        assert!(several.hold("category").is_none());
+        assert!(several.hold("brand").is_none());
+        // Every attribute value of a document is kept, however many.
+        assert!(several.hold("attr").is_some());
+        assert!(
+            single.hold("colour").is_none(),
+            "not a field the facts hold"
+        );
+    }
 
     proptest! {
         /// Counting through the tree gives what crediting every prefix of each counted path
