@@ -297,6 +297,17 @@ impl<S> Ord for Step<S> {
 /// count (boosted), then the entry's number.
 type Place = (Match, u8, Reverse<OrdF64>, u32);
 
+/// The place of entry `i` (`e`), matched `how`, its count multiplied by `factor`: a visitor's
+/// boost for [`Pick::place`], the largest boost for the bound of [`Pick::closed`].
+fn placed(e: &Entry, i: u32, how: Match, factor: f32) -> Place {
+    (
+        how,
+        e.kind.tier(),
+        Reverse(OrdF64(e.count as f64 * f64::from(factor))),
+        i,
+    )
+}
+
 /// The best `limit` entries offered so far.
 struct Pick<'s> {
     set: &'s Suggestions,
@@ -330,12 +341,7 @@ impl<'s> Pick<'s> {
         let factor = self
             .affinity
             .map_or(1.0, |a| 1.0 + self.boost * self.set.affinity_of(e, a));
-        (
-            how,
-            e.kind.tier(),
-            Reverse(OrdF64(e.count as f64 * f64::from(factor))),
-            i,
-        )
+        placed(e, i, how, factor)
     }
 
     fn is_full(&self) -> bool {
@@ -349,12 +355,7 @@ impl<'s> Pick<'s> {
         let Some(e) = self.set.entries.get(from as usize) else {
             return true;
         };
-        let best_after: Place = (
-            how,
-            e.kind.tier(),
-            Reverse(OrdF64(e.count as f64 * f64::from(self.most))),
-            from,
-        );
+        let best_after = placed(e, from, how, self.most);
         self.limit == 0 || (self.is_full() && self.best.peek().is_some_and(|w| *w < best_after))
     }
 
