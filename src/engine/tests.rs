@@ -5,7 +5,6 @@ use std::num::NonZeroUsize;
 use std::sync::mpsc;
 
 use super::*;
-use crate::catalog::ingest::RawItem;
 
 const SMALL_CATALOG: &str = include_str!("../../fixtures/small_catalog.ndjson");
 
@@ -18,15 +17,15 @@ async fn small_engine(dir: &std::path::Path, inline: u64) -> Arc<Engine> {
     config.server.search_queue = 0;
     config.server.inline_search_matches = inline;
     let engine = Engine::open(config).unwrap();
-    let mut ingest = engine.ingest(None).unwrap();
-    let items = (SMALL_CATALOG.lines().enumerate())
-        .map(|(n, line)| RawItem {
-            line: n as u64 + 1,
-            bytes: Ok(line.as_bytes().to_vec()),
-        })
-        .collect();
-    ingest.push(items).await.unwrap();
-    assert_eq!(ingest.finish().await.unwrap().upserted, 12);
+    let report = crate::demo::import(
+        &engine,
+        SMALL_CATALOG.as_bytes(),
+        BodyFormat::Ndjson,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.upserted, 12);
     engine
 }
 
