@@ -25,7 +25,7 @@ search_params = [
     {"name": "attr", "in": "query", "style": "deepObject", "schema": {"type": "object", "additionalProperties": {"type": "string"}},
      "description": "`attr.<name>=<value>`, repeatable; values of one attribute are OR-ed, attributes AND-ed"},
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "price_asc", "price_desc", "newest", "rating", "popularity"]}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000}, "description": "offset + limit at most 10,000"},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 10}},
     {"name": "facets", "in": "query", "schema": {"type": "string"}, "description": "comma-separated: category, brand, price, tier, attr.<name>"},
     {"name": "tier", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True, "description": "repeatable; price tiers (budget, mid, premium, luxury by default)"},
@@ -101,8 +101,9 @@ spec = {
         "/v1/visitors/{id}": {
             "get": {"summary": "The profile ranking uses", "parameters": [id_param],
                     "responses": {"200": ok("the profile", ref("Profile")), "404": err("unknown visitor"), **common_errors}},
-            "delete": {"summary": "Erase the profile, its aliases and its events from memory and disk", "parameters": [id_param],
-                       "responses": {"200": ok("erased", {"type": "object"}), "404": err("unknown visitor"), **common_errors}}},
+            "delete": {"summary": "Erase the profile, its aliases and its events from memory and disk (idempotent)", "parameters": [id_param],
+                       "responses": {"200": ok("erased; found is false when nothing was left", {"type": "object", "properties": {
+                           "deleted": {"type": "string"}, "found": {"type": "boolean"}}}), **common_errors}}},
         "/v1/visitors/{id}/identify": {"post": {
             "summary": "Merge an anonymous visitor into a user", "parameters": [id_param],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -148,8 +149,10 @@ spec = {
             "query": {"type": "string"}, "position": {"type": "integer", "minimum": 1}, "search_id": {"type": "string"},
             "order_id": {"type": "string"}, "price": {"type": "number", "minimum": 0}, "quantity": {"type": "integer", "minimum": 1},
             "timestamp": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "description": "epoch ms"}]},
-            "source": {"type": "string"}}},
-        "EventReport": {"type": "object", "properties": {"accepted": {"type": "integer"}, "failed": {"type": "integer"},
+            "source": {"type": "string"},
+            "event_id": {"type": "string", "maxLength": 256, "description": "the client's unique id: a repeat within profiles.event_id_window_hours is ignored"}}},
+        "EventReport": {"type": "object", "properties": {"accepted": {"type": "integer"},
+            "duplicates": {"type": "integer", "description": "events ignored: their event_id was recorded already"}, "failed": {"type": "integer"},
             "errors": {"type": "array", "items": {"type": "object"}}}},
         "Preferences": {"type": "object", "additionalProperties": False, "properties": {
             "categories": {"type": "array", "items": {"type": "string"}}, "brands": {"type": "array", "items": {"type": "string"}},

@@ -39,6 +39,12 @@ pub struct RawServer {
     /// Searches predicted to visit at most this many matches run on the thread that received
     /// them instead of a search thread (0: every search runs on a search thread).
     pub inline_search_matches: u64,
+    /// Seconds a connection may take to send a request's head, and stay idle between
+    /// requests, before it is closed.
+    pub header_timeout_seconds: u64,
+    /// Connections served at once; beyond, new ones are closed at once (0: the open-file
+    /// limit less a reserve for the index's files).
+    pub max_connections: usize,
     /// `plain` or `json` logs.
     pub log_format: String,
 }
@@ -52,6 +58,8 @@ impl Default for RawServer {
             search_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             search_queue: 256,
             inline_search_matches: 5_000,
+            header_timeout_seconds: 10,
+            max_connections: 0,
             log_format: "plain".into(),
         }
     }
@@ -257,6 +265,10 @@ pub struct RawProfiles {
     pub max_profiles: usize,
     /// Seconds between background snapshots.
     pub snapshot_interval_seconds: u64,
+    /// Hours an event's `event_id` is remembered, so a retried batch counts once.
+    pub event_id_window_hours: u64,
+    /// Most event ids remembered; beyond, the oldest are forgotten (0: none is).
+    pub max_event_ids: usize,
     /// Affinity entries kept per profile.
     pub max_categories: usize,
     /// Brand entries kept per profile.
@@ -276,6 +288,8 @@ impl Default for RawProfiles {
             lapsed_after_days: 90,
             max_profiles: 1_000_000,
             snapshot_interval_seconds: 300,
+            event_id_window_hours: 24,
+            max_event_ids: 200_000,
             max_categories: 16,
             max_brands: 12,
             max_attributes: 16,
@@ -341,6 +355,10 @@ pub struct ProfilesConfig {
     pub max_profiles: usize,
     /// Time between snapshots.
     pub snapshot_interval: Duration,
+    /// How long an event id is remembered, in milliseconds.
+    pub event_id_window_ms: i64,
+    /// Most event ids remembered.
+    pub max_event_ids: usize,
     /// Caps.
     pub caps: ProfileCaps,
     /// Event weights.
@@ -465,6 +483,10 @@ pub struct ServerConfig {
     pub search_queue: usize,
     /// Largest number of predicted match visits of a search run on the receiving thread.
     pub inline_search_matches: u64,
+    /// Time to send a request's head, and to stay idle between requests.
+    pub header_timeout: Duration,
+    /// Connections served at once (None: from the open-file limit at start).
+    pub max_connections: Option<NonZeroUsize>,
     /// JSON logs instead of plain text.
     pub json_logs: bool,
 }
@@ -607,11 +629,10 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-                // Remember the file: creating it later and reloading puts it in force.
-                let mut config = Config::default();
-                config.version.path = Some(path.to_path_buf());
-                config.version.files = vec![path.to_path_buf()];
-                return Ok(config);
+                // A server started without a file has none to reload or watch: a file that
+                // appears in the working directory later is not put in force behind the
+                // operator's back (the reference promises `no_config_file`).
+                return Ok(Config::default());
             }
             Err(source) => {
                 return Err(ConfigError::Read {
@@ -672,6 +693,15 @@ impl Config {
             &mut new.search_queue,
             &old.search_queue,
         );
+        let (timeout, old_timeout) = (&mut new.header_timeout, &old.header_timeout);
+        keep(
+            &mut ignored,
+            "server.header_timeout_seconds",
+            timeout,
+            old_timeout,
+        );
+        let (cap, old_cap) = (&mut new.max_connections, &old.max_connections);
+        keep(&mut ignored, "server.max_connections", cap, old_cap);
         keep(
             &mut ignored,
             "server.log_format",
@@ -754,6 +784,12 @@ impl Config {
         };
         let search_concurrency = NonZeroUsize::new(raw.server.search_concurrency)
             .ok_or_else(|| invalid("server.search_concurrency", "must be at least 1"))?;
+        if raw.server.header_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.header_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
         let writer_threads = NonZeroUsize::new(raw.index.writer_threads)
             .ok_or_else(|| invalid("index.writer_threads", "must be at least 1"))?;
         if raw.index.writer_heap_mb < 15 * raw.index.writer_threads {
@@ -836,6 +872,8 @@ impl Config {
                 search_concurrency,
                 search_queue: raw.server.search_queue,
                 inline_search_matches: raw.server.inline_search_matches,
+                header_timeout: Duration::from_secs(raw.server.header_timeout_seconds),
+                max_connections: NonZeroUsize::new(raw.server.max_connections),
                 json_logs: log_format,
             },
             index: IndexConfig {
@@ -1074,6 +1112,8 @@ fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
         lapsed_after_ms: p.lapsed_after_days as i64 * 86_400_000,
         max_profiles: p.max_profiles,
         snapshot_interval: Duration::from_secs(p.snapshot_interval_seconds),
+        event_id_window_ms: (p.event_id_window_hours.min(24 * 365) * 3_600_000) as i64,
+        max_event_ids: p.max_event_ids,
         caps: ProfileCaps {
             categories: p.max_categories,
             brands: p.max_brands,

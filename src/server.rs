@@ -40,10 +40,13 @@ impl Server {
         let suggestions = tokio::spawn(rebuild_suggestions(engine.clone()));
         let config_watch = tokio::spawn(crate::watch::watch_config(engine.clone()));
         let app = http::router(engine.clone());
+        let config = engine.config();
+        let limits = http::serve::Limits::new(
+            config.server.max_connections.map(|n| n.get()),
+            config.server.header_timeout,
+        );
         tracing::info!(addr = %self.listener.local_addr()?, products = engine.index().len(), "attune listening");
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = http::serve::serve(self.listener, app, limits, shutdown).await;
         sweeper.abort();
         snapshots.abort();
         suggestions.abort();

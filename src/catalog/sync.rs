@@ -34,21 +34,32 @@ struct OpenSync {
     path: PathBuf,
     file: File,
     staged: u64,
+    /// Bytes of whole staged lines: a failed append is cut back to it.
+    len: u64,
     last_activity: SystemTime,
 }
 
 impl OpenSync {
-    /// Reopens a staging file to append to it, counting what it holds.
+    /// Reopens a staging file to append to it, counting what it holds. A tail that is not a
+    /// whole valid product line (a crash mid-push, never acknowledged) is cut off, as the
+    /// profile journal cuts a torn record: appending after it would make every commit fail.
     fn resume(path: PathBuf, last_activity: SystemTime) -> Result<OpenSync> {
+        let (staged, len) = valid_prefix(&path)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let staged = count_lines(&path)?;
+        let on_disk = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if on_disk > len {
+            tracing::warn!(path = %path.display(), at = len, cut = on_disk - len, "cutting a torn tail off a sync's staging file");
+            file.set_len(len).map_err(|e| Error::io(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+        }
         Ok(OpenSync {
             path,
             file,
             staged,
+            len,
             last_activity,
         })
     }
@@ -98,6 +109,7 @@ impl SyncManager {
             path,
             file,
             staged: 0,
+            len: 0,
             last_activity: now,
         };
         self.lock().insert(id.clone(), Arc::new(Mutex::new(state)));
@@ -115,7 +127,13 @@ impl SyncManager {
             buf.push(b'\n');
         }
         let path = sync.path.clone();
-        sync.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        if let Err(e) = sync.file.write_all(&buf) {
+            // A partial line would end up in the middle of the file once the next push
+            // succeeds: cut the file back to its last whole line.
+            let _ = sync.file.set_len(sync.len);
+            return Err(Error::io(&path, e));
+        }
+        sync.len += buf.len() as u64;
         sync.staged += products.len() as u64;
         sync.last_activity = now;
         Ok(())
@@ -236,9 +254,24 @@ fn staging_id(path: &Path) -> Option<String> {
         .then(|| id.to_string())
 }
 
-fn count_lines(path: &Path) -> Result<u64> {
+/// The whole, valid product lines at the start of a staging file: how many, and the bytes
+/// they cover.
+fn valid_prefix(path: &Path) -> Result<(u64, u64)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+    let mut lines = 0u64;
+    let mut len = 0usize;
+    while let Some(end) = bytes[len..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[len..len + end];
+        let valid = serde_json::from_slice(line)
+            .ok()
+            .is_some_and(|value| Product::from_json(value).is_ok());
+        if !valid {
+            break;
+        }
+        lines += 1;
+        len += end + 1;
+    }
+    Ok((lines, len as u64))
 }
 
 #[cfg(test)]
@@ -265,6 +298,50 @@ mod tests {
         assert!(matches!(syncs.check(&a), Err(Error::UnknownSync(_))));
         assert!(syncs.check(&b).is_ok());
         assert!(!dir.path().join(format!("{a}.ndjson")).exists());
+    }
+
+    #[test]
+    fn a_torn_staging_tail_is_cut_off_on_resume_and_later_pushes_append_after_it() {
+        // Regression: `kill -9` mid-push left a partial line; the next push was appended to
+        // it and every commit failed with "corrupt staging line".
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+            let id = syncs.begin(SystemTime::now()).unwrap().sync_id;
+            syncs
+                .stage(&id, &[product("a"), product("b")], SystemTime::now())
+                .unwrap();
+            syncs.flush(&id).unwrap();
+            id
+        };
+        let path = dir.path().join(format!("{id}.ndjson"));
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"id":"s999","title":"torn"#).unwrap();
+        drop(file);
+        let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+        syncs
+            .stage(&id, &[product("c")], SystemTime::now())
+            .unwrap();
+        assert_eq!(syncs.flush(&id).unwrap().staged, 3);
+        let text = std::fs::read_to_string(syncs.take(&id).unwrap()).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"a\"", "\"b\"", "\"c\""]);
+    }
+
+    #[test]
+    fn a_whole_line_that_is_not_a_product_ends_what_a_resume_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0badc0de.ndjson");
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"title\":\"T\"}\n{\"id\":\"\"}\n{\"id\":\"c\",\"title\":\"T\"}\n",
+        )
+        .unwrap();
+        let syncs = SyncManager::open(dir.path(), Duration::from_secs(60)).unwrap();
+        assert_eq!(syncs.flush("0badc0de").unwrap().staged, 1);
     }
 
     #[test]

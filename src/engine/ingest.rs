@@ -154,6 +154,9 @@ const EVENT_BATCH: usize = 1000;
 pub struct EventReport {
     /// Events durably recorded and applied.
     pub accepted: u64,
+    /// Events ignored because an event with the same `event_id` was recorded within the
+    /// configured window (a retried batch): already counted, nothing to resend.
+    pub duplicates: u64,
     /// Events rejected.
     pub failed: u64,
     /// Why (at most [`MAX_LISTED_ERRORS`]).
@@ -221,15 +224,15 @@ impl EventIngest {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let n = batch.len() as u64;
         let visitors: Vec<String> = (batch.iter())
             .filter_map(|entry| match entry {
                 Entry::Event { event } => Some(event.visitor_id.clone()),
                 _ => None,
             })
             .collect();
-        self.engine.journal.append(batch).await?;
-        self.report.accepted += n;
+        let appended = self.engine.journal.append(batch).await?;
+        self.report.accepted += appended.written;
+        self.report.duplicates += appended.duplicates;
         self.engine.refresh_tastes(visitors).await;
         Ok(())
     }

@@ -481,19 +481,24 @@ impl Engine {
         )
     }
 
-    /// Erases a profile, its aliases and its events from memory and disk.
-    pub async fn forget_visitor(&self, id: &str) -> Result<()> {
-        if self.profiles.get(id).is_none() {
-            return Err(Error::UnknownVisitor(id.to_string()));
+    /// Erases a profile, its aliases and its events from memory and disk; returns whether
+    /// the id was known. Idempotent: repeated for an id already erased, it finishes purging
+    /// the log if an earlier attempt's snapshot failed.
+    pub async fn forget_visitor(&self, id: &str) -> Result<bool> {
+        let known = self.profiles.get(id).is_some();
+        if known {
+            let canonical = self.profiles.resolve(id);
+            self.journal
+                .append(vec![Entry::Forget { id: id.to_string() }])
+                .await?;
+            // After the profile is gone, so no search can build its taste again.
+            self.tastes.forget(&canonical);
         }
-        let canonical = self.profiles.resolve(id);
-        self.journal
-            .append(vec![Entry::Forget { id: id.to_string() }])
-            .await?;
-        // After the profile is gone, so no search can build its taste again.
-        self.tastes.forget(&canonical);
-        // The events are in the log until a snapshot replaces it.
-        self.journal.snapshot().await
+        if known || self.journal.erasure_pending() {
+            // The events are in the log until a snapshot replaces it.
+            self.journal.snapshot().await?;
+        }
+        Ok(known)
     }
 
     /// Snapshots the profiles and truncates their log.

@@ -12,6 +12,7 @@ pub mod health;
 pub mod products;
 pub mod router;
 pub mod search;
+pub mod serve;
 pub mod syncs;
 pub mod visitors;
 

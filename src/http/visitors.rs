@@ -62,11 +62,12 @@ pub async fn put_preferences(
     Ok(Json(engine.set_preferences(&id, preferences).await?))
 }
 
-/// `DELETE /v1/visitors/{id}`: erases the profile, its aliases and its events.
+/// `DELETE /v1/visitors/{id}`: erases the profile, its aliases and its events (idempotent:
+/// `found` says whether there was anything left in memory).
 pub async fn delete_visitor(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    engine.forget_visitor(&id).await?;
-    Ok(Json(json!({"deleted": id})))
+    let found = engine.forget_visitor(&id).await?;
+    Ok(Json(json!({"deleted": id, "found": found})))
 }

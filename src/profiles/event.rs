@@ -94,6 +94,10 @@ pub struct Event {
     /// Acquisition source (campaign, referrer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The client's id for this event: a repeat within the configured window is ignored, so
+    /// a batch retried after a failure counts once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     /// The visitor's measurement group when the event arrived (set by the server, not
     /// the storefront), so lift can be computed from the event stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +131,7 @@ impl Event {
             quantity: count(&mut obj, "quantity")?,
             timestamp: timestamp(&mut obj, now_ms)?,
             source: string(&mut obj, "source")?,
+            event_id: id(&mut obj, "event_id")?,
             group: None,
         };
         if let Some(unknown) = obj.keys().next() {

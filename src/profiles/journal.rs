@@ -11,16 +11,23 @@
 //! the snapshot already caught are skipped. A torn record at the end of the last segment (a
 //! crash mid-write, never acknowledged) is cut off.
 //!
+//! Events carrying an `event_id` seen within the configured window are dropped before they are
+//! written ([`RecentIds`], kept in the snapshot and rebuilt from the log). An erasure is
+//! finished by a snapshot (the log segments holding the visitor's events go); one that a crash
+//! interrupted is finished when the journal opens again.
+//!
 //! Record: `len: u32 | crc32(seq ‖ payload): u32 | seq: u64 | payload` (JSON entry), little endian.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::dedup::RecentIds;
 use super::profile::Profile;
 use super::{Alias, Entry, ProfileStore};
 use crate::durable::sync_dir;
@@ -35,7 +42,7 @@ const MAX_APPENDS_PER_TURN: usize = 256;
 enum Command {
     Append {
         entries: Vec<Entry>,
-        reply: oneshot::Sender<Result<u64>>,
+        reply: oneshot::Sender<Result<Appended>>,
     },
     Snapshot {
         reply: Option<oneshot::Sender<Result<()>>>,
@@ -46,6 +53,41 @@ enum Command {
 pub struct Journal {
     tx: Mailbox<Command>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    shared: Arc<Shared>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Entries written (and applied).
+    pub written: u64,
+    /// Events dropped because their `event_id` was seen within the window.
+    pub duplicates: u64,
+}
+
+/// What the log thread, the snapshot thread and the handle share.
+struct Shared {
+    /// 1 + the sequence number of the latest erasure written (0: none since the start).
+    last_erasure: AtomicU64,
+    /// The rotation of the latest snapshot on disk: the log before it is gone.
+    purged_before: AtomicU64,
+    /// Event ids seen lately.
+    recent: Mutex<RecentIds>,
+}
+
+impl Shared {
+    fn recent(&self) -> MutexGuard<'_, RecentIds> {
+        // A panic while holding it leaves at worst an id remembered or not: still usable.
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether an erasure's events may still be in a log segment.
+    fn erasure_pending(&self) -> bool {
+        let last = self.last_erasure.load(Ordering::Acquire);
+        // `last` is 1 + the erasure's sequence number: pending while that number is at or
+        // after the rotation of the latest snapshot.
+        last > self.purged_before.load(Ordering::Acquire)
+    }
 }
 
 /// Snapshot file header.
@@ -63,18 +105,42 @@ enum Line {
     Profile(Box<Profile>),
     /// The symbol table, in symbol order, written last so it covers every profile above.
     Symbols(Vec<String>),
+    /// Event ids seen lately: (key, first seen in epoch ms), oldest first.
+    EventIds(Vec<(u64, i64)>),
 }
 
 impl Journal {
     /// Recovers `store` from `dir` (snapshot plus log) and starts the log thread.
     pub fn open(dir: &Path, store: Arc<ProfileStore>) -> Result<Journal> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let next_seq = recover(dir, &store)?;
+        let config = store.config();
+        let mut recent = RecentIds::new(config.event_id_window_ms, config.max_event_ids);
+        let recovered = recover(dir, &store, &mut recent)?;
+        let next_seq = recovered.next_seq;
         let log = Log::create(dir, next_seq)?;
+        let mut last_erasure = 0;
+        if recovered.erasures {
+            // A crash came between an erasure and the snapshot that purges the log of the
+            // visitor's events: finish it before anything else is written.
+            match write_snapshot(dir, &store, &recent.entries(), next_seq) {
+                Ok(()) => tracing::info!("finished an erasure a restart interrupted"),
+                Err(e) => {
+                    // Still pending: the next snapshot or a repeated erasure request purges.
+                    tracing::error!(error = %e, "cannot finish an interrupted erasure yet");
+                    last_erasure = next_seq + 1;
+                }
+            }
+        }
+        let shared = Arc::new(Shared {
+            last_erasure: AtomicU64::new(last_erasure),
+            purged_before: AtomicU64::new(next_seq),
+            recent: Mutex::new(recent),
+        });
         let (tx, rx) = mpsc::channel(1024);
         let (snap_tx, snap_rx) = std_mpsc::channel::<SnapshotJob>();
         let writer_store = store.clone();
         let snapshot_dir = dir.to_path_buf();
+        let (writer_shared, snapshot_shared) = (shared.clone(), shared.clone());
         let snapshotter = std::thread::Builder::new()
             .name("attune-snapshot".into())
             .spawn(move || {
@@ -83,9 +149,16 @@ impl Journal {
                     if evicted > 0 {
                         tracing::info!(evicted, "evicted idle anonymous profiles");
                     }
-                    let result = write_snapshot(&snapshot_dir, &store, job.rotation_seq);
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "profile snapshot failed; the log is kept");
+                    let recent = snapshot_shared.recent().entries();
+                    let result = write_snapshot(&snapshot_dir, &store, &recent, job.rotation_seq);
+                    match &result {
+                        Ok(()) => {
+                            (snapshot_shared.purged_before)
+                                .fetch_max(job.rotation_seq, Ordering::AcqRel);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "profile snapshot failed; the log is kept")
+                        }
                     }
                     for reply in job.replies {
                         let _ = reply.send(
@@ -100,16 +173,17 @@ impl Journal {
             .map_err(|e| Error::Internal(format!("cannot start the snapshot thread: {e}")))?;
         let logger = std::thread::Builder::new()
             .name("attune-journal".into())
-            .spawn(move || run(log, rx, writer_store, snap_tx))
+            .spawn(move || run(log, rx, writer_store, writer_shared, snap_tx))
             .map_err(|e| Error::Internal(format!("cannot start the journal thread: {e}")))?;
         Ok(Journal {
             tx: Mailbox::new(tx),
             threads: Mutex::new(vec![logger, snapshotter]),
+            shared,
         })
     }
 
-    /// Writes entries durably and applies them; returns the last sequence number.
-    pub async fn append(&self, entries: Vec<Entry>) -> Result<u64> {
+    /// Writes entries durably and applies them, leaving out events whose id was seen lately.
+    pub async fn append(&self, entries: Vec<Entry>) -> Result<Appended> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Append { entries, reply }).await?;
         rx.await.map_err(|_| Error::WriterGone)?
@@ -122,6 +196,12 @@ impl Journal {
             .send(Command::Snapshot { reply: Some(reply) })
             .await?;
         rx.await.map_err(|_| Error::WriterGone)?
+    }
+
+    /// Whether an erasure was written whose visitor's events a snapshot has not yet purged
+    /// from the log (its snapshot failed): a repeated erasure request snapshots again.
+    pub fn erasure_pending(&self) -> bool {
+        self.shared.erasure_pending()
     }
 
     /// Stops the threads after the entries already queued.
@@ -142,6 +222,9 @@ impl Drop for Journal {
         self.close();
     }
 }
+
+/// An append taken this turn: its entries, how many of its events were repeats, its reply.
+type PendingAppend = (Vec<Entry>, u64, oneshot::Sender<Result<Appended>>);
 
 struct SnapshotJob {
     rotation_seq: u64,
@@ -228,16 +311,17 @@ fn run(
     mut log: Log,
     mut rx: mpsc::Receiver<Command>,
     store: Arc<ProfileStore>,
+    shared: Arc<Shared>,
     snapshots: std_mpsc::Sender<SnapshotJob>,
 ) {
     while let Some(first) = rx.blocking_recv() {
-        let mut appends: Vec<(Vec<Entry>, oneshot::Sender<Result<u64>>)> = Vec::new();
+        let mut appends: Vec<PendingAppend> = Vec::new();
         let mut snapshot_replies = Vec::new();
         let mut wants_snapshot = false;
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Append { entries, reply } => appends.push((entries, reply)),
+                Command::Append { entries, reply } => appends.push((entries, 0, reply)),
                 Command::Snapshot { reply } => {
                     wants_snapshot = true;
                     snapshot_replies.extend(reply);
@@ -248,22 +332,35 @@ fn run(
             }
         }
         if !appends.is_empty() {
-            let all: Vec<&Entry> = appends.iter().flat_map(|(e, _)| e.iter()).collect();
+            let now = crate::profiles::now_ms();
+            let keys = drop_repeats(&mut shared.recent(), &mut appends, now);
+            let all: Vec<&Entry> = appends.iter().flat_map(|(e, ..)| e.iter()).collect();
             let first_seq = log.next_seq;
             match log.write(&all) {
                 Ok(_) => {
-                    for (i, entry) in all.iter().enumerate() {
-                        store.apply(first_seq + i as u64, entry);
+                    let mut recent = shared.recent();
+                    for key in keys {
+                        recent.insert(key, now);
                     }
-                    let mut seq = first_seq;
-                    for (entries, reply) in appends {
-                        seq += entries.len() as u64;
-                        let _ = reply.send(Ok(seq - 1));
+                    drop(recent);
+                    for (i, entry) in all.iter().enumerate() {
+                        let seq = first_seq + i as u64;
+                        if matches!(entry, Entry::Forget { .. }) {
+                            shared.last_erasure.fetch_max(seq + 1, Ordering::AcqRel);
+                        }
+                        store.apply(seq, entry);
+                    }
+                    for (entries, duplicates, reply) in appends {
+                        let written = entries.len() as u64;
+                        let _ = reply.send(Ok(Appended {
+                            written,
+                            duplicates,
+                        }));
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "journal write failed; events refused");
-                    for (_, reply) in appends {
+                    for (.., reply) in appends {
                         let _ =
                             reply.send(Err(Error::Internal(format!("journal write failed: {e}"))));
                     }
@@ -291,6 +388,30 @@ fn run(
     tracing::info!("profile journal stopped");
 }
 
+/// Takes out of each append the events whose id was seen lately (or earlier in this turn),
+/// counting them; returns the keys of the ids kept, to remember once they are written.
+fn drop_repeats(recent: &mut RecentIds, appends: &mut [PendingAppend], now: i64) -> Vec<u64> {
+    recent.expire(now);
+    let mut kept = rustc_hash::FxHashSet::default();
+    for (entries, duplicates, _) in appends.iter_mut() {
+        let before = entries.len();
+        entries.retain(|entry| match event_key(entry) {
+            Some(key) => !recent.contains(key) && kept.insert(key),
+            None => true,
+        });
+        *duplicates = (before - entries.len()) as u64;
+    }
+    kept.into_iter().collect()
+}
+
+/// The key of an event's client id, if it has one.
+fn event_key(entry: &Entry) -> Option<u64> {
+    match entry {
+        Entry::Event { event } => event.event_id.as_deref().map(RecentIds::key),
+        _ => None,
+    }
+}
+
 fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
     dir.join(format!("wal-{first_seq:020}.log"))
 }
@@ -313,11 +434,29 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Loads the snapshot and replays the log into `store`; returns the next sequence number.
-fn recover(dir: &Path, store: &ProfileStore) -> Result<u64> {
-    let rotation_seq = load_snapshot(dir, store)?;
+/// What recovery found.
+struct Recovered {
+    /// The sequence number of the next entry.
+    next_seq: u64,
+    /// Whether the replayed log holds an erasure (no snapshot purged it yet).
+    erasures: bool,
+}
+
+/// Loads the snapshot and replays the log into `store`, remembering the event ids of both in
+/// `recent`.
+fn recover(dir: &Path, store: &ProfileStore, recent: &mut RecentIds) -> Result<Recovered> {
+    let rotation_seq = load_snapshot(dir, store, recent)?;
     let mut next_seq = rotation_seq.max(1);
-    let segments = segments(dir)?;
+    let mut erasures = false;
+    let now = crate::profiles::now_ms();
+    let mut segments = segments(dir)?;
+    // A crash between a snapshot's rename and its deleting the segments it covers leaves
+    // them behind (with the events of any visitor erased since): finish the deleting.
+    for (_, stale) in segments.iter().filter(|(first, _)| *first < rotation_seq) {
+        tracing::info!(path = %stale.display(), "removing a journal segment a snapshot covers");
+        std::fs::remove_file(stale).map_err(|e| Error::io(stale, e))?;
+    }
+    segments.retain(|(first, _)| *first >= rotation_seq);
     let last = segments.len().saturating_sub(1);
     let mut replayed = 0u64;
     for (i, (_, path)) in segments.iter().enumerate() {
@@ -341,12 +480,18 @@ fn recover(dir: &Path, store: &ProfileStore) -> Result<u64> {
             if seq >= rotation_seq {
                 store.apply(seq, &entry);
                 replayed += 1;
+                erasures |= matches!(entry, Entry::Forget { .. });
+                if let Some(key) = event_key(&entry) {
+                    // When it was first seen is not in the log: the window starts again now,
+                    // which only remembers it longer.
+                    recent.insert(key, now);
+                }
             }
             next_seq = next_seq.max(seq + 1);
         }
     }
     tracing::info!(profiles = store.len(), replayed, "profiles restored");
-    Ok(next_seq)
+    Ok(Recovered { next_seq, erasures })
 }
 
 /// A segment as read back: its valid records, the bytes they cover, whether junk follows.
@@ -387,7 +532,7 @@ fn read_segment(path: &Path) -> Result<SegmentContents> {
 }
 
 /// Restores the snapshot, if any; returns its rotation sequence number (0 without one).
-fn load_snapshot(dir: &Path, store: &ProfileStore) -> Result<u64> {
+fn load_snapshot(dir: &Path, store: &ProfileStore, recent: &mut RecentIds) -> Result<u64> {
     let path = dir.join(SNAPSHOT);
     let file = match File::open(&path) {
         Ok(f) => f,
@@ -413,14 +558,25 @@ fn load_snapshot(dir: &Path, store: &ProfileStore) -> Result<u64> {
             Line::Alias(..) => {}
             Line::Profile(p) => profiles.push(*p),
             Line::Symbols(names) => symbols = names,
+            Line::EventIds(ids) => {
+                for (key, at) in ids {
+                    recent.insert(key, at);
+                }
+            }
         }
     }
     store.restore(symbols, profiles, aliases);
     Ok(header.rotation_seq)
 }
 
-/// Writes a snapshot of `store` and deletes the log segments before `rotation_seq`.
-fn write_snapshot(dir: &Path, store: &ProfileStore, rotation_seq: u64) -> Result<()> {
+/// Writes a snapshot of `store` and the event ids seen lately, and deletes the log segments
+/// before `rotation_seq`.
+fn write_snapshot(
+    dir: &Path,
+    store: &ProfileStore,
+    recent: &[(u64, i64)],
+    rotation_seq: u64,
+) -> Result<()> {
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
     let io = |e| Error::io(&tmp, e);
     let mut out = BufWriter::new(File::create(&tmp).map_err(io)?);
@@ -450,6 +606,7 @@ fn write_snapshot(dir: &Path, store: &ProfileStore, rotation_seq: u64) -> Result
         .map(|n| n.to_string())
         .collect();
     put(serde_json::to_vec(&Line::Symbols(names)))?;
+    put(serde_json::to_vec(&Line::EventIds(recent.to_vec())))?;
     let file = out
         .into_inner()
         .map_err(|e| Error::io(&tmp, e.into_error()))?;
@@ -490,6 +647,10 @@ mod tests {
             ProfilesConfig::default(),
             Arc::new(Catalog),
         ))
+    }
+
+    fn recent() -> RecentIds {
+        RecentIds::new(3_600_000, 1_000)
     }
 
     /// A view `t` ms after a recent moment (so the snapshot's eviction keeps it).
@@ -540,10 +701,12 @@ mod tests {
             live.apply(i as u64 + 1, e);
         }
         // The snapshot sees everything, although it is labelled with rotation 6.
-        write_snapshot(dir.path(), &live, rotation).unwrap();
+        write_snapshot(dir.path(), &live, &[], rotation).unwrap();
 
         let recovered = store();
-        let next = recover(dir.path(), &recovered).unwrap();
+        let next = recover(dir.path(), &recovered, &mut recent())
+            .unwrap()
+            .next_seq;
         assert_eq!(next, 11);
         for id in ["u", "b", "c"] {
             assert_eq!(recovered.get(id), live.get(id), "profile {id}");
@@ -567,7 +730,10 @@ mod tests {
         f.write_all(&[42, 0, 0, 0, 1, 2, 3]).unwrap();
         drop(f);
         let recovered = store();
-        assert_eq!(recover(dir.path(), &recovered).unwrap(), 4);
+        let next = recover(dir.path(), &recovered, &mut recent())
+            .unwrap()
+            .next_seq;
+        assert_eq!(next, 4);
         assert_eq!(recovered.get("a").unwrap().counters.events, 2);
         let (_, len, torn) = read_segment(&path).unwrap();
         assert!(!torn);
@@ -589,5 +755,108 @@ mod tests {
         assert_eq!(recovered.get("u").unwrap().counters.events, 5);
         assert_eq!(recovered.get("b").unwrap().counters.events, 2);
         assert_eq!(recovered.get("c").unwrap().counters.events, 2);
+    }
+
+    /// A view with a client event id.
+    fn view_with_id(visitor: &str, product: &str, event_id: &str) -> Entry {
+        let mut entry = view(visitor, product, 0);
+        if let Entry::Event { event } = &mut entry {
+            event.event_id = Some(event_id.into());
+        }
+        entry
+    }
+
+    /// Whether any file of the journal's directory holds `needle`.
+    fn on_disk(dir: &Path, needle: &str) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|f| {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+    }
+
+    #[test]
+    fn an_erasure_a_crash_interrupted_is_finished_when_the_journal_opens() {
+        // Regression: `kill -9` between the erasure's entry and its snapshot left the
+        // visitor's events in a log segment until the next periodic snapshot.
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::create(dir.path(), 1).unwrap();
+        let erased = [view("erased-visitor-x", "p9", 0), view("kept", "p1", 1)];
+        log.write(&erased.iter().collect::<Vec<_>>()).unwrap();
+        log.write(&[&Entry::Forget {
+            id: "erased-visitor-x".into(),
+        }])
+        .unwrap();
+        drop(log);
+        assert!(on_disk(dir.path(), "erased-visitor-x"));
+        let recovered = store();
+        let journal = Journal::open(dir.path(), recovered.clone()).unwrap();
+        assert!(!on_disk(dir.path(), "erased-visitor-x"));
+        assert!(!journal.erasure_pending());
+        assert!(recovered.get("erased-visitor-x").is_none());
+        assert_eq!(recovered.get("kept").unwrap().counters.events, 1);
+    }
+
+    #[test]
+    fn segments_a_snapshot_covers_are_removed_if_a_crash_left_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = store();
+        let mut log = Log::create(dir.path(), 1).unwrap();
+        let entries = [
+            view("erased-visitor-x", "p9", 0),
+            Entry::Forget {
+                id: "erased-visitor-x".into(),
+            },
+        ];
+        log.write(&entries.iter().collect::<Vec<_>>()).unwrap();
+        for (i, e) in entries.iter().enumerate() {
+            live.apply(i as u64 + 1, e);
+        }
+        let old = log.path.clone();
+        let rotation = log.rotate().unwrap();
+        // The crash came after the snapshot's rename, before it deleted the old segment.
+        let saved = std::fs::read(&old).unwrap();
+        write_snapshot(dir.path(), &live, &[], rotation).unwrap();
+        std::fs::write(&old, saved).unwrap();
+        assert!(on_disk(dir.path(), "erased-visitor-x"));
+        let _journal = Journal::open(dir.path(), store()).unwrap();
+        assert!(!on_disk(dir.path(), "erased-visitor-x"));
+        assert!(!old.exists());
+    }
+
+    #[tokio::test]
+    async fn a_repeated_event_id_is_written_once_even_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = vec![
+            view_with_id("a", "p1", "e1"),
+            view_with_id("a", "p2", "e2"),
+            view_with_id("a", "p2", "e2"),
+            view("a", "p3", 0),
+        ];
+        {
+            let journal = Journal::open(dir.path(), store()).unwrap();
+            let first = journal.append(batch.clone()).await.unwrap();
+            assert_eq!((first.written, first.duplicates), (3, 1));
+            let retry = journal.append(batch.clone()).await.unwrap();
+            assert_eq!(
+                (retry.written, retry.duplicates),
+                (1, 3),
+                "only the id-less event"
+            );
+        }
+        // Recovered from the log alone.
+        let recovered = store();
+        {
+            let journal = Journal::open(dir.path(), recovered.clone()).unwrap();
+            assert_eq!(recovered.get("a").unwrap().counters.events, 4);
+            let retry = journal.append(batch[..2].to_vec()).await.unwrap();
+            assert_eq!(retry.duplicates, 2);
+            journal.snapshot().await.unwrap();
+        }
+        // Recovered from the snapshot, whose log no longer holds the events.
+        let recovered = store();
+        let journal = Journal::open(dir.path(), recovered.clone()).unwrap();
+        let retry = journal.append(batch[..2].to_vec()).await.unwrap();
+        assert_eq!((retry.written, retry.duplicates), (0, 2));
+        assert_eq!(recovered.get("a").unwrap().counters.events, 4);
     }
 }

@@ -6,6 +6,7 @@
 //! thread, so the state after a restart (snapshot plus journal replay) is the state that was
 //! acknowledged. Readers (search, the profile endpoint) never wait on the journal.
 
+pub mod dedup;
 pub mod event;
 pub mod facts;
 pub mod journal;

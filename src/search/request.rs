@@ -158,7 +158,12 @@ impl SearchRequest {
         {
             return Err(Error::invalid("price_min", "must not exceed price_max"));
         }
-        if req.offset + req.limit > MAX_WINDOW {
+        // Checked: an offset near usize::MAX must not wrap around into a small window.
+        if req
+            .offset
+            .checked_add(req.limit)
+            .is_none_or(|end| end > MAX_WINDOW)
+        {
             return Err(Error::invalid(
                 "offset",
                 format!("offset + limit must be at most {MAX_WINDOW}"),
@@ -383,6 +388,24 @@ mod tests {
         let cfg = Config::default().search;
         let err = SearchRequest::from_pairs(pairs(&[("limit", "101")]), &cfg).unwrap_err();
         assert_eq!(field(err), "limit");
+    }
+
+    #[test]
+    fn an_offset_near_the_largest_number_is_rejected_not_wrapped_around() {
+        // Regression: `offset + limit` wrapped around and u64::MAX answered 200 with no hits.
+        let cfg = Config::default().search;
+        for offset in [
+            usize::MAX.to_string(),
+            (usize::MAX - 5).to_string(),
+            "9991".into(),
+        ] {
+            let err =
+                SearchRequest::from_pairs(pairs(&[("offset", &offset), ("limit", "10")]), &cfg)
+                    .unwrap_err();
+            assert_eq!(field(err), "offset", "offset {offset}");
+        }
+        let ok = SearchRequest::from_pairs(pairs(&[("offset", "9990"), ("limit", "10")]), &cfg);
+        assert_eq!(ok.unwrap().offset, 9990);
     }
 
     #[test]

@@ -46,6 +46,15 @@ impl TestApp {
         }
     }
 
+    /// An app over an engine opened elsewhere, keeping its directory alive.
+    pub fn from_parts(engine: Arc<Engine>, router: Router, dir: tempfile::TempDir) -> TestApp {
+        TestApp {
+            engine,
+            router,
+            _dir: dir,
+        }
+    }
+
     /// A fresh, empty app with a configuration file's settings.
     pub fn with_config(toml: &str) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");

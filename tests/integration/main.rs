@@ -3,11 +3,13 @@
 mod autocomplete;
 mod catalog;
 mod common;
+mod crash;
 mod demo;
 mod errors;
 mod languages;
 mod openapi;
 mod personalization;
+mod process;
 mod rules;
 mod search;
 mod server;

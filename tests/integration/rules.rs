@@ -247,6 +247,25 @@ async fn a_server_without_a_config_file_has_nothing_to_reload() {
 }
 
 #[tokio::test]
+async fn a_server_started_without_its_optional_file_ignores_one_created_later() {
+    // Regression: `attune serve` without `--config` and without `./attune.toml` answered
+    // `422 invalid_config "cannot read attune.toml"`, and a file created later was loaded.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("attune.toml");
+    let config = attune::Config::load(&path, false).expect("a missing optional file is fine");
+    let engine = crate::common::open_engine(&dir.path().join("data"), config);
+    let router = attune::http::router(engine.clone());
+    let app = TestApp::from_parts(engine, router, dir);
+    let r = app.post_empty("/v1/admin/reload").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["code"], "no_config_file");
+    std::fs::write(&path, "[search]\ndefault_limit = 3\n").unwrap();
+    let r = app.post_empty("/v1/admin/reload").await;
+    assert_eq!(r.body["error"]["code"], "no_config_file");
+    assert_eq!(app.engine.config().search.default_limit, 10);
+}
+
+#[tokio::test]
 async fn a_preview_shows_the_hits_before_and_after_a_candidate_config_side_by_side() {
     let app = TestApp::with_config_files(&[("attune.toml", "")])
         .load_small_catalog()

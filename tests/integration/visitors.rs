@@ -20,7 +20,10 @@ async fn events_update_the_profile_with_the_products_catalog_facts() {
         json!({"type": "search", "visitor_id": "v1", "query": "trail shoes"}),
     ]);
     let r = app.ndjson("/v1/events", &body).await;
-    assert_eq!(r.body, json!({"accepted": 4, "failed": 0, "errors": []}));
+    assert_eq!(
+        r.body,
+        json!({"accepted": 4, "duplicates": 0, "failed": 0, "errors": []})
+    );
     let v = app.get("/v1/visitors/v1").await;
     assert_eq!(v.status, StatusCode::OK);
     let p = &v.body;
@@ -208,8 +211,42 @@ async fn deleting_a_visitor_leaves_nothing_in_memory_or_on_disk() {
         app.get("/v1/visitors/someone-else").await.status,
         StatusCode::OK
     );
+    // Erasure is idempotent: a client retrying it (its first answer was lost) gets a 200.
     let r = app
         .send(Method::DELETE, "/v1/visitors/anon-zq81", None, "")
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["found"], false);
+}
+
+#[tokio::test]
+async fn an_event_id_seen_before_is_ignored_and_counted_as_a_duplicate() {
+    let app = TestApp::with_small_catalog().await;
+    let view = |id: &str| json!({"type": "view", "visitor_id": "dup", "product_id": "shoe-1", "event_id": id});
+    let body = events(&[view("e1"), view("e2"), view("e1")]);
+    let r = app.ndjson("/v1/events", &body).await;
+    assert_eq!(
+        (r.body["accepted"].clone(), r.body["duplicates"].clone()),
+        (json!(2), json!(1))
+    );
+    // The same batch again (a client retrying after a lost answer), as a JSON array.
+    let array = json!([view("e1"), view("e2"), view("e3")]);
+    let r = app.json(Method::POST, "/v1/events", &array).await;
+    assert_eq!(
+        (r.body["accepted"].clone(), r.body["duplicates"].clone()),
+        (json!(1), json!(2))
+    );
+    let v = app.get("/v1/visitors/dup").await;
+    assert_eq!(v.body["counters"]["events"], 3);
+    // An event id that is not a string is a 4xx naming the field.
+    let r = app
+        .ndjson(
+            "/v1/events",
+            &events(&[
+                json!({"type": "view", "visitor_id": "dup", "product_id": "shoe-1", "event_id": 7}),
+            ]),
+        )
+        .await;
+    let message = r.body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("event_id"), "{}", r.body);
 }
