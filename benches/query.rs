@@ -55,7 +55,7 @@ fn bench_query(c: &mut Criterion) {
         };
         let index_vocabulary = IndexVocabulary::new(
             &searcher,
-            index.fields(),
+            index,
             typo::NORMAL,
             std::sync::Arc::new(typo::WordMemo::default()),
         );

@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
         .map(|req| {
             let vocabulary = IndexVocabulary::new(
                 &searcher,
-                engine.index().fields(),
+                engine.index(),
                 typo::NORMAL,
                 engine.index().words(&searcher)?,
             );

@@ -138,6 +138,7 @@ mod tests {
         typed.completion = Some(Completion {
             from: "la".into(),
             to: vec!["lamp".into(), "couch".into()],
+            typed_is_word: false,
         });
         assert_eq!(predicted_matches(&typed, &df, 10_000, 0), 27);
     }

@@ -14,6 +14,7 @@ use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 use super::snapshot::Memo;
+use super::surface::SurfaceWords;
 use crate::index::schema::{HitBytes, StoredHit};
 
 /// Where a piece of text lies in a table's text.
@@ -40,6 +41,8 @@ pub struct HitTable {
     text: String,
     categories: Vec<Span>,
     docs: Vec<Packed>,
+    /// The words of their names as written, for search-as-you-type.
+    surface: SurfaceWords,
 }
 
 impl HitTable {
@@ -49,6 +52,7 @@ impl HitTable {
             text: String::new(),
             categories: Vec::new(),
             docs: Vec::with_capacity(segment.max_doc() as usize),
+            surface: SurfaceWords::default(),
         };
         // One block decompressed at a time: the documents come in store order.
         let store = segment
@@ -61,7 +65,28 @@ impl HitTable {
         }
         table.text.shrink_to_fit();
         table.categories.shrink_to_fit();
+        table.surface = table.surface_words();
         Ok(table)
+    }
+
+    /// The words of each document's title, brand and category names, folded as queries are.
+    fn surface_words(&self) -> SurfaceWords {
+        let mut analyzer = crate::text::Analyzer::new(crate::text::Lang::ENGLISH);
+        SurfaceWords::of(self.docs.iter().map(|doc| {
+            let (first, levels) = doc.category;
+            let categories = &self.categories[first as usize..(first + levels) as usize];
+            let names = std::iter::once(doc.title)
+                .chain(doc.brand)
+                .chain(categories.iter().copied());
+            names
+                .flat_map(|span| analyzer.folded(self.str(span)))
+                .collect()
+        }))
+    }
+
+    /// The words of the segment's product names as written.
+    pub fn surface(&self) -> &SurfaceWords {
+        &self.surface
     }
 
     fn pack(&mut self, hit: &StoredHit<'_>) -> crate::Result<Packed> {

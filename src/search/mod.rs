@@ -15,6 +15,7 @@ pub mod rank;
 pub mod request;
 pub mod rerank;
 pub mod snapshot;
+pub mod surface;
 pub mod synonyms;
 pub mod terms;
 pub mod tiers;
@@ -534,7 +535,7 @@ fn run_once(
         applied,
     } = *snapshot;
     let fields = index.fields();
-    let vocabulary = IndexVocabulary::new(searcher, fields, budget, index.words(searcher)?);
+    let vocabulary = IndexVocabulary::new(searcher, index, budget, index.words(searcher)?);
     let mut plan = query::plan(req, fields, config, &vocabulary, reading);
     if let Some(limit) = limit {
         let doc_freq = |word: &str| vocabulary.doc_freq(word);
@@ -597,6 +598,7 @@ fn run_once(
 pub struct IndexVocabulary<'a> {
     searcher: &'a tantivy::Searcher,
     fields: &'a crate::index::Fields,
+    hits: &'a hits::HitTables,
     budget: typo::Budget,
     doc_freqs: std::cell::RefCell<std::collections::HashMap<String, u64>>,
     words: Arc<typo::WordMemo>,
@@ -607,13 +609,14 @@ impl<'a> IndexVocabulary<'a> {
     /// remembered corrections and completions.
     pub fn new(
         searcher: &'a tantivy::Searcher,
-        fields: &'a crate::index::Fields,
+        index: &'a crate::index::ProductIndex,
         budget: typo::Budget,
         words: Arc<typo::WordMemo>,
     ) -> Self {
         IndexVocabulary {
             searcher,
-            fields,
+            fields: index.fields(),
+            hits: index.hit_tables(),
             budget,
             doc_freqs: Default::default(),
             words,
@@ -651,6 +654,15 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
         self.words.completions(prefix, limit, || {
             typo::complete(self.searcher, self.fields.all_text, prefix, limit)
+        })
+    }
+
+    fn complete_surface(&self, prefix: &str, limit: usize) -> Vec<String> {
+        self.words.surface_completions(prefix, limit, || {
+            let tables: Vec<Arc<hits::HitTable>> = (self.searcher.segment_readers().iter())
+                .filter_map(|segment| self.hits.of(segment).ok())
+                .collect();
+            surface::complete(tables.iter().map(|t| t.surface()), prefix, limit)
         })
     }
 

@@ -72,6 +72,11 @@ pub trait Vocabulary {
     fn correct(&self, term: &str) -> Option<String>;
     /// Up to `limit` words some product has that start with `prefix`, most frequent first.
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String>;
+    /// Up to `limit` words of the catalog's product names as written (folded, not stemmed)
+    /// that start with `prefix` and are longer, most frequent first.
+    fn complete_surface(&self, _prefix: &str, _limit: usize) -> Vec<String> {
+        Vec::new()
+    }
     /// How informative a word is: its inverse document frequency, when known.
     fn idf(&self, _term: &str) -> Option<f32> {
         None
@@ -104,6 +109,9 @@ pub struct Completion {
     /// The index words it may be, most frequent first; all are matched, the first in its
     /// place and the others as alternatives.
     pub to: Vec<String>,
+    /// Whether the word as typed is a word the catalog has (then first in `to`).
+    #[serde(skip)]
+    pub typed_is_word: bool,
 }
 
 /// Shortest prefix completed, in letters.
@@ -112,29 +120,60 @@ const MIN_PREFIX_LETTERS: usize = 2;
 /// Index words a prefix may complete to.
 const MAX_COMPLETIONS: usize = 5;
 
-/// Search as you type: when the query does not end with a space, its last word is a word to
-/// match and no product has it, it is completed to the index words it starts (before any
-/// typo correction, which would turn "bott" into "boot").
+/// Search as you type: when the query does not end with a space and its last word is a word
+/// to match, that word may still be being typed. It is completed to the catalog's words that
+/// start with it as written, each matched by its stem ("runni" → "running" → "run": the index
+/// holds stems, and no stem starts with "runni"), and, when no product has the word itself,
+/// to the index words it starts. This comes before any typo correction, which would turn
+/// "bott" into "boot" or "runni" into "funny". A word some product has stays first, in its
+/// place, and its completions are alternatives ("bow" also finds bowls).
 fn complete_last_word(
     q: &str,
     words: &mut text::QueryWords,
     vocabulary: &dyn Vocabulary,
+    analyzer: &Analyzer,
 ) -> Option<Completion> {
     if q.ends_with(char::is_whitespace) || words.sequence.last() != words.terms.last() {
         return None;
     }
     let (term, folded) = (words.terms.last()?, words.folded.last()?);
-    if folded.chars().count() < MIN_PREFIX_LETTERS || vocabulary.has(term) {
+    if folded.chars().count() < MIN_PREFIX_LETTERS {
         return None;
     }
-    let to = vocabulary.complete(folded, MAX_COMPLETIONS);
+    let known = vocabulary.has(term);
+    let mut to: Vec<String> = Vec::new();
+    if known {
+        to.push(term.clone());
+    }
+    let stems_of_written = (vocabulary
+        .complete_surface(folded, MAX_COMPLETIONS)
+        .into_iter())
+    .map(|word| analyzer.stem(&word))
+    .filter(|stem| vocabulary.has(stem));
+    let index_words = if known {
+        Vec::new()
+    } else {
+        vocabulary.complete(folded, MAX_COMPLETIONS)
+    };
+    for stem in stems_of_written.chain(index_words) {
+        if !to.contains(&stem) && to.len() < MAX_COMPLETIONS {
+            to.push(stem);
+        }
+    }
+    if known && to.len() == 1 {
+        return None;
+    }
     let first = to.first()?.clone();
     let from = folded.clone();
     replace_in(&mut words.sequence, term, &first);
     if let Some(last) = words.terms.last_mut() {
         *last = first;
     }
-    Some(Completion { from, to })
+    Some(Completion {
+        from,
+        to,
+        typed_is_word: known,
+    })
 }
 
 /// What the planner reads constraints with: the catalog's names, and a price range read
@@ -165,7 +204,7 @@ pub fn plan(
     let mut analyzer = Analyzer::new(lang);
     let mut words = analyzer.query_words(&req.q, &config.stop_words);
     restem_unknown(&mut words, lang, &config.languages, vocabulary);
-    let completion = complete_last_word(&req.q, &mut words, vocabulary);
+    let completion = complete_last_word(&req.q, &mut words, vocabulary, &analyzer);
     let mut corrections = Vec::new();
     let synonym_sources = synonyms::index(&config.synonyms, lang);
     let completed = completion.as_ref().map(|c| c.to[0].clone());
@@ -221,17 +260,23 @@ pub fn plan(
             for alternative in alternatives {
                 text.push((
                     Occur::Should,
-                    alternative_query(&alternative, fields, weights, kept),
+                    alternative_query(&alternative, fields, weights, kept, SYNONYM_WEIGHT),
                 ));
             }
             expansions.push(expansion);
         }
         if let Some(c) = &completion {
+            // Completions of a word the catalog has ("book" → "bookcase") find what the
+            // shopper may still be typing, below the word as typed, which they most often mean.
+            let weight = if c.typed_is_word {
+                LONGER_WORD_WEIGHT
+            } else {
+                SYNONYM_WEIGHT
+            };
             for other in &c.to[1..] {
-                text.push((
-                    Occur::Should,
-                    alternative_query(std::slice::from_ref(other), fields, weights, kept),
-                ));
+                let one = std::slice::from_ref(other);
+                let alternative = alternative_query(one, fields, weights, kept, weight);
+                text.push((Occur::Should, alternative));
             }
         }
         // The words decide what matches; boosts only add to products the words found.
@@ -319,12 +364,16 @@ fn replace_in(sequence: &mut [String], from: &str, to: &str) {
 /// Weight of a synonym's words relative to the words typed.
 const SYNONYM_WEIGHT: f32 = 0.8;
 
+/// Weight of the longer words a word the catalog has may be the start of.
+const LONGER_WORD_WEIGHT: f32 = 0.1;
+
 /// A synonym alternative: all its words, scored like query words, slightly discounted.
 fn alternative_query(
     words: &[String],
     fields: &Fields,
     weights: &RawWeights,
     kept: Option<&Arc<TermWeights>>,
+    weight: f32,
 ) -> Box<dyn Query> {
     let all: Vec<(Occur, Box<dyn Query>)> = words
         .iter()
@@ -335,10 +384,7 @@ fn alternative_query(
             (Occur::Must, word)
         })
         .collect();
-    Box::new(BoostQuery::new(
-        Box::new(BooleanQuery::new(all)),
-        SYNONYM_WEIGHT,
-    ))
+    Box::new(BoostQuery::new(Box::new(BooleanQuery::new(all)), weight))
 }
 
 /// Each word's share of the coverage bonus: its informativeness relative to the query's

@@ -66,7 +66,7 @@ impl Analyzer {
     }
 
     /// Splits, lowercases and folds `text`, without stemming.
-    fn folded(&mut self, text: &str) -> Vec<String> {
+    pub fn folded(&mut self, text: &str) -> Vec<String> {
         let mut stream = self.plain.token_stream(text);
         let mut out = Vec::new();
         while let Some(token) = stream.next() {

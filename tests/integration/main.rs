@@ -14,5 +14,6 @@ mod rules;
 mod search;
 mod server;
 mod syncs;
+mod typing;
 mod understanding;
 mod visitors;
