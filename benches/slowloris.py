@@ -2,20 +2,21 @@
 """Slowloris against the server: does it close slow clients and keep answering real ones?
 
     python3 benches/slowloris.py target/release/attune [--connections 1000] [--seconds 30]
-        [--header-timeout 10] [--max-connections 0]
+        [--header-timeout 10] [--max-connections 0] [--reopen 5]
 
 Starts the server on a free port with a temporary data dir and a config file holding the
 given [server] header_timeout_seconds and max_connections (0: derived from the open-file
 limit), then attacks for --seconds: opens --connections connections that each send an
 incomplete request head ("GET /health HTTP/1.1\\r\\nHost: x\\r\\n") and then one more header
-byte every 5 s; like the classic tool, every 5 s it also opens new connections in place of the
-ones the server closed. Meanwhile GET /health is polled every 200 ms on a fresh connection
+byte every 5 s; like the classic tool, every 5 s (--reopen) it also opens new connections in
+place of the ones the server closed. Meanwhile GET /health is polled every 200 ms on a fresh connection
 with a 2 s timeout. The script first raises its own RLIMIT_NOFILE to the hard limit.
 
 Reports: slow connections opened, accepted (still open 0.5 s after opening), turned away
 (closed by the server within 0.5 s: the connection cap), closed later by the server and when
 (seconds after opening: median, max), still open at the end; /health success rate and latency
-(median, p99, max) during the attack; the server log's "Too many open files" and cap warnings.
+(median, p99, max) during the attack and when it failed; the server log's "Too many open
+files" and cap warnings.
 Stdlib only (Python 3.11).
 """
 import argparse, http.client, os, resource, selectors, signal, socket, statistics, subprocess
@@ -47,10 +48,11 @@ def health(port, timeout=2.0):
         conn.close()
 
 
-def poll_health(port, stop, out):
+def poll_health(port, start, stop, out):
+    """Appends (seconds into the attack, ok, latency, error) every 200 ms until `stop`."""
     while not stop.is_set():
         t0 = time.monotonic()
-        out.append(health(port))
+        out.append((t0 - start, *health(port)))
         stop.wait(max(0.0, 0.2 - (time.monotonic() - t0)))
 
 
@@ -94,6 +96,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--header-timeout", type=int, default=10)
     ap.add_argument("--max-connections", type=int, default=0)
+    ap.add_argument("--reopen", type=float, default=TICK,
+                    help="seconds between top-ups of the closed slow connections (default 5)")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -116,11 +120,10 @@ def main():
             sys.exit(f"server did not start; see {log_path}")
         time.sleep(0.05)
 
-    polls, stop = [], threading.Event()
-    poller = threading.Thread(target=poll_health, args=(port, stop, polls))
+    polls, stop, start = [], threading.Event(), time.monotonic()
+    poller = threading.Thread(target=poll_health, args=(port, start, stop, polls))
     poller.start()
-    sel, conns, open_errors = selectors.DefaultSelector(), [], {}
-    start = time.monotonic()
+    sel, conns, open_errors, held = selectors.DefaultSelector(), [], {}, []
     next_tick = start
 
     def top_up():
@@ -138,7 +141,8 @@ def main():
     while (now := time.monotonic()) < start + args.seconds:
         if now >= next_tick:   # like the classic tool: replace the closed connections
             top_up()
-            next_tick += TICK
+            next_tick += args.reopen
+        held.append(sum(c.closed is None for c in conns))
         for c in conns:
             if c.closed is None and not c.trickle(now):
                 sel.unregister(c.sock)
@@ -169,18 +173,24 @@ def main():
     for c in closed:
         line = c.answer.split(b"\r\n")[0].decode(errors="replace") or "(closed, no answer)"
         answers[line] = answers.get(line, 0) + 1
-    ok = [p for p in polls if p[0]]
-    lat = [p[1] * 1000 for p in ok]
-    errors = {}
-    for p in polls:
-        if not p[0]:
-            errors[p[2]] = errors.get(p[2], 0) + 1
+    ok = [p for p in polls if p[1]]
+    lat = [p[2] * 1000 for p in ok]
+    errors, failing = {}, []   # failing: [first, last] seconds of each run of failed polls
+    for i, (t, good, _, error) in enumerate(polls):
+        if not good:
+            errors[error] = errors.get(error, 0) + 1
+            if i and not polls[i - 1][1]:
+                failing[-1][1] = t
+            else:
+                failing.append([t, t])
     cap = [l for l in log.splitlines() if "max_connections" in l and "serving" in l]
     rows = [
         ("open-file limit (script, soft/hard)", f"{soft}/{hard} -> {fd_limit}"),
         ("server settings", f"header_timeout {args.header_timeout} s, max_connections "
          f"{args.max_connections} ({cap[0].split('max_connections=')[1].split()[0] if cap else '?'} in force)"),
-        ("attack", f"{args.connections} slow connections held for {end - start:.1f} s"),
+        ("attack", f"{args.connections} slow connections for {end - start:.1f} s, closed ones "
+         f"replaced every {args.reopen:g} s"),
+        ("slow connections open at once", f"mean {statistics.mean(held):.0f}, max {max(held)}"),
         ("slow connections opened", f"{len(conns)} (open failed: {open_errors or 0})"),
         ("  accepted (open >= 0.5 s)", f"{len(conns) - len(away)}"),
         ("  turned away (closed < 0.5 s)", f"{len(away)}"),
@@ -190,6 +200,8 @@ def main():
         ("  what closed ones received", ", ".join(f"{k}: {v}" for k, v in answers.items()) or "-"),
         ("/health polls", f"{len(polls)}, ok {len(ok)} ({100 * len(ok) / max(1, len(polls)):.1f} %)"
          + (f", failures {errors}" if errors else "")),
+        ("/health failing (s into the attack)", " ".join(f"{a:.1f}-{b:.1f}" for a, b in failing)
+         or "never"),
         ("/health latency ms", f"median {statistics.median(lat):.1f}, p99 {pct(lat, 99):.1f}, "
          f"max {max(lat):.1f}" if lat else "-"),
         ('server log "Too many open files"', f"{log.count('Too many open files')} lines"),

@@ -46,7 +46,7 @@ pub fn predicted_matches(
 ) -> u64 {
     let matches = if plan.has_text() {
         let synonyms = plan.synonyms.iter().flat_map(|s| &s.to);
-        let completions = plan.completion.iter().flat_map(|c| c.to.iter().skip(1));
+        let completions = (plan.completion.iter()).flat_map(|c| c.to.iter().skip(1).chain(&c.also));
         plan.terms
             .iter()
             .chain(synonyms)
@@ -139,7 +139,8 @@ mod tests {
             from: "la".into(),
             to: vec!["lamp".into(), "couch".into()],
             typed_is_word: false,
+            also: vec!["settee".into()],
         });
-        assert_eq!(predicted_matches(&typed, &df, 10_000, 0), 27);
+        assert_eq!(predicted_matches(&typed, &df, 10_000, 0), 32);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
-    TermQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 
@@ -112,13 +112,23 @@ pub struct Completion {
     /// Whether the word as typed is a word the catalog has (then first in `to`).
     #[serde(skip)]
     pub typed_is_word: bool,
+    /// The stems of the catalog's other, rarer words that start with it: matched so that
+    /// every product with such a word is found, scored below every scored word.
+    #[serde(skip)]
+    pub also: Vec<String>,
 }
 
 /// Shortest prefix completed, in letters.
 const MIN_PREFIX_LETTERS: usize = 2;
 
-/// Index words a prefix may complete to.
+/// Index words a prefix may complete to, scored.
 const MAX_COMPLETIONS: usize = 5;
+
+/// Catalog words a prefix may complete to in all, matched (the commonest first).
+const MAX_PREFIX_WORDS: usize = 256;
+
+/// The score of a match through one of a prefix's rarer words only.
+const RARE_COMPLETION_SCORE: f32 = 0.01;
 
 /// Search as you type: when the query does not end with a space and its last word is a word
 /// to match, that word may still be being typed. It is completed to the catalog's words that
@@ -145,19 +155,27 @@ fn complete_last_word(
     if known {
         to.push(term.clone());
     }
-    let stems_of_written = (vocabulary
-        .complete_surface(folded, MAX_COMPLETIONS)
-        .into_iter())
-    .map(|word| analyzer.stem(&word))
-    .filter(|stem| vocabulary.has(stem));
+    let mut stems_of_written: Vec<String> = Vec::new();
+    for word in vocabulary.complete_surface(folded, MAX_PREFIX_WORDS) {
+        let stem = analyzer.stem(&word);
+        if !stems_of_written.contains(&stem) && vocabulary.has(&stem) {
+            stems_of_written.push(stem);
+        }
+    }
     let index_words = if known {
         Vec::new()
     } else {
         vocabulary.complete(folded, MAX_COMPLETIONS)
     };
-    for stem in stems_of_written.chain(index_words) {
-        if !to.contains(&stem) && to.len() < MAX_COMPLETIONS {
+    let mut also = Vec::new();
+    for stem in stems_of_written.into_iter().chain(index_words) {
+        if to.contains(&stem) || also.contains(&stem) {
+            continue;
+        }
+        if to.len() < MAX_COMPLETIONS {
             to.push(stem);
+        } else {
+            also.push(stem);
         }
     }
     if known && to.len() == 1 {
@@ -173,6 +191,7 @@ fn complete_last_word(
         from,
         to,
         typed_is_word: known,
+        also,
     })
 }
 
@@ -277,6 +296,12 @@ pub fn plan(
                 let one = std::slice::from_ref(other);
                 let alternative = alternative_query(one, fields, weights, kept, weight);
                 text.push((Occur::Should, alternative));
+            }
+            if !c.also.is_empty() {
+                let terms = (c.also.iter()).map(|w| Term::from_field_text(fields.all_text, w));
+                let any = Box::new(TermSetQuery::new(terms));
+                let rare = ConstScoreQuery::new(any, RARE_COMPLETION_SCORE);
+                text.push((Occur::Should, Box::new(rare)));
             }
         }
         // The words decide what matches; boosts only add to products the words found.

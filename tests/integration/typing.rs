@@ -83,6 +83,31 @@ fn every_prefix_of_running_finds_the_running_products_and_is_never_corrected() {
 }
 
 #[test]
+fn a_short_prefix_finds_the_products_of_its_rarer_words_too() {
+    // Regression: "flo" was completed to its 5 commonest words only (floor, flower…), so the
+    // products with "flour" were not found.
+    let flour = titles_with("flour");
+    assert!(!flour.is_empty());
+    let (all, _) = matches(&[("q", "flo")]);
+    assert_eq!(
+        all.len(),
+        100,
+        "more products than a page have words starting with flo"
+    );
+    for (id, title) in &flour {
+        let (ids, _) = matches(&[("q", "flo"), ("brand", &brand_of(id))]);
+        assert!(ids.contains(id), "flo does not find {title} ({id})");
+    }
+}
+
+/// The brand of a demo product.
+fn brand_of(id: &str) -> String {
+    let (_, engine, _) = demo();
+    let product = engine.product(id).unwrap().to_json();
+    product["brand"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
 fn a_prefix_of_a_longer_word_that_is_a_word_itself_finds_both() {
     // "bow" is a word, and the start of "bowl": as the shopper types, both are meant.
     let bowls = titles_with("bowl");
