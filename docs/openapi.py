@@ -95,8 +95,10 @@ spec = {
             "summary": "Record visitor events (one object, a JSON array of up to 1,000, or NDJSON)",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"oneOf": [ref("Event"), {"type": "array", "maxItems": 1000, "items": ref("Event")}]}},
-                "application/x-ndjson": {"schema": ref("Event")}}},
+                "application/x-ndjson": {"schema": ref("Event")},
+                "text/plain": {"schema": {"type": "string", "description": "navigator.sendBeacon: JSON or NDJSON, at most 1 MiB"}}}},
             "responses": {"200": ok("recorded; durable and applied when sent", ref("EventReport")),
+                          "422": err("invalid_items: every event was rejected (the report is in the body too)"),
                           "413": err("body too large"), "415": err("unsupported content type"), **common_errors}}},
         "/v1/visitors/{id}": {
             "get": {"summary": "The profile ranking uses", "parameters": [id_param],

@@ -52,7 +52,7 @@ pub struct RawServer {
 impl Default for RawServer {
     fn default() -> Self {
         RawServer {
-            listen: "127.0.0.1:7700".into(),
+            listen: "127.0.0.1:7150".into(),
             data_dir: PathBuf::from("index"),
             max_body_bytes: 256 << 20,
             search_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -269,6 +269,8 @@ pub struct RawProfiles {
     pub event_id_window_hours: u64,
     /// Most event ids remembered; beyond, the oldest are forgotten (0: none is).
     pub max_event_ids: usize,
+    /// Whether a search with a `visitor_id` is recorded as the visitor's search event.
+    pub record_searches: bool,
     /// Affinity entries kept per profile.
     pub max_categories: usize,
     /// Brand entries kept per profile.
@@ -290,6 +292,7 @@ impl Default for RawProfiles {
             snapshot_interval_seconds: 300,
             event_id_window_hours: 24,
             max_event_ids: 200_000,
+            record_searches: true,
             max_categories: 16,
             max_brands: 12,
             max_attributes: 16,
@@ -359,6 +362,8 @@ pub struct ProfilesConfig {
     pub event_id_window_ms: i64,
     /// Most event ids remembered.
     pub max_event_ids: usize,
+    /// Whether API searches with a visitor are recorded as their search events.
+    pub record_searches: bool,
     /// Caps.
     pub caps: ProfileCaps,
     /// Event weights.
@@ -770,7 +775,7 @@ impl Config {
         };
         let listen =
             raw.server.listen.parse().map_err(|_| {
-                invalid("server.listen", "must be an address such as 127.0.0.1:7700")
+                invalid("server.listen", "must be an address such as 127.0.0.1:7150")
             })?;
         let log_format = match raw.server.log_format.as_str() {
             "plain" => false,
@@ -1114,6 +1119,7 @@ fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
         snapshot_interval: Duration::from_secs(p.snapshot_interval_seconds),
         event_id_window_ms: (p.event_id_window_hours.min(24 * 365) * 3_600_000) as i64,
         max_event_ids: p.max_event_ids,
+        record_searches: p.record_searches,
         caps: ProfileCaps {
             categories: p.max_categories,
             brands: p.max_brands,
@@ -1170,7 +1176,7 @@ mod tests {
     #[test]
     fn an_empty_file_gives_the_defaults() {
         let c = parse("").unwrap();
-        assert_eq!(c.server.listen.port(), 7700);
+        assert_eq!(c.server.listen.port(), 7150);
         assert_eq!(c.search.max_limit, 100);
     }
 

@@ -37,8 +37,13 @@ pub enum Error {
         limit: u64,
     },
     /// The body's media type is not one the endpoint reads.
-    #[error("unsupported content type {0:?}: send application/json or application/x-ndjson")]
-    UnsupportedMediaType(String),
+    #[error("unsupported content type {got:?}: send {expected}")]
+    UnsupportedMediaType {
+        /// The `Content-Type` received.
+        got: String,
+        /// What the endpoint reads.
+        expected: &'static str,
+    },
     /// A configuration was rejected; the message names the file, line, column and reason.
     /// The configuration in force is unchanged.
     #[error("configuration rejected: {0}")]
@@ -99,7 +104,7 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::BodyTooLarge { .. } => ErrorKind::TooLarge,
-            Error::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
+            Error::UnsupportedMediaType { .. } => ErrorKind::UnsupportedMediaType,
             Error::Overloaded | Error::WriterGone => ErrorKind::Unavailable,
             Error::Index(_) | Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
         }
@@ -116,7 +121,7 @@ impl Error {
             Error::UnknownSync(_) => "unknown_sync",
             Error::UnknownVisitor(_) => "unknown_visitor",
             Error::BodyTooLarge { .. } => "body_too_large",
-            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
             Error::Overloaded => "overloaded",
             Error::WriterGone => "unavailable",
             Error::Index(_) | Error::Io { .. } | Error::Internal(_) => "internal",

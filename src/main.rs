@@ -59,7 +59,7 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on [default: from the config, else 127.0.0.1:7700].
+    /// Address to listen on [default: from the config, else 127.0.0.1:7150].
     #[arg(long, env = "ATTUNE_LISTEN")]
     listen: Option<SocketAddr>,
     #[command(flatten)]

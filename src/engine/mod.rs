@@ -357,6 +357,31 @@ impl Engine {
         EventIngest::new(self.clone(), format)
     }
 
+    /// Records a search a visitor made through the API as their `search` event, carrying its
+    /// `search_id`, unless `profiles.record_searches` is off: profiles and analytics see
+    /// searches without the storefront sending them. In the background: the answer does not
+    /// wait for the journal, and a search is not an acknowledged write.
+    pub fn record_search(self: &Arc<Self>, visitor_id: String, q: &str, answer: &SearchResponse) {
+        let config = self.config();
+        if !config.profiles.record_searches || q.trim().is_empty() {
+            return;
+        }
+        let group = Group::of(&visitor_id, config.personalization.control_share);
+        let event = crate::profiles::event::Event::search(
+            visitor_id,
+            q.trim().to_string(),
+            answer.search_id.clone(),
+            now_ms(),
+            group,
+        );
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.journal.append(vec![Entry::Event { event }]).await {
+                tracing::warn!(error = %e, "cannot record a search event");
+            }
+        });
+    }
+
     /// Merges an anonymous visitor into a user, durably.
     pub async fn identify(&self, visitor_id: &str, user_id: &str) -> Result<String> {
         let entry = Entry::Identify {

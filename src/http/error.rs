@@ -52,6 +52,27 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
         .into_response()
 }
 
+/// The answer to a batch of items: 200 with its report, or 422 when items were sent and every
+/// one was rejected (nothing was recorded: a client that only checks the status must not take
+/// that for success). The 422 carries the report beside an error naming the first problem.
+pub fn batch_answer(
+    report: impl serde::Serialize,
+    failed: u64,
+    recorded: u64,
+    first: Option<&crate::catalog::ingest::ItemError>,
+) -> Response {
+    let mut body = serde_json::to_value(report).unwrap_or_default();
+    if failed == 0 || recorded > 0 {
+        return (StatusCode::OK, Json(body)).into_response();
+    }
+    let first = first.map_or(String::new(), |e| {
+        format!("; the first, line {}: {}", e.line, e.message)
+    });
+    body["error"] =
+        json!({"code": "invalid_items", "message": format!("every item was rejected{first}")});
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
 /// Answer for unknown paths.
 pub async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint")

@@ -23,8 +23,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if body_format(req.headers())? != BodyFormat::JsonArray {
-            return Err(Error::UnsupportedMediaType("application/x-ndjson".into()).into());
+        if body_format(req.headers()).ok() != Some(BodyFormat::JsonArray) {
+            return Err(unsupported(req.headers(), "application/json").into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -92,24 +92,75 @@ pub async fn feed_body(
     Ok(())
 }
 
-/// Which framing a body uses, from its `Content-Type`.
+/// Which framing a body uses, from its `Content-Type`: JSON (`application/json` or any
+/// `…+json` type, such as `application/merge-patch+json`) or NDJSON.
 pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, Error> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Err(Error::UnsupportedMediaType("(none)".into()));
-    };
-    let text = value.to_str().unwrap_or("");
-    let media = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = media_type(headers);
     match media.as_str() {
         "application/json" => Ok(BodyFormat::JsonArray),
+        json if json.starts_with("application/") && json.ends_with("+json") => {
+            Ok(BodyFormat::JsonArray)
+        }
         "application/x-ndjson"
         | "application/ndjson"
         | "application/jsonl"
         | "application/x-jsonlines" => Ok(BodyFormat::Ndjson),
-        _ => Err(Error::UnsupportedMediaType(text.to_string())),
+        _ => Err(unsupported(
+            headers,
+            "application/json or application/x-ndjson",
+        )),
     }
+}
+
+/// The media type of the `Content-Type`, lowercased, without parameters ("" without one).
+pub fn media_type(headers: &HeaderMap) -> String {
+    let text = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    text.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The 415 of an endpoint that reads `expected`.
+fn unsupported(headers: &HeaderMap, expected: &'static str) -> Error {
+    let got = match headers.get(CONTENT_TYPE) {
+        Some(value) => value.to_str().unwrap_or("(not text)").to_string(),
+        None => "(none)".into(),
+    };
+    Error::UnsupportedMediaType { got, expected }
+}
+
+/// A `text/plain` body, as `navigator.sendBeacon` sends a string, read whole (at most
+/// `limit` bytes) and framed by its content: JSON when it is one JSON value (an object, or an
+/// array of them), NDJSON otherwise. Returns the framing and the request to feed on.
+pub async fn sniff_plain_text(
+    request: Request,
+    limit: usize,
+) -> Result<(BodyFormat, Request), Error> {
+    let (parts, body) = request.into_parts();
+    let mut bytes = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::Malformed(format!("cannot read the body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(Error::BodyTooLarge {
+                limit: limit as u64,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let one_value = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+    let format = if one_value {
+        BodyFormat::JsonArray
+    } else {
+        BodyFormat::Ndjson
+    };
+    Ok((
+        format,
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    ))
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, batch_answer};
 use super::extract::{JsonBody, QueryPairs, body_format, feed_body};
 use crate::engine::{Engine, IngestReport};
 use crate::error::Error;
@@ -19,7 +20,7 @@ pub async fn post_products(
     State(engine): State<Arc<Engine>>,
     QueryPairs(query): QueryPairs,
     request: Request,
-) -> Result<Json<IngestReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut sync_id = None;
     for (name, value) in query {
         match name.as_str() {
@@ -36,7 +37,14 @@ pub async fn post_products(
         &mut ingest,
     )
     .await?;
-    Ok(Json(ingest.finish().await?))
+    let report: IngestReport = ingest.finish().await?;
+    let (failed, first) = (report.failed, report.errors.first().cloned());
+    Ok(batch_answer(
+        &report,
+        failed,
+        report.upserted,
+        first.as_ref(),
+    ))
 }
 
 /// `GET /v1/products/{id}`.

@@ -17,7 +17,20 @@ pub async fn get_search(
     QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let req = SearchRequest::from_pairs(pairs, &engine.config().search)?;
-    Ok(Json(engine.search(req).await?))
+    search(&engine, req).await
+}
+
+/// A search, recorded as the visitor's search event.
+async fn search(
+    engine: &Arc<Engine>,
+    req: SearchRequest,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let searcher = req.visitor_id.clone().map(|id| (id, req.q.clone()));
+    let answer = engine.search(req).await?;
+    if let Some((visitor_id, q)) = searcher {
+        engine.record_search(visitor_id, &q, &answer);
+    }
+    Ok(Json(answer))
 }
 
 /// `POST /v1/search`.
@@ -26,7 +39,7 @@ pub async fn post_search(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let req = SearchRequest::from_json(body, &engine.config().search)?;
-    Ok(Json(engine.search(req).await?))
+    search(&engine, req).await
 }
 
 /// `GET /v1/browse`: a category page.

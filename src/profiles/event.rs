@@ -150,6 +150,32 @@ impl Event {
     }
 
     /// Units, one when not given.
+    /// A search a visitor made, as the server records it for them.
+    pub fn search(
+        visitor_id: String,
+        query: String,
+        search_id: String,
+        now_ms: i64,
+        group: crate::search::personalize::Group,
+    ) -> Event {
+        Event {
+            kind: EventType::Search,
+            visitor_id,
+            user_id: None,
+            product_id: None,
+            query: Some(query),
+            position: None,
+            search_id: Some(search_id),
+            order_id: None,
+            price: None,
+            quantity: None,
+            timestamp: now_ms,
+            source: None,
+            event_id: None,
+            group: Some(group),
+        }
+    }
+
     pub fn units(&self) -> u32 {
         self.quantity.unwrap_or(1).max(1)
     }

@@ -270,3 +270,95 @@ async fn product_uploads_above_the_configured_limit_are_413() {
     let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn a_415_names_what_the_endpoint_reads() {
+    // Regression: POST /v1/search with NDJSON got a 415 whose message recommended NDJSON.
+    let app = TestApp::new();
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/search",
+            Some("application/x-ndjson"),
+            "{}",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("send application/json"), "{message}");
+    let r = app
+        .send(Method::POST, "/v1/products", Some("text/csv"), "id,title")
+        .await;
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("application/x-ndjson"), "{message}");
+}
+
+#[tokio::test]
+async fn a_patch_in_the_merge_patch_media_type_is_accepted() {
+    // Regression: PATCH refused application/merge-patch+json, the type of RFC 7396.
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .send(
+            Method::PATCH,
+            "/v1/products/shoe-1",
+            Some("application/merge-patch+json"),
+            r#"{"title": "Patched"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/products/shoe-1").await.body["title"],
+        "Patched"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_in_which_every_item_failed_is_a_422_with_its_report() {
+    // Regression: a product or event batch whose every item was rejected answered 200.
+    let app = TestApp::new();
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/products",
+            Some("application/x-ndjson"),
+            "{\"id\": \"\"}\n{\"title\": \"x\"}\n",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid_items");
+    assert_eq!(
+        (r.body["upserted"].clone(), r.body["failed"].clone()),
+        (json!(0), json!(2))
+    );
+    let bad_event = r#"{"type": "view", "visitor_id": "v"}"#;
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            Some("application/x-ndjson"),
+            bad_event,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1: product_id"),
+        "{}",
+        r.body
+    );
+    // One good item is a partial success: 200, with the failures listed.
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/products",
+            Some("application/x-ndjson"),
+            "{\"id\": \"\"}\n{\"id\": \"ok\", \"title\": \"Fine\"}\n",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["upserted"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+}

@@ -250,3 +250,93 @@ async fn an_event_id_seen_before_is_ignored_and_counted_as_a_duplicate() {
     let message = r.body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("event_id"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn events_sent_by_send_beacon_as_text_plain_are_read_by_their_content() {
+    // Regression: navigator.sendBeacon(url, string) sends text/plain, which answered 415.
+    let app = TestApp::with_small_catalog().await;
+    let one = r#"{"type": "view", "visitor_id": "beacon", "product_id": "shoe-1"}"#;
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            Some("text/plain;charset=UTF-8"),
+            one,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["accepted"].clone()),
+        (StatusCode::OK, json!(1)),
+        "{}",
+        r.body
+    );
+    let pretty = "[\n  {\"type\": \"view\", \"visitor_id\": \"beacon\", \"product_id\": \"shoe-2\"},\n  {\"type\": \"click\", \"visitor_id\": \"beacon\", \"product_id\": \"shoe-2\"}\n]";
+    let r = app
+        .send(Method::POST, "/v1/events", Some("text/plain"), pretty)
+        .await;
+    assert_eq!(r.body["accepted"], 2, "{}", r.body);
+    let lines = format!("{one}\n{one}\n");
+    let r = app
+        .send(Method::POST, "/v1/events", Some("text/plain"), lines)
+        .await;
+    assert_eq!(r.body["accepted"], 2, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/visitors/beacon").await.body["counters"]["events"],
+        5
+    );
+    let r = app
+        .send(
+            Method::POST,
+            "/v1/events",
+            Some("text/plain"),
+            "{\"type\": ",
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_search_with_a_visitor_id_is_recorded_as_their_search_event() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .get("/v1/search?q=trail+shoes&visitor_id=searcher")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let search_id = r.body["search_id"].as_str().unwrap().to_string();
+    // Recorded in the background: the answer did not wait for the journal.
+    let mut profile = app.get("/v1/visitors/searcher").await;
+    for _ in 0..100 {
+        if profile.status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        profile = app.get("/v1/visitors/searcher").await;
+    }
+    assert_eq!(
+        profile.body["recent_queries"],
+        json!(["trail shoes"]),
+        "{search_id}"
+    );
+    // A category page is not a search; without a visitor nothing is recorded.
+    app.get("/v1/browse?category=Shoes&visitor_id=browser")
+        .await;
+    app.get("/v1/search?q=lamp").await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        app.get("/v1/visitors/browser").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn searches_are_not_recorded_when_the_store_sends_its_own_search_events() {
+    let app = TestApp::with_config("[profiles]\nrecord_searches = false\n")
+        .load_small_catalog()
+        .await;
+    app.get("/v1/search?q=trail&visitor_id=quiet").await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        app.get("/v1/visitors/quiet").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
