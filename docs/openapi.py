@@ -31,6 +31,10 @@ search_params = [
     {"name": "tier", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True, "description": "repeatable; price tiers (budget, mid, premium, luxury by default)"},
     {"name": "personalization", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100}, "description": "strength for this request; 0 is unpersonalized"},
     {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "1-based page, with hits_per_page (instead of offset and limit); the answer then carries page, hits_per_page and total_pages"},
+    {"name": "hits_per_page", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 10}},
+    {"name": "fields", "in": "query", "schema": {"type": "string"}, "description": "comma-separated hit fields to return (id always comes): title, brand, category, price, currency, tier, image_url, url, in_stock, rating, review_count, attributes, score, explain, _highlight"},
+    {"name": "highlight", "in": "query", "schema": {"type": "boolean"}, "description": "each hit carries _highlight: its title and a description snippet with the matched words in <em> (HTML-escaped)"},
 ]
 
 autocomplete_params = [
@@ -45,7 +49,13 @@ spec = {
     "paths": {
         "/health": {"get": {"summary": "Liveness and catalog size", "responses": {"200": ok("ok", ref("Health"))}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}}},
-        "/v1/products": {"post": {
+        "/v1/products": {"get": {
+            "summary": "Several products at once, in the order asked",
+            "parameters": [{"name": "ids", "in": "query", "required": True, "schema": {"type": "string"}, "description": "comma-separated product ids, at most 100"}],
+            "responses": {"200": ok("the products found, and the ids not found", {"type": "object", "properties": {
+                "products": {"type": "array", "items": ref("Product")}, "not_found": {"type": "array", "items": {"type": "string"}}}}),
+                **common_errors}},
+          "post": {
             "summary": "Upsert products (JSON array or NDJSON, streamed)",
             "parameters": [{"name": "sync_id", "in": "query", "schema": {"type": "string"}, "description": "stage into an open full sync instead"}],
             "requestBody": {"required": True, "content": {
@@ -83,6 +93,12 @@ spec = {
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                      "responses": {"200": ok("results", ref("SearchResponse")), "413": err("body too large"),
                                    "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
+        "/v1/multi-search": {"post": {
+            "summary": "Several searches in one request (at most 10), answered in order",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["queries"], "properties": {
+                "queries": {"type": "array", "maxItems": 10, "items": {"type": "object", "description": "a POST /v1/search body"}}}}}}},
+            "responses": {"200": ok("one answer per search", {"type": "object", "properties": {"results": {"type": "array", "items": ref("SearchResponse")}}}),
+                          "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
         "/v1/browse": {"get": {
             "summary": "A category page: popularity and recency, personalized (filters, facets, sort and paging as search; no `q`)",
             "parameters": [p for p in search_params if p["name"] != "q"],
@@ -194,7 +210,12 @@ spec = {
                 "category": {"type": "array", "items": {"type": "string"}}, "price": {"type": "number"},
                 "tier": {"type": "string", "description": "price tier within the category"},
                 "image_url": {"type": "string"}, "url": {"type": "string"}, "score": {"type": "number"},
+                "currency": {"type": "string"}, "in_stock": {"type": "boolean"}, "rating": {"type": "number"},
+                "review_count": {"type": "integer"},
+                "attributes": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                "_highlight": {"type": "object", "properties": {"title": {"type": "string"}, "description": {"type": "string"}}},
                 "explain": {"type": "object"}}}},
+            "page": {"type": "integer"}, "hits_per_page": {"type": "integer"}, "total_pages": {"type": "integer"},
             "total": {"type": "integer"}, "facets": {"type": "object"}, "query": {"type": "object"},
             "personalization": {"type": "object", "properties": {
                 "applied": {"type": "boolean"}, "group": {"type": "string", "enum": ["personalized", "control"]},

@@ -215,7 +215,7 @@ impl Engine {
             let searcher = self.index.searcher();
             let now = self.clock.now();
             match self.search_under(&config, &searcher, &req, now, Some(limit))? {
-                Inline::Answered(response) => return Ok(response),
+                Inline::Answered(response) => return self.finish(&req, response),
                 Inline::Declined { predicted } => tracing::trace!(predicted, "search on the pool"),
             }
         }
@@ -229,8 +229,37 @@ impl Engine {
     pub fn search_now(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let searcher = self.index.searcher();
         let now = self.clock.now();
-        self.search_under(&self.config(), &searcher, req, now, None)?
-            .answered()
+        let response =
+            (self.search_under(&self.config(), &searcher, req, now, None)?).answered()?;
+        self.finish(req, response)
+    }
+
+    /// What a search adds to its ranked page on request: each hit's matched words marked
+    /// (`highlight=true`), from the product's title and description.
+    fn finish(&self, req: &SearchRequest, mut response: SearchResponse) -> Result<SearchResponse> {
+        if !req.highlight {
+            return Ok(response);
+        }
+        let echo = &response.query;
+        let completions = echo.completion.iter().flat_map(|c| c.to.iter());
+        let synonyms = echo.synonyms.iter().flat_map(|s| s.to.iter());
+        let stems: std::collections::HashSet<String> = (echo.terms.iter())
+            .chain(completions)
+            .chain(synonyms)
+            .flat_map(|words| words.split_whitespace())
+            .map(str::to_string)
+            .collect();
+        let mut analyzer = crate::text::Analyzer::new(echo.lang);
+        for hit in &mut response.hits {
+            let description = self.index.get(&hit.id)?.and_then(|p| p.description);
+            hit.highlight = Some(search::highlight::highlight(
+                &hit.title,
+                description.as_deref(),
+                &stems,
+                &mut analyzer,
+            ));
+        }
+        Ok(response)
     }
 
     /// Runs a search under a configuration (the one in force, or a previewed one) on a

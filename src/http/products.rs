@@ -47,6 +47,45 @@ pub async fn post_products(
     ))
 }
 
+/// Most ids one multi-get reads.
+pub const MAX_IDS: usize = 100;
+
+/// `GET /v1/products?ids=a,b,c`: several products at once (a cart, a wish list), in the
+/// order asked; ids the catalog does not have are listed apart.
+pub async fn get_products(
+    State(engine): State<Arc<Engine>>,
+    QueryPairs(query): QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let mut ids: Vec<String> = Vec::new();
+    for (name, value) in query {
+        match name.as_str() {
+            "ids" => ids.extend(
+                (value.split(','))
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string),
+            ),
+            _ => return Err(Error::invalid(name, "unknown parameter").into()),
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::invalid("ids", "is required: comma-separated product ids").into());
+    }
+    if ids.len() > MAX_IDS {
+        return Err(Error::invalid("ids", format!("at most {MAX_IDS} ids")).into());
+    }
+    let mut products = Vec::new();
+    let mut not_found = Vec::new();
+    for id in ids {
+        match engine.product(&id) {
+            Ok(product) => products.push(product.to_json()),
+            Err(Error::UnknownProduct(_)) => not_found.push(id),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Json(json!({"products": products, "not_found": not_found})))
+}
+
 /// `GET /v1/products/{id}`.
 pub async fn get_product(
     State(engine): State<Arc<Engine>>,

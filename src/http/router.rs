@@ -19,6 +19,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/openapi.json"),
     ("post", "/v1/products"),
+    ("get", "/v1/products"),
     ("get", "/v1/products/{id}"),
     ("patch", "/v1/products/{id}"),
     ("delete", "/v1/products/{id}"),
@@ -29,6 +30,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/search"),
     ("post", "/v1/search"),
     ("get", "/v1/browse"),
+    ("post", "/v1/multi-search"),
     ("get", "/v1/autocomplete"),
     ("post", "/v1/events"),
     ("get", "/v1/visitors/{id}"),
@@ -45,7 +47,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/health", get(health::get_health))
         .route("/openapi.json", get(health::get_openapi))
-        .route("/v1/products", post(products::post_products))
+        .route(
+            "/v1/products",
+            post(products::post_products).get(products::get_products),
+        )
         .route(
             "/v1/products/{id}",
             get(products::get_product)
@@ -64,6 +69,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(search::get_search).post(search::post_search),
         )
         .route("/v1/browse", get(search::get_browse))
+        .route("/v1/multi-search", post(search::post_multi_search))
         .route("/v1/autocomplete", get(autocomplete::get_autocomplete))
         .route("/v1/events", post(events::post_events))
         .route(

@@ -236,6 +236,21 @@ pub struct StoredHit<'a> {
     /// Product page address.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub url: Option<std::borrow::Cow<'a, str>>,
+    /// ISO 4217 currency of the price.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<std::borrow::Cow<'a, str>>,
+    /// Whether it can be bought now (None in hits stored before it was kept here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+    /// Average rating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+    /// Number of reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_count: Option<u64>,
+    /// Attributes (sizes, colours…): name → values.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl<'a> StoredHit<'a> {
@@ -255,6 +270,11 @@ impl<'a> StoredHit<'a> {
             price: p.price,
             image_url: p.image_url.as_deref().map(Into::into),
             url: p.url.as_deref().map(Into::into),
+            currency: p.currency.as_deref().map(Into::into),
+            in_stock: Some(p.in_stock),
+            rating: p.rating,
+            review_count: p.review_count,
+            attributes: p.attributes.clone(),
         }
     }
 }

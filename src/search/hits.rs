@@ -34,12 +34,20 @@ struct Packed {
     price: Option<f64>,
     image_url: Option<Span>,
     url: Option<Span>,
+    currency: Option<Span>,
+    in_stock: Option<bool>,
+    rating: Option<f64>,
+    review_count: Option<u64>,
+    /// The attributes: `attributes[first..first + n]`, (name, value) pairs, a name repeated
+    /// for each of its values.
+    attributes: (u32, u32),
 }
 
 /// The hit fields of one segment's documents, deleted ones included, by document id.
 pub struct HitTable {
     text: String,
     categories: Vec<Span>,
+    attributes: Vec<(Span, Span)>,
     docs: Vec<Packed>,
     /// The words of their names as written, for search-as-you-type.
     surface: SurfaceWords,
@@ -51,6 +59,7 @@ impl HitTable {
         let mut table = HitTable {
             text: String::new(),
             categories: Vec::new(),
+            attributes: Vec::new(),
             docs: Vec::with_capacity(segment.max_doc() as usize),
             surface: SurfaceWords::default(),
         };
@@ -65,6 +74,7 @@ impl HitTable {
         }
         table.text.shrink_to_fit();
         table.categories.shrink_to_fit();
+        table.attributes.shrink_to_fit();
         table.surface = table.surface_words();
         Ok(table)
     }
@@ -95,6 +105,15 @@ impl HitTable {
             let span = self.push(level)?;
             self.categories.push(span);
         }
+        let first_attribute = offset(self.attributes.len())?;
+        for (name, values) in &hit.attributes {
+            let name = self.push(name)?;
+            for value in values {
+                let value = self.push(value)?;
+                self.attributes.push((name, value));
+            }
+        }
+        let attributes = offset(self.attributes.len())? - first_attribute;
         Ok(Packed {
             id: self.push(&hit.id)?,
             title: self.push(&hit.title)?,
@@ -103,6 +122,11 @@ impl HitTable {
             price: hit.price,
             image_url: hit.image_url.as_deref().map(|u| self.push(u)).transpose()?,
             url: hit.url.as_deref().map(|u| self.push(u)).transpose()?,
+            currency: hit.currency.as_deref().map(|c| self.push(c)).transpose()?,
+            in_stock: hit.in_stock,
+            rating: hit.rating,
+            review_count: hit.review_count,
+            attributes: (first_attribute, attributes),
         })
     }
 
@@ -132,6 +156,12 @@ impl HitTable {
         let text = |span: Span| Cow::Borrowed(self.str(span));
         let (first, levels) = packed.category;
         let category = &self.categories[first as usize..(first + levels) as usize];
+        let (first, n) = packed.attributes;
+        let mut attributes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (name, value) in &self.attributes[first as usize..(first + n) as usize] {
+            let values = attributes.entry(self.str(*name).to_string()).or_default();
+            values.push(self.str(*value).to_string());
+        }
         Some(StoredHit {
             id: text(packed.id),
             title: text(packed.title),
@@ -140,6 +170,11 @@ impl HitTable {
             price: packed.price,
             image_url: packed.image_url.map(text),
             url: packed.url.map(text),
+            currency: packed.currency.map(text),
+            in_stock: packed.in_stock,
+            rating: packed.rating,
+            review_count: packed.review_count,
+            attributes,
         })
     }
 }

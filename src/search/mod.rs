@@ -7,6 +7,7 @@ pub mod collect;
 pub mod constraints;
 pub mod cost;
 pub mod facets;
+pub mod highlight;
 pub mod hits;
 pub mod merchandise;
 pub mod personalize;
@@ -71,6 +72,25 @@ pub struct Hit {
     /// Product page address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// ISO 4217 currency of the price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Whether it can be bought now (absent for products indexed before hits carried it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+    /// Average rating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+    /// Number of reviews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_count: Option<u64>,
+    /// Attributes (sizes, colours…): name → values.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The matched words marked in the title and a snippet of the description, when asked
+    /// for (`highlight=true`).
+    #[serde(rename = "_highlight", skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<highlight::Highlight>,
     /// Relevance score after every ranking stage.
     pub score: f64,
     /// How the score was made, when asked for.
@@ -132,6 +152,9 @@ pub struct SearchResponse {
     pub hits: Vec<Hit>,
     /// Matching products in all.
     pub total: u64,
+    /// With `page`: the page, its size and how many pages the matches fill.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<Paging>,
     /// Facet counts, by requested facet name.
     pub facets: Map<String, Value>,
     /// How the query was read.
@@ -145,6 +168,41 @@ pub struct SearchResponse {
     pub search_id: String,
     /// Time spent in the engine, in milliseconds.
     pub took_ms: f64,
+}
+
+impl SearchResponse {
+    /// The answer as JSON, each hit with only `fields` (all without).
+    pub fn to_json(&self, fields: Option<&[String]>) -> Value {
+        let mut answer = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(fields), Some(hits)) = (fields, answer["hits"].as_array_mut()) {
+            for hit in hits.iter_mut().filter_map(Value::as_object_mut) {
+                hit.retain(|name, _| fields.iter().any(|f| f == name));
+            }
+        }
+        answer
+    }
+}
+
+/// Where a page sits among the matches, for a request made with `page` and `hits_per_page`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Paging {
+    /// The page (1-based).
+    pub page: usize,
+    /// Hits per page.
+    pub hits_per_page: usize,
+    /// Pages the matches fill (0 without matches).
+    pub total_pages: u64,
+}
+
+impl Paging {
+    fn of(page: usize, hits_per_page: usize, total: u64) -> Paging {
+        let per = hits_per_page.max(1) as u64;
+        Paging {
+            page,
+            hits_per_page,
+            total_pages: total.div_ceil(per),
+        }
+    }
 }
 
 /// Who is searching, for personalization, and the settings it follows.
@@ -394,6 +452,7 @@ pub fn search_with_rules(
     Ok(Inline::Answered(SearchResponse {
         hits,
         total,
+        paging: req.page.map(|page| Paging::of(page, req.limit, total)),
         facets,
         query: QueryEcho {
             q: typed_req.q.clone(),
@@ -780,6 +839,12 @@ fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain>) -> Hit {
         tier: None,
         image_url: stored.image_url.map(Cow::into_owned),
         url: stored.url.map(Cow::into_owned),
+        currency: stored.currency.map(Cow::into_owned),
+        in_stock: stored.in_stock,
+        rating: stored.rating,
+        review_count: stored.review_count,
+        attributes: stored.attributes,
+        highlight: None,
         score,
         explain,
     }

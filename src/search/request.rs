@@ -110,7 +110,55 @@ pub struct SearchRequest {
     pub personalization: Option<u8>,
     /// A category page: no words, a category, and newer products first too.
     pub browse: bool,
+    /// The hit fields to return (None: all); `id` always comes.
+    pub fields: Option<Vec<String>>,
+    /// Whether hits carry their matched words marked (`_highlight`).
+    pub highlight: bool,
+    /// The page asked for with `page` (1-based; `offset` is derived from it).
+    pub page: Option<usize>,
 }
+
+/// Every parameter a search takes, besides `attr.<name>`.
+const PARAMETERS: &[&str] = &[
+    "q",
+    "visitor_id",
+    "category",
+    "tier",
+    "brand",
+    "price_min",
+    "price_max",
+    "in_stock",
+    "sort",
+    "offset",
+    "limit",
+    "page",
+    "hits_per_page",
+    "facets",
+    "explain",
+    "highlight",
+    "fields",
+    "personalization",
+];
+
+/// The fields a hit can return, for `fields=`.
+pub const HIT_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "tier",
+    "image_url",
+    "url",
+    "in_stock",
+    "rating",
+    "review_count",
+    "attributes",
+    "score",
+    "explain",
+    "_highlight",
+];
 
 /// Largest `offset + limit` accepted: deep pagination is what sorts and filters are for.
 pub const MAX_WINDOW: usize = 10_000;
@@ -149,9 +197,25 @@ impl SearchRequest {
             explain: false,
             personalization: None,
             browse: false,
+            fields: None,
+            highlight: false,
+            page: None,
         };
+        let given = |wanted: &str| pairs.iter().any(|(name, _)| name == wanted);
+        for (a, b) in [("page", "offset"), ("hits_per_page", "limit")] {
+            if given(a) && given(b) {
+                return Err(Error::invalid(
+                    a,
+                    "use page and hits_per_page, or offset and limit, not both",
+                ));
+            }
+        }
         for (name, value) in pairs {
             req.set(&name, value, config)?;
+        }
+        if let Some(page) = req.page {
+            // Saturating: a huge page must not wrap around into a small offset.
+            req.offset = (page - 1).saturating_mul(req.limit);
         }
         if let (Some(lo), Some(hi)) = (req.filters.price_min, req.filters.price_max)
             && lo > hi
@@ -222,11 +286,15 @@ impl SearchRequest {
             "in_stock" => self.filters.in_stock = Some(boolean(name, &value)?),
             "sort" => self.sort = Sort::parse(&value)?,
             "offset" => self.offset = count(name, &value)?,
-            "limit" => {
+            "page" => match count(name, &value)? {
+                0 => return Err(Error::invalid(name, "must be a whole number >= 1")),
+                page => self.page = Some(page),
+            },
+            "limit" | "hits_per_page" => {
                 let limit = count(name, &value)?;
                 if limit > config.max_limit {
                     return Err(Error::invalid(
-                        "limit",
+                        name,
                         format!("must be between 0 and {}", config.max_limit),
                     ));
                 }
@@ -241,6 +309,24 @@ impl SearchRequest {
                 }
             }
             "explain" => self.explain = boolean(name, &value)?,
+            "highlight" => self.highlight = boolean(name, &value)?,
+            "fields" => {
+                let fields = self.fields.get_or_insert_with(|| vec!["id".into()]);
+                for field in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                    if !HIT_FIELDS.contains(&field) {
+                        return Err(Error::invalid(
+                            "fields",
+                            format!(
+                                "unknown hit field {field:?}; one of {}",
+                                HIT_FIELDS.join(", ")
+                            ),
+                        ));
+                    }
+                    if !fields.iter().any(|f| f == field) {
+                        fields.push(field.to_string());
+                    }
+                }
+            }
             "personalization" => {
                 let strength = count(name, &value)?;
                 if strength > 100 {
@@ -286,10 +372,14 @@ fn parse_facet(name: &str) -> Result<FacetRequest> {
 }
 
 fn push_json_pairs(pairs: &mut Vec<(String, String)>, name: String, value: Value) -> Result<()> {
+    if !PARAMETERS.contains(&name.as_str()) && !name.starts_with("attr.") {
+        return Err(Error::invalid(name, "unknown parameter"));
+    }
     match value {
         Value::Null => {}
         Value::Array(items)
             if name == "facets"
+                || name == "fields"
                 || name == "brand"
                 || name == "tier"
                 || name.starts_with("attr.") =>

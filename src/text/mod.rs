@@ -75,6 +75,17 @@ impl Analyzer {
         out
     }
 
+    /// Each word of `text`: where it lies (byte offsets) and its folded form.
+    pub fn word_offsets(&mut self, text: &str) -> Vec<(usize, usize, String)> {
+        let mut stream = self.plain.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let token = stream.token();
+            out.push((token.offset_from, token.offset_to, token.text.clone()));
+        }
+        out
+    }
+
     /// The analysed terms of `text`, in order, duplicates kept.
     pub fn terms(&mut self, text: &str) -> Vec<String> {
         let mut words = self.folded(text);

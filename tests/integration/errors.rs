@@ -67,7 +67,7 @@ async fn malformed_requests_of_every_kind_get_the_right_4xx_and_a_json_error() {
             "method_not_allowed",
         ),
         case(
-            Method::GET,
+            Method::PUT,
             "/v1/products",
             None,
             "",

@@ -458,3 +458,144 @@ async fn a_search_answers_alike_on_the_thread_that_received_it_and_on_a_search_t
         assert_eq!(without_run(a.body), without_run(b.body), "{uri}");
     }
 }
+
+#[tokio::test]
+async fn a_hit_carries_what_a_product_card_shows() {
+    // Regression: hits lacked in_stock, rating, review_count, currency and the attributes.
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=trail+running+shoe&limit=1").await;
+    let hit = &r.body["hits"][0];
+    assert_eq!(hit["id"], "shoe-1", "{}", r.body);
+    assert_eq!(hit["in_stock"], true);
+    assert_eq!(hit["rating"], 4.6);
+    assert_eq!(hit["attributes"]["color"], json!(["Red"]));
+    assert_eq!(hit["attributes"]["size"], json!(["42", "43"]));
+    let r = app.get("/v1/search?q=budget+running+shoe").await;
+    let budget = (r.body["hits"].as_array().unwrap().iter())
+        .find(|h| h["id"] == "shoe-3")
+        .expect("the budget shoe");
+    assert_eq!(budget["in_stock"], false);
+}
+
+#[tokio::test]
+async fn fields_choose_what_each_hit_returns_and_the_id_always_comes() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=shoe&fields=title,price").await;
+    assert_eq!(r.status, StatusCode::OK);
+    for hit in r.body["hits"].as_array().unwrap() {
+        let mut keys: Vec<&str> = hit
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert!(
+            keys == ["id", "price", "title"] || keys == ["id", "title"],
+            "{keys:?}"
+        );
+    }
+    let r = app.get("/v1/search?q=shoe&fields=title,colour").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("fields: unknown hit field \"colour\"")
+    );
+}
+
+#[tokio::test]
+async fn highlight_marks_the_matched_words_in_the_title_and_a_description_snippet() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .get("/v1/search?q=trail+run&highlight=true&limit=1")
+        .await;
+    let h = &r.body["hits"][0]["_highlight"];
+    assert_eq!(
+        h["title"], "<em>Trail</em> <em>Running</em> Shoe",
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        h["description"],
+        "A lightweight <em>trail</em> <em>running</em> shoe with a grippy sole."
+    );
+    let r = app.get("/v1/search?q=trail&limit=1").await;
+    assert!(r.body["hits"][0].get("_highlight").is_none());
+}
+
+#[tokio::test]
+async fn several_products_are_read_in_one_request_in_the_order_asked() {
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/products?ids=shoe-2,nope,shoe-1").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ids: Vec<&str> = (r.body["products"].as_array().unwrap().iter())
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["shoe-2", "shoe-1"]);
+    assert_eq!(r.body["not_found"], json!(["nope"]));
+    assert_eq!(
+        app.get("/v1/products").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn page_and_hits_per_page_page_through_the_matches() {
+    let app = TestApp::with_small_catalog().await;
+    let all = app.search_ids("q=shoe&limit=100").await;
+    assert!(all.len() >= 3);
+    let r = app.get("/v1/search?q=shoe&page=2&hits_per_page=2").await;
+    assert_eq!(ids(&r.body), all[2..all.len().min(4)]);
+    assert_eq!(r.body["page"], 2);
+    assert_eq!(r.body["hits_per_page"], 2);
+    assert_eq!(r.body["total_pages"], (all.len() as u64).div_ceil(2));
+    let r = app.get("/v1/search?q=shoe&page=2&offset=3").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.get("/v1/search?q=shoe&page=0").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .get(&format!("/v1/search?q=shoe&page={}", usize::MAX))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_multi_search_answers_several_searches_in_order() {
+    let app = TestApp::with_small_catalog().await;
+    let body = json!({"queries": [{"q": "lamp"}, {"q": "shoe", "limit": 2, "fields": ["title"]}]});
+    let r = app.json(Method::POST, "/v1/multi-search", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(ids(&results[0]), app.search_ids("q=lamp").await);
+    assert_eq!(results[1]["hits"].as_array().unwrap().len(), 2);
+    assert!(results[1]["hits"][0].get("price").is_none());
+    let bad = json!({"queries": [{"q": "lamp"}, {"q": "shoe", "limit": 1000}]});
+    let r = app.json(Method::POST, "/v1/multi-search", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("queries[1].limit"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_key_in_a_search_body_is_an_unknown_parameter() {
+    // Regression: {"foo": {...}} was reported as "foo: must be a string, number or boolean".
+    let app = TestApp::with_small_catalog().await;
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/search",
+            &json!({"q": "x", "foo": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["message"], "foo: unknown parameter");
+}
