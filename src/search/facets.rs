@@ -438,6 +438,15 @@ pub struct PriceBucket {
     pub count: u64,
 }
 
+/// The price facet: the matches' prices in ranges, and the lowest and highest (for a slider).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceFacet {
+    /// The ranges that hold some match, cheapest first.
+    pub buckets: Vec<PriceBucket>,
+    /// The lowest and highest price among the matches (None without priced matches).
+    pub range: Option<(f64, f64)>,
+}
+
 /// Buckets the matching documents' prices into ranges.
 pub struct PriceRanges {
     bounds: Vec<f64>,
@@ -455,10 +464,11 @@ pub struct PriceSegment {
     column: Column<f64>,
     bounds: Vec<f64>,
     counts: Vec<u64>,
+    range: Option<(f64, f64)>,
 }
 
 impl Collector for PriceRanges {
-    type Fruit = Vec<PriceBucket>;
+    type Fruit = PriceFacet;
     type Child = PriceSegment;
 
     fn for_segment(
@@ -470,6 +480,7 @@ impl Collector for PriceRanges {
             column: segment.fast_fields().f64("price")?,
             bounds: self.bounds.clone(),
             counts: vec![0; self.bounds.len() + 1],
+            range: None,
         })
     }
 
@@ -477,30 +488,48 @@ impl Collector for PriceRanges {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<PriceBucket>>) -> tantivy::Result<Vec<PriceBucket>> {
+    fn merge_fruits(&self, fruits: Vec<PriceFacet>) -> tantivy::Result<PriceFacet> {
         let mut total = buckets(&self.bounds, &vec![0; self.bounds.len() + 1]);
+        let mut range = None;
         for fruit in fruits {
-            for (t, f) in total.iter_mut().zip(fruit) {
+            for (t, f) in total.iter_mut().zip(fruit.buckets) {
                 t.count += f.count;
             }
+            range = widen(range, fruit.range);
         }
         total.retain(|b| b.count > 0);
-        Ok(total)
+        Ok(PriceFacet {
+            buckets: total,
+            range,
+        })
     }
 }
 
 impl SegmentCollector for PriceSegment {
-    type Fruit = Vec<PriceBucket>;
+    type Fruit = PriceFacet;
 
     fn collect(&mut self, doc: DocId, _: Score) {
         if let Some(price) = self.column.first(doc) {
             let slot = self.bounds.partition_point(|b| *b <= price);
             self.counts[slot] += 1;
+            self.range = widen(self.range, Some((price, price)));
         }
     }
 
-    fn harvest(self) -> Vec<PriceBucket> {
-        buckets(&self.bounds, &self.counts)
+    fn harvest(self) -> PriceFacet {
+        PriceFacet {
+            buckets: buckets(&self.bounds, &self.counts),
+            range: self.range,
+        }
+    }
+}
+
+/// The smallest range holding both.
+fn widen(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    match (a, b) {
+        (Some((lo, hi)), Some((l, h))) => Some((lo.min(l), hi.max(h))),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 

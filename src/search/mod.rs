@@ -13,6 +13,7 @@ pub mod merchandise;
 pub mod personalize;
 pub mod query;
 pub mod rank;
+mod refine;
 pub mod request;
 pub mod rerank;
 pub mod snapshot;
@@ -365,6 +366,7 @@ pub fn search_with_rules(
     // Zero results: relax step by step, never touching the filters the request set itself.
     let mut relaxed = Vec::new();
     let mut req = req;
+    let mut budget = typo::NORMAL;
     let mut found = answered!(attempt(req, typo::NORMAL)?);
     if found.ranked.total == 0 && price_words.is_some() && price_filters {
         req = original_with_text(&mut dropped_price, typed_req, req);
@@ -372,6 +374,7 @@ pub fn search_with_rules(
         relaxed.push("price");
     }
     if found.ranked.total == 0 && found.plan.has_text() {
+        budget = typo::WIDE;
         found = answered!(attempt(req, typo::WIDE)?);
         if !found.plan.corrections.is_empty() {
             relaxed.push("typos");
@@ -381,14 +384,22 @@ pub fn search_with_rules(
         plan,
         ranker,
         ranked,
-        counts,
+        mut counts,
     } = found;
+    let snapshot = Snapshot {
+        index,
+        searcher,
+        tiers: &tiers,
+        applied: &applied,
+    };
+    refine::refine(&snapshot, config, req, budget, &reading, &mut counts)?;
     let FacetFruits {
         category,
         brand,
         attrs,
         price,
         tier,
+        attr_overrides,
     } = counts;
     let pins =
         merchandise::find_pins(searcher, fields, outcome, &req.filters, plan.query.as_ref())?;
@@ -406,14 +417,19 @@ pub fn search_with_rules(
                 "brand".to_string(),
                 children(brand.as_ref(), &[], config.facet_limit),
             ),
-            FacetRequest::Price => (
-                "price".to_string(),
-                json!(price.clone().unwrap_or_default()),
-            ),
-            FacetRequest::Attribute(name) => (
-                format!("attr.{name}"),
-                attribute_values(attrs.as_ref(), name, config.facet_limit),
-            ),
+            FacetRequest::Price => {
+                let price = price.clone().unwrap_or_default();
+                if let Some((min, max)) = price.range {
+                    facets.insert("price_stats".into(), json!({"min": min, "max": max}));
+                }
+                ("price".to_string(), json!(price.buckets))
+            }
+            FacetRequest::Attribute(name) => {
+                let own = attr_overrides.iter().find(|(n, _)| n == name);
+                let counts = own.map(|(_, c)| c).or(attrs.as_ref());
+                let values = attribute_values(counts, name, config.facet_limit);
+                (format!("attr.{name}"), values)
+            }
             FacetRequest::Tier => (
                 "tier".to_string(),
                 tier_counts(tier.as_deref(), personal.tiers),
@@ -633,15 +649,17 @@ fn run_once(
         )
     } else {
         let paths = index.facet_paths();
-        collect_with_facets(
+        let (ranked, counts) = collect_with_facets(
             searcher,
             plan.query.as_ref(),
-            top,
+            Some(top),
             req,
             config,
             paths,
             tiers.clone(),
-        )?
+        )?;
+        let ranked = ranked.ok_or_else(|| crate::Error::Internal("no ranked hits".into()))?;
+        (ranked, counts)
     };
     Ok(Inline::Answered(Attempt {
         plan,
@@ -785,22 +803,24 @@ struct FacetFruits {
     category: Option<PathCounts>,
     brand: Option<PathCounts>,
     attrs: Option<PathCounts>,
-    price: Option<Vec<facets::PriceBucket>>,
+    price: Option<facets::PriceFacet>,
     tier: Option<Vec<u64>>,
+    /// Counts of attributes whose own filter is set, counted without it.
+    attr_overrides: Vec<(String, PathCounts)>,
 }
 
 /// Runs the top-k collector and the requested facet collectors in one pass.
 fn collect_with_facets(
     searcher: &tantivy::Searcher,
     query: &dyn tantivy::query::Query,
-    top: TopRankedCollector,
+    top: Option<TopRankedCollector>,
     req: &SearchRequest,
     config: &SearchConfig,
     paths: Arc<FacetPaths>,
     tiers: Arc<tiers::SnapshotTiers>,
-) -> Result<(TopRanked, FacetFruits)> {
+) -> Result<(Option<TopRanked>, FacetFruits)> {
     let mut collectors = MultiCollector::new();
-    let top = collectors.add_collector(top);
+    let top = top.map(|top| collectors.add_collector(top));
     let wants = |f: &FacetRequest| req.facets.contains(f);
     let wants_attrs = req
         .facets
@@ -817,13 +837,14 @@ fn collect_with_facets(
     let tier =
         wants(&FacetRequest::Tier).then(|| collectors.add_collector(tiers::TierCounts::new(tiers)));
     let mut fruits = searcher.search(query, &collectors)?;
-    let ranked = top.extract(&mut fruits);
+    let ranked = top.map(|h| h.extract(&mut fruits));
     let counts = FacetFruits {
         category: category.map(|h| h.extract(&mut fruits)),
         brand: brand.map(|h| h.extract(&mut fruits)),
         attrs: attrs.map(|h| h.extract(&mut fruits)),
         price: price.map(|h| h.extract(&mut fruits)),
         tier: tier.map(|h| h.extract(&mut fruits)),
+        attr_overrides: Vec::new(),
     };
     Ok((ranked, counts))
 }

@@ -599,3 +599,57 @@ async fn an_unknown_key_in_a_search_body_is_an_unknown_parameter() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"]["message"], "foo: unknown parameter");
 }
+
+#[tokio::test]
+async fn a_facet_counts_as_if_its_own_filter_were_not_set_so_filters_can_be_multi_selected() {
+    // Regression: with brand=Acme&facets=brand the brand facet listed only Acme.
+    let app = TestApp::with_small_catalog().await;
+    let all = app.get("/v1/search?q=shoe&facets=brand,attr.color").await;
+    let one = app
+        .get("/v1/search?q=shoe&brand=Acme&facets=brand,attr.color")
+        .await;
+    assert!(one.body["total"].as_u64() < all.body["total"].as_u64());
+    for hit in one.body["hits"].as_array().unwrap() {
+        assert_eq!(hit["brand"], "Acme");
+    }
+    // The brand facet ignores the brand filter: the same counts as without it.
+    assert_eq!(one.body["facets"]["brand"], all.body["facets"]["brand"]);
+    assert!(all.body["facets"]["brand"].as_array().unwrap().len() >= 2);
+    // Other facets follow every filter.
+    let acme_colors: u64 = (one.body["facets"]["attr.color"].as_array().unwrap().iter())
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum();
+    let all_colors: u64 = (all.body["facets"]["attr.color"].as_array().unwrap().iter())
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum();
+    assert!(acme_colors < all_colors, "{acme_colors} vs {all_colors}");
+    // An attribute facet ignores its own attribute's filter too.
+    let red = app
+        .get("/v1/search?q=shoe&attr.color=red&facets=attr.color")
+        .await;
+    assert_eq!(
+        red.body["facets"]["attr.color"],
+        all.body["facets"]["attr.color"]
+    );
+}
+
+#[tokio::test]
+async fn the_price_facet_gives_the_lowest_and_highest_price_for_a_slider() {
+    let app = TestApp::with_small_catalog().await;
+    let all = app.get("/v1/search?q=shoe&limit=100").await;
+    let prices: Vec<f64> = (all.body["hits"].as_array().unwrap().iter())
+        .filter_map(|h| h["price"].as_f64())
+        .collect();
+    let lowest = prices.iter().cloned().fold(f64::MAX, f64::min);
+    let highest = prices.iter().cloned().fold(f64::MIN, f64::max);
+    let r = app.get("/v1/search?q=shoe&facets=price&price_max=70").await;
+    assert_eq!(
+        r.body["facets"]["price_stats"],
+        json!({"min": lowest, "max": highest}),
+        "{}",
+        r.body
+    );
+    for hit in r.body["hits"].as_array().unwrap() {
+        assert!(hit["price"].as_f64().unwrap() <= 70.0);
+    }
+}
