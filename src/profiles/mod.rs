@@ -234,8 +234,25 @@ impl ProfileStore {
     /// Merges an anonymous profile into a user's; returns the user's canonical id.
     fn identify(&self, visitor: &str, user: &str, seq: u64) -> String {
         let target = self.resolve(user);
-        if visitor == user || self.aliases.contains_key(visitor) || target == visitor {
+        if visitor == user || target == visitor {
             return self.resolve(visitor);
+        }
+        if let Some(owner) = self.aliases.get(visitor).map(|a| a.to.clone()) {
+            if self.resolve(&owner) == target {
+                return target;
+            }
+            // A shared device changing hands: the device's id is merged into another user
+            // already. From now on it belongs to this user, who gets a profile if they had
+            // none; the previous user keeps the history made under it.
+            self.slot(&target).identified = true;
+            self.aliases.insert(
+                visitor.to_string(),
+                Alias {
+                    to: target.clone(),
+                    seq,
+                },
+            );
+            return target;
         }
         let anonymous = self.profiles.remove(visitor).map(|(_, p)| *p);
         let mut profile = self.slot(&target);

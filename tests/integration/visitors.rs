@@ -340,3 +340,100 @@ async fn searches_are_not_recorded_when_the_store_sends_its_own_search_events() 
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_shared_device_identified_as_another_user_changes_hands() {
+    // Regression: identifying a cookie already merged into user-7 as user-8 answered 200
+    // with user-7's profile and left user-8 without one.
+    let app = TestApp::with_small_catalog().await;
+    let view = |v: &str, p: &str| json!({"type": "view", "visitor_id": v, "product_id": p});
+    app.ndjson("/v1/events", &events(&[view("shared", "shoe-1")]))
+        .await;
+    let identify = |user: &str| json!({"user_id": user});
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/visitors/shared/identify",
+            &identify("user-7"),
+        )
+        .await;
+    assert_eq!(r.body["profile_id"], "user-7");
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/visitors/shared/identify",
+            &identify("user-8"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["profile_id"].clone()),
+        (StatusCode::OK, json!("user-8"))
+    );
+    assert_eq!(app.get("/v1/visitors/user-8").await.status, StatusCode::OK);
+    // The device's next events are the new user's; the previous user keeps their history.
+    app.ndjson("/v1/events", &events(&[view("shared", "lamp-1")]))
+        .await;
+    let eight = app.get("/v1/visitors/user-8").await.body;
+    assert_eq!(eight["counters"]["events"], 1, "{eight}");
+    let seven = app.get("/v1/visitors/user-7").await.body;
+    assert_eq!(seven["counters"]["events"], 1, "{seven}");
+    assert_eq!(
+        app.get("/v1/visitors/shared").await.body["profile_id"],
+        "user-8"
+    );
+}
+
+#[tokio::test]
+async fn identify_errors_are_ours_and_name_the_field() {
+    let app = TestApp::new();
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/visitors/v/identify",
+            &json!({"user": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("user_id: is required")
+    );
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/visitors/v/identify",
+            &json!({"user_id": "x", "extra": 1}),
+        )
+        .await;
+    assert_eq!(r.body["error"]["message"], "extra: unknown field");
+}
+
+#[tokio::test]
+async fn opting_out_keeps_what_the_shopper_stated() {
+    // Regression: PUT {"personalize": false} wiped the stated brands and colours.
+    let app = TestApp::with_small_catalog().await;
+    let uri = "/v1/visitors/quiz/preferences";
+    let stated = json!({"brands": ["Acme"], "colors": ["red"], "price_max": 100});
+    assert_eq!(
+        app.json(Method::PUT, uri, &stated).await.status,
+        StatusCode::OK
+    );
+    let r = app
+        .json(Method::PUT, uri, &json!({"personalize": false}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let preferences = &r.body["preferences"];
+    assert_eq!(preferences["brands"], json!(["Acme"]));
+    assert_eq!(preferences["colors"], json!(["red"]));
+    assert_eq!(preferences["personalize"], false);
+    // A field sent as null is cleared; an unknown one is a 422.
+    let r = app.json(Method::PUT, uri, &json!({"brands": null})).await;
+    assert_eq!(r.body["preferences"]["brands"], json!([]));
+    assert_eq!(r.body["preferences"]["colors"], json!(["red"]));
+    let r = app
+        .json(Method::PUT, uri, &json!({"colours": ["red"]}))
+        .await;
+    assert_eq!(r.body["error"]["message"], "colours: unknown field");
+}
