@@ -216,6 +216,7 @@ spec = {
                 "_highlight": {"type": "object", "properties": {"title": {"type": "string"}, "description": {"type": "string"}}},
                 "explain": {"type": "object"}}}},
             "page": {"type": "integer"}, "hits_per_page": {"type": "integer"}, "total_pages": {"type": "integer"},
+            "warnings": {"type": "array", "items": {"type": "string"}, "description": "without hits: the filters no product can satisfy, and why"},
             "total": {"type": "integer"}, "facets": {"type": "object"}, "query": {"type": "object"},
             "personalization": {"type": "object", "properties": {
                 "applied": {"type": "boolean"}, "group": {"type": "string", "enum": ["personalized", "control"]},

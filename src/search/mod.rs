@@ -23,6 +23,7 @@ pub mod terms;
 pub mod tiers;
 pub mod typo;
 pub mod understand;
+pub mod warnings;
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -162,6 +163,9 @@ pub struct SearchResponse {
     pub query: QueryEcho,
     /// Whether and how the order was personalized.
     pub personalization: PersonalizationEcho,
+    /// Why a filtered search found nothing, when a filter names something no product has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Where a merchandising rule sends the shopper instead (the hits are still there).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<String>,
@@ -465,9 +469,15 @@ pub fn search_with_rules(
         hits.push(shown);
     }
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
+    let warnings = if total == 0 {
+        warnings::of(searcher, &index.facet_paths(), &req.filters)?
+    } else {
+        Vec::new()
+    };
     Ok(Inline::Answered(SearchResponse {
         hits,
         total,
+        warnings,
         paging: req.page.map(|page| Paging::of(page, req.limit, total)),
         facets,
         query: QueryEcho {

@@ -653,3 +653,32 @@ async fn the_price_facet_gives_the_lowest_and_highest_price_for_a_slider() {
         assert!(hit["price"].as_f64().unwrap() <= 70.0);
     }
 }
+
+#[tokio::test]
+async fn a_filter_naming_what_no_product_has_says_why_nothing_was_found() {
+    // Regression: attr.colour=red or category=Running silently answered 0 hits.
+    let app = TestApp::with_small_catalog().await;
+    let r = app.get("/v1/search?q=shoe&attr.colour=red").await;
+    assert_eq!(r.body["total"], 0);
+    let warning = r.body["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("attr.colour: no product has this attribute"),
+        "{warning}"
+    );
+    assert!(warning.contains("color"), "{warning}");
+    let r = app.get("/v1/search?q=shoe&category=Running").await;
+    assert_eq!(r.body["total"], 0);
+    let warning = r.body["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("\"Shoes > Running\""), "{warning}");
+    let r = app.get("/v1/search?q=shoe&brand=Nobrand").await;
+    assert!(
+        r.body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("brand:")
+    );
+    // A search that finds something carries no warnings.
+    let r = app.get("/v1/search?q=shoe&attr.color=red").await;
+    assert!(r.body["total"].as_u64().unwrap() > 0);
+    assert!(r.body.get("warnings").is_none());
+}
