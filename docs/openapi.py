@@ -202,7 +202,9 @@ spec = {
         "AutocompleteResponse": {"type": "object", "properties": {
             "suggestions": {"type": "array", "items": {"type": "object", "properties": {
                 "text": {"type": "string"}, "type": {"type": "string", "enum": ["query", "brand", "category", "product"]},
-                "count": {"type": "integer", "description": "visitors (query), products (brand, category) or popularity (product)"}}}},
+                "count": {"type": "integer", "description": "visitors (query), products (brand, category) or popularity (product)"},
+                "id": {"type": "string", "description": "the product's id (products)"}, "url": {"type": "string", "description": "the product's page (products)"},
+                "path": {"type": "array", "items": {"type": "string"}, "description": "the category path from the root (categories)"}}}},
             "took_ms": {"type": "number"}}},
         "SearchResponse": {"type": "object", "properties": {
             "hits": {"type": "array", "items": {"type": "object", "properties": {

@@ -115,6 +115,7 @@ impl Ingest {
                     for id in &self.written {
                         self.engine.facts.invalidate(id);
                     }
+                    self.engine.suggest_new_catalog();
                 }
             }
         }

@@ -178,12 +178,13 @@ impl Engine {
     }
 
     /// Replaces the catalog with what a sync staged, atomically.
-    pub async fn commit_sync(&self, sync_id: &str) -> Result<ReplaceReport> {
+    pub async fn commit_sync(self: &Arc<Self>, sync_id: &str) -> Result<ReplaceReport> {
         let path: PathBuf = self.syncs.take(sync_id)?;
         match self.index.replace_all(path.clone()).await {
             Ok(report) => {
                 self.syncs.finish(&path);
                 self.facts.clear();
+                self.suggest_new_catalog();
                 Ok(report)
             }
             Err(e) => {
@@ -345,6 +346,20 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(sources);
         Ok(Some(stats))
+    }
+
+    /// Suggests a catalog's first products right after the commit that brought them, in the
+    /// background, instead of at the next periodic rebuild up to a minute later.
+    pub(crate) fn suggest_new_catalog(self: &Arc<Self>) {
+        if !self.suggester.current().is_empty() {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.refresh_suggestions().await {
+                tracing::warn!(error = %e, "cannot suggest the new catalog");
+            }
+        });
     }
 
     /// Rebuilds the suggestions from the catalog and the profiles on the blocking pool and

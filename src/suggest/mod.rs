@@ -1,8 +1,9 @@
 //! Autocomplete: suggestions for what a shopper has typed so far.
 //!
-//! Suggestions are past queries that find products (ranked first, counted in distinct
-//! visitors), brands and category levels (counted in products) and, while no past query
-//! qualifies, product titles (counted by popularity). [`sources`] gathers them;
+//! Suggestions are past queries that find products (first, counted in distinct visitors),
+//! brands and category levels (counted in products) and product titles (counted by
+//! popularity), each kind within its share of an answer ([`suggestions::quotas`]). [`sources`]
+//! gathers them;
 //! [`Suggestions`] stores them in an FST under their normalised text ([`keys`]) and every word
 //! start inside it, and answers a prefix, exactly or within one edit ([`typo`]), reading the
 //! keys best suggestion first and only as far as the page it answers: over the 46k-product
@@ -36,7 +37,7 @@ pub use request::{AutocompleteRequest, AutocompleteResponse};
 pub use suggestions::Suggestions;
 
 /// What a suggestion is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A past query that finds products.
@@ -46,6 +47,7 @@ pub enum Kind {
     /// A category (any level of a path).
     Category,
     /// A product title.
+    #[default]
     Product,
 }
 
@@ -71,10 +73,20 @@ pub struct Suggestion {
     /// Visitors who searched it (queries), products (brands, categories) or popularity
     /// (product titles).
     pub count: u64,
+    /// The product's id, for a product: a click can open its page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The product's page, for a product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The category's path from the root, for a category: a click can open its page
+    /// (`/v1/browse?category=` the levels joined by ` > `).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<Vec<String>>,
 }
 
 /// A suggestion before it is stored, with what personal boosts match it on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Candidate {
     /// The text to show.
     pub text: String,
@@ -86,6 +98,10 @@ pub struct Candidate {
     pub brand: Option<String>,
     /// Its category path, likewise.
     pub category: Vec<String>,
+    /// The product's id, for a product.
+    pub id: Option<String>,
+    /// The product's page, for a product.
+    pub url: Option<String>,
 }
 
 /// A visitor's positive brand and category affinities, lowercased, as weights in (0, 1].

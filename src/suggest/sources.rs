@@ -1,7 +1,6 @@
 //! What suggestions are made of, gathered at each rebuild: brands and every category level
 //! with their product counts, past queries with the number of visitors who searched them
-//! (kept only when they find products as typed), and, while no past query qualifies, product
-//! titles.
+//! (kept only when they find products as typed), and product titles.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -52,11 +51,8 @@ impl Sources<'_> {
     pub fn gather(&self, verdicts: &mut Verdicts) -> Result<Vec<Candidate>> {
         let searcher = self.index.searcher();
         let mut out = facets(self.index, &searcher)?;
-        let queries = self.past_queries(verdicts)?;
-        if queries.is_empty() {
-            out.extend(titles(self.index, &searcher)?);
-        }
-        out.extend(queries);
+        out.extend(titles(self.index, &searcher)?);
+        out.extend(self.past_queries(verdicts)?);
         Ok(out)
     }
 
@@ -87,6 +83,7 @@ impl Sources<'_> {
                     count: visitors,
                     brand: tags.brand.clone(),
                     category: tags.category.clone(),
+                    ..Candidate::default()
                 });
             }
             known.insert(key, tags);
@@ -113,7 +110,7 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
             kind: Kind::Brand,
             count,
             brand: Some(brand.clone()),
-            category: Vec::new(),
+            ..Candidate::default()
         })
     });
     let categories = categories.into_iter().filter_map(|(path, count)| {
@@ -121,8 +118,8 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
             text: path.last()?.clone(),
             kind: Kind::Category,
             count,
-            brand: None,
             category: path.to_vec(),
+            ..Candidate::default()
         })
     });
     Ok(brands.chain(categories).collect())
@@ -144,6 +141,8 @@ fn titles(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
                 count: popularity.map_or(1, |p| (p.round() as u64).max(1)),
                 brand: hit.brand.map(|b| b.into_owned()),
                 category: hit.category,
+                id: Some(hit.id.into_owned()),
+                url: hit.url.map(|u| u.into_owned()),
             });
         }
     }

@@ -2,10 +2,10 @@
 //! start inside it, looked up by exact prefix and then by prefix within one edit, reading the
 //! keys best entry first and only as far as the page asked for ([`Suggestions::lookup`]).
 //!
-//! Ranking: exact-prefix matches before typo matches; then queries, then brands and
-//! categories, then product titles; then the count (boosted for a visitor's brands and
-//! categories); then the text. Entries are stored in that static order, so an entry's number
-//! is its tie-break.
+//! Ranking: queries, then brands and categories, then product titles, each kind looked up on
+//! its own and given its share of the answer; within a kind, exact-prefix matches before typo
+//! matches, then the count (boosted for a visitor's brands and categories), then the text.
+//! Entries are stored by kind, count and text, so an entry's number is its tie-break.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -35,6 +35,15 @@ struct Entry {
     brand: Option<u32>,
     /// Lowercased category path `a > b`, an index into `labels`.
     category: Option<u32>,
+    /// What a click opens: a product's id and page, a category's path as written.
+    target: Option<Box<Target>>,
+}
+
+/// What a click on a suggestion opens.
+#[derive(Debug, Clone)]
+enum Target {
+    Product { id: String, url: Option<String> },
+    Category(Vec<String>),
 }
 
 /// An immutable, searchable set of suggestions.
@@ -45,6 +54,20 @@ pub struct Suggestions {
     postings: Vec<u32>,
     entries: Vec<Entry>,
     labels: Vec<Box<str>>,
+    /// The number of the first entry of each kind tier (entries are stored by tier).
+    tier_starts: [u32; TIERS],
+}
+
+/// Kind tiers: queries, brands and categories, products ([`Kind::tier`]).
+const TIERS: usize = 3;
+
+/// The share of an answer each kind tier may fill before the others have had theirs: half
+/// for past queries, then half of the rest for brands and categories, the rest for products.
+/// Slots a tier leaves empty go to the others, in tier order.
+pub fn quotas(limit: usize) -> [usize; TIERS] {
+    let queries = limit.div_ceil(2);
+    let catalog = (limit - queries).div_ceil(2);
+    [queries, catalog, limit - queries - catalog]
 }
 
 /// How a candidate matched what was typed: lower is better.
@@ -66,6 +89,14 @@ impl Suggestions {
             for start in word_starts(key).take(MAX_WORD_KEYS) {
                 keyed.entry(&key[start..]).or_default().push(i as u32);
             }
+            let target = match (c.kind, &c.id) {
+                (Kind::Product, Some(id)) => Some(Box::new(Target::Product {
+                    id: id.clone(),
+                    url: c.url.clone(),
+                })),
+                (Kind::Category, _) => Some(Box::new(Target::Category(c.category.clone()))),
+                _ => None,
+            };
             entries.push(Entry {
                 text: c.text.trim().into(),
                 kind: c.kind,
@@ -73,6 +104,7 @@ impl Suggestions {
                 brand: c.brand.as_deref().map(|b| labels.intern(&b.to_lowercase())),
                 category: (!c.category.is_empty())
                     .then(|| labels.intern(&c.category.join(" > ").to_lowercase())),
+                target,
             });
         }
         let mut offsets = Vec::with_capacity(keyed.len() + 1);
@@ -89,12 +121,20 @@ impl Suggestions {
             .map(|(i, (k, ids))| (*k, u64::from(ids[0]) << 32 | i as u64));
         let keys = Map::from_iter(values)
             .map_err(|e| Error::Internal(format!("cannot build the suggestion keys: {e}")))?;
+        let tier_start = |t: u8| {
+            entries
+                .iter()
+                .position(|e| e.kind.tier() >= t)
+                .unwrap_or(entries.len()) as u32
+        };
+        let tier_starts = [tier_start(0), tier_start(1), tier_start(2)];
         Ok(Suggestions {
             keys,
             offsets,
             postings,
             entries,
             labels: labels.names,
+            tier_starts,
         })
     }
 
@@ -109,7 +149,9 @@ impl Suggestions {
     }
 
     /// The best `limit` suggestions for what was typed (empty: the most popular ones), with
-    /// the visitor's affinities boosting their brands and categories by up to `1 + boost`.
+    /// the visitor's affinities boosting their brands and categories by up to `1 + boost`:
+    /// past queries, then brands and categories, then products, each kind within its share of
+    /// the answer ([`quotas`]) unless the others leave room.
     pub fn lookup(
         &self,
         typed: &str,
@@ -118,24 +160,39 @@ impl Suggestions {
         boost: f32,
     ) -> Vec<Suggestion> {
         let key = Normalizer::default().key(typed);
-        let mut pick = Pick::new(self, limit, affinity, boost);
-        if key.is_empty() {
-            // Stored best first: without a boost the first ones are the best.
-            pick.offer_in_order((0..self.entries.len() as u32).map(|i| (i, Match::Prefix)));
-        } else {
-            self.pick_matches(&key, &mut pick);
-        }
-        pick.finish()
+        let picked = std::array::from_fn(|tier| {
+            let mut pick = Pick::new(self, limit, affinity, boost, tier as u8);
+            if key.is_empty() {
+                // Stored best first: without a boost the first ones are the best.
+                let from = self.tier_starts[tier];
+                let all = (from..self.entries.len() as u32).map(|i| (i, Match::Prefix));
+                pick.offer_in_order(all);
+            } else {
+                self.pick_matches(&key, &mut pick);
+            }
+            pick.finish()
+        });
+        share(picked, limit)
             .into_iter()
-            .map(|i| {
-                let e = &self.entries[i as usize];
-                Suggestion {
-                    text: e.text.to_string(),
-                    kind: e.kind,
-                    count: e.count,
-                }
-            })
+            .map(|i| self.suggestion(i))
             .collect()
+    }
+
+    fn suggestion(&self, i: u32) -> Suggestion {
+        let e = &self.entries[i as usize];
+        let (id, url, path) = match e.target.as_deref() {
+            Some(Target::Product { id, url }) => (Some(id.clone()), url.clone(), None),
+            Some(Target::Category(path)) => (None, None, Some(path.clone())),
+            None => (None, None, None),
+        };
+        Suggestion {
+            text: e.text.to_string(),
+            kind: e.kind,
+            count: e.count,
+            id,
+            url,
+            path,
+        }
     }
 
     /// Offers `pick` the entries under keys starting with `key`, then (4+ characters) under
@@ -308,10 +365,27 @@ fn placed(e: &Entry, i: u32, how: Match, factor: f32) -> Place {
     )
 }
 
-/// The best `limit` entries offered so far.
+/// An answer of `limit` from the best entries of each kind tier: each tier up to its quota,
+/// then the slots left to the tiers with more, in tier order; tier by tier in the answer.
+fn share(picked: [Vec<u32>; TIERS], limit: usize) -> Vec<u32> {
+    let mut taken: [usize; TIERS] = std::array::from_fn(|t| picked[t].len().min(quotas(limit)[t]));
+    let mut left = limit - taken.iter().sum::<usize>();
+    for t in 0..TIERS {
+        let more = (picked[t].len() - taken[t]).min(left);
+        taken[t] += more;
+        left -= more;
+    }
+    (0..TIERS)
+        .flat_map(|t| picked[t][..taken[t]].iter().copied())
+        .collect()
+}
+
+/// The best `limit` entries of one kind tier offered so far.
 struct Pick<'s> {
     set: &'s Suggestions,
     limit: usize,
+    /// The kind tier picked from.
+    tier: u8,
     affinity: Option<&'s Affinity>,
     boost: f32,
     /// The most a visitor's affinity multiplies a count by.
@@ -321,10 +395,17 @@ struct Pick<'s> {
 }
 
 impl<'s> Pick<'s> {
-    fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
+    fn new(
+        set: &'s Suggestions,
+        limit: usize,
+        affinity: Option<&'s Affinity>,
+        boost: f32,
+        tier: u8,
+    ) -> Self {
         Pick {
             set,
             limit,
+            tier,
             affinity,
             boost,
             most: if affinity.is_some() {
@@ -355,6 +436,13 @@ impl<'s> Pick<'s> {
         let Some(e) = self.set.entries.get(from as usize) else {
             return true;
         };
+        match e.kind.tier().cmp(&self.tier) {
+            // Entries are stored by tier: none after it is of the tier picked from.
+            std::cmp::Ordering::Greater => return true,
+            // Entries of the tier may come after it: nothing bounds them yet.
+            std::cmp::Ordering::Less => return self.limit == 0,
+            std::cmp::Ordering::Equal => {}
+        }
         let best_after = placed(e, from, how, self.most);
         self.limit == 0 || (self.is_full() && self.best.peek().is_some_and(|w| *w < best_after))
     }
@@ -366,7 +454,9 @@ impl<'s> Pick<'s> {
             if self.closed(i, how) {
                 return;
             }
-            if self.best.iter().any(|p| p.3 == i) {
+            if self.set.entries[i as usize].kind.tier() != self.tier
+                || self.best.iter().any(|p| p.3 == i)
+            {
                 continue;
             }
             let place = self.place(i, how);
@@ -469,8 +559,7 @@ mod tests {
             text: text.into(),
             kind,
             count,
-            brand: None,
-            category: Vec::new(),
+            ..Candidate::default()
         }
     }
 
@@ -516,35 +605,48 @@ mod tests {
     ) -> Vec<String> {
         use tantivy_fst::{IntoStreamer, Streamer};
         let key = Normalizer::default().key(typed);
-        let mut found: Vec<(u32, Match)> = Vec::new();
+        let mut exact: Vec<(u32, Match)> = Vec::new();
         if key.is_empty() {
-            found.extend((0..s.entries.len() as u32).map(|i| (i, Match::Prefix)));
+            exact.extend((0..s.entries.len() as u32).map(|i| (i, Match::Prefix)));
         } else {
             let mut upper = key.as_bytes().to_vec();
             upper.push(0xFF);
-            let mut exact = s.keys.range().ge(&key).lt(&upper).into_stream();
-            while let Some((_, value)) = exact.next() {
-                found.extend(s.posting(value).iter().map(|&i| (i, Match::Prefix)));
+            let mut stream = s.keys.range().ge(&key).lt(&upper).into_stream();
+            while let Some((_, value)) = stream.next() {
+                exact.extend(s.posting(value).iter().map(|&i| (i, Match::Prefix)));
             }
+        }
+        let of_tier = |i: u32, tier: usize| s.entries[i as usize].kind.tier() as usize == tier;
+        let picked: [Vec<u32>; TIERS] = std::array::from_fn(|tier| {
+            let mut found: Vec<(u32, Match)> = exact
+                .iter()
+                .copied()
+                .filter(|(i, _)| of_tier(*i, tier))
+                .collect();
             found.sort_unstable();
             found.dedup_by_key(|(i, _)| *i);
             let letters = key.chars().count();
-            if found.len() < limit && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+            if !key.is_empty()
+                && found.len() < limit
+                && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters)
+            {
                 let dfa = one_edit(&key);
                 let mut near = s.keys.search(prefix_within(&dfa)).into_stream();
                 while let Some((_, value)) = near.next() {
-                    found.extend(s.posting(value).iter().map(|&i| (i, Match::Typo)));
+                    let typos = s.posting(value).iter().filter(|&&i| of_tier(i, tier));
+                    found.extend(typos.map(|&i| (i, Match::Typo)));
                 }
             }
-        }
-        found.sort_unstable();
-        found.dedup_by_key(|(i, _)| *i);
-        let pick = Pick::new(s, limit, affinity, boost);
-        let mut ranked: Vec<Place> = found.iter().map(|&(i, how)| pick.place(i, how)).collect();
-        ranked.sort_unstable();
-        ranked.truncate(limit);
-        (ranked.iter())
-            .map(|p| s.entries[p.3 as usize].text.to_string())
+            found.sort_unstable();
+            found.dedup_by_key(|(i, _)| *i);
+            let pick = Pick::new(s, limit, affinity, boost, tier as u8);
+            let mut ranked: Vec<Place> = found.iter().map(|&(i, how)| pick.place(i, how)).collect();
+            ranked.sort_unstable();
+            ranked.truncate(limit);
+            ranked.iter().map(|p| p.3).collect()
+        });
+        (share(picked, limit).iter())
+            .map(|&i| s.entries[i as usize].text.to_string())
             .collect()
     }
 
@@ -575,6 +677,7 @@ mod tests {
                     count: *count,
                     brand: Some(brand(*b)),
                     category: vec!["Home".into(), format!("Room {c}")],
+                    ..Candidate::default()
                 })
                 .collect();
             let s = set(candidates);
@@ -629,17 +732,40 @@ mod tests {
     }
 
     #[test]
-    fn typos_are_forgiven_from_four_letters_and_rank_below_exact_prefixes() {
+    fn the_quotas_give_queries_half_then_catalog_names_half_of_the_rest() {
+        assert_eq!(quotas(8), [4, 2, 2]);
+        assert_eq!(quotas(5), [3, 1, 1]);
+        assert_eq!(quotas(1), [1, 0, 0]);
+        assert_eq!(quotas(0), [0, 0, 0]);
+        // Slots a kind leaves empty go to the others, in order.
+        assert_eq!(share([vec![1], vec![], vec![7, 8, 9]], 4), [1, 7, 8, 9]);
+        assert_eq!(
+            share([vec![1, 2, 3, 4, 5], vec![6], vec![]], 4),
+            [1, 2, 3, 6]
+        );
+    }
+
+    #[test]
+    fn typos_are_forgiven_from_four_letters_and_rank_below_exact_prefixes_of_their_kind() {
         let s = set(vec![
             candidate("running shoes", Kind::Query, 5),
             candidate("runic stones", Kind::Category, 1),
             candidate("rung ladder", Kind::Product, 1),
         ]);
         assert_eq!(texts(&s.lookup("runing", 8, None, 1.0)), ["running shoes"]);
-        // "runi" is an exact prefix of "runic stones", one edit from "runn…" and "rung".
+        // "runi" is an exact prefix of "runic stones", one edit from "runn…" and "rung"; each
+        // kind keeps its section of the answer.
         assert_eq!(
             texts(&s.lookup("runi", 8, None, 1.0)),
-            ["runic stones", "running shoes", "rung ladder"]
+            ["running shoes", "runic stones", "rung ladder"]
+        );
+        let s = set(vec![
+            candidate("running shoes", Kind::Query, 5),
+            candidate("runic shoes", Kind::Query, 1),
+        ]);
+        assert_eq!(
+            texts(&s.lookup("runi", 8, None, 1.0)),
+            ["runic shoes", "running shoes"]
         );
         assert!(
             s.lookup("rnu", 8, None, 1.0).is_empty(),
@@ -648,7 +774,7 @@ mod tests {
     }
 
     #[test]
-    fn queries_rank_above_brands_and_categories_which_rank_above_titles_then_by_count() {
+    fn queries_come_before_brands_and_categories_before_titles_each_within_its_share() {
         let s = set(vec![
             candidate("mixo blender", Kind::Product, 5000),
             candidate("mixo", Kind::Brand, 2),
@@ -660,9 +786,15 @@ mod tests {
             texts(&s.lookup("mix", 8, None, 1.0)),
             ["mixer tap", "mixer", "mixing bowls", "mixo", "mixo blender"]
         );
+        // Regression: one qualifying past query pushed every product suggestion out. Of 2
+        // slots, past queries have 1 and brands and categories 1 (quotas(2)).
         assert_eq!(
             texts(&s.lookup("mix", 2, None, 1.0)),
-            ["mixer tap", "mixer"]
+            ["mixer tap", "mixing bowls"]
+        );
+        assert_eq!(
+            texts(&s.lookup("mix", 4, None, 1.0)),
+            ["mixer tap", "mixer", "mixing bowls", "mixo blender"]
         );
         assert_eq!(
             texts(&s.lookup("", 3, None, 1.0)),

@@ -92,9 +92,10 @@ async fn popular_queries_that_find_products_come_first_counted_in_visitors() {
     for absent in ["rain boots", "red running shoe"] {
         assert!(!texts.contains(&absent), "{absent} in {texts:?}");
     }
+    let sneak = suggest(&app, "q=sneak").await;
     assert!(
-        suggest(&app, "q=sneak").await.is_empty(),
-        "no query, no title"
+        sneak.iter().all(|s| s.1 != "query"),
+        "a misspelt query is not suggested: {sneak:?}"
     );
 }
 
@@ -107,13 +108,18 @@ async fn a_prefix_with_a_typo_still_finds_the_suggestion() {
     assert_eq!(found[0], entry("running shoes", "query", 2));
     // What is typed is normalised like the suggestions: case and spaces do not matter.
     let found = suggest(&app, "q=RUNNING+SH").await;
-    assert_eq!(texts(&found), ["running shoes"]);
+    assert_eq!(found[0], entry("running shoes", "query", 2));
+    assert!(
+        found[1..]
+            .iter()
+            .all(|s| s.1 == "product" && s.0.contains("Running Shoe"))
+    );
     // Three letters are too few for typos.
     assert!(suggest(&app, "q=rnu").await.is_empty());
 }
 
 #[tokio::test]
-async fn brands_categories_and_before_any_search_titles_are_suggested_with_their_counts() {
+async fn brands_categories_and_titles_are_suggested_with_their_counts() {
     let app = TestApp::with_small_catalog().await;
     rebuild(&app).await;
     assert_eq!(suggest(&app, "q=ac").await, [entry("Acme", "brand", 2)]);
@@ -135,14 +141,17 @@ async fn brands_categories_and_before_any_search_titles_are_suggested_with_their
             "Countertop Blender 1200W"
         ]
     );
-    // Once past queries qualify, they replace the titles.
+    // Regression: once a past query qualified, the titles were no longer suggested. Past
+    // queries come first, and the products still have their share.
     searches(&app, &[("v1", "blender"), ("v2", "blender")]).await;
     rebuild(&app).await;
     assert_eq!(
         suggest(&app, "q=blend").await,
         [
             entry("blender", "query", 2),
-            entry("Blenders", "category", 2)
+            entry("Blenders", "category", 2),
+            entry("Personal Blender for Smoothies", "product", 1200),
+            entry("Countertop Blender 1200W", "product", 700),
         ]
     );
 }
@@ -162,6 +171,7 @@ async fn an_empty_query_answers_the_most_popular_suggestions_up_to_the_limit() {
     )
     .await;
     rebuild(&app).await;
+    // Of 4: past queries 2, brands and categories 1, products 1.
     let found = suggest(&app, "limit=4").await;
     assert_eq!(
         found,
@@ -169,7 +179,7 @@ async fn an_empty_query_answers_the_most_popular_suggestions_up_to_the_limit() {
             entry("mug", "query", 3),
             entry("lamp", "query", 2),
             entry("Home", "category", 5),
-            entry("Shoes", "category", 5),
+            entry("Insulated Water Bottle 1L", "product", 2000),
         ]
     );
     assert_eq!(suggest(&app, "q=").await.len(), 8, "the default limit");
@@ -182,7 +192,10 @@ async fn queries_that_stop_finding_products_are_dropped_at_the_next_rebuild() {
     rebuild(&app).await;
     assert_eq!(
         suggest(&app, "q=desk").await,
-        [entry("desk lamp", "query", 2)]
+        [
+            entry("desk lamp", "query", 2),
+            entry("LED Desk Lamp", "product", 400)
+        ]
     );
     let r = app
         .send(Method::DELETE, "/v1/products/lamp-1", None, "")
@@ -222,13 +235,14 @@ async fn a_visitors_brands_and_categories_move_their_suggestions_up() {
     searches(&app, &drinkers).await;
     views(&app, "fan", &["bottle-1", "bottle-2", "bottle-3"]).await;
     rebuild(&app).await;
-    let anonymous = suggest(&app, "limit=2").await;
-    assert_eq!(texts(&anonymous), ["running shoes", "water bottle"]);
-    let fan = suggest(&app, "limit=2&visitor_id=fan").await;
-    assert_eq!(texts(&fan), ["water bottle", "running shoes"]);
+    // Of 4, past queries have 2.
+    let anonymous = suggest(&app, "limit=4").await;
+    assert_eq!(texts(&anonymous)[..2], ["running shoes", "water bottle"]);
+    let fan = suggest(&app, "limit=4&visitor_id=fan").await;
+    assert_eq!(texts(&fan)[..2], ["water bottle", "running shoes"]);
     assert_eq!(fan[0].2, 3, "the count shown is not boosted");
     // An unknown visitor is not an error: everyone's order.
-    assert_eq!(suggest(&app, "limit=2&visitor_id=nobody").await, anonymous);
+    assert_eq!(suggest(&app, "limit=4&visitor_id=nobody").await, anonymous);
     // Opting out of personalization turns the boost off.
     let r = app
         .json(
@@ -238,7 +252,7 @@ async fn a_visitors_brands_and_categories_move_their_suggestions_up() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(suggest(&app, "limit=2&visitor_id=fan").await, anonymous);
+    assert_eq!(suggest(&app, "limit=4&visitor_id=fan").await, anonymous);
 }
 
 #[tokio::test]
@@ -274,4 +288,41 @@ async fn a_limit_out_of_range_or_an_unknown_parameter_is_a_422_naming_it() {
     }
     rebuild(&app).await;
     assert_eq!(suggest(&app, "limit=20").await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_suggestion_carries_what_a_click_opens() {
+    let app = TestApp::with_small_catalog().await;
+    rebuild(&app).await;
+    let r = app.get("/v1/autocomplete?q=trail").await;
+    let product = &r.body["suggestions"][0];
+    assert_eq!(product["type"], "product", "{}", r.body);
+    assert_eq!(product["id"], "shoe-1");
+    let r = app.get("/v1/autocomplete?q=kit").await;
+    let category = &r.body["suggestions"][0];
+    assert_eq!(category["type"], "category", "{}", r.body);
+    assert_eq!(category["path"], json!(["Home", "Kitchen"]));
+    assert!(category.get("id").is_none());
+}
+
+#[tokio::test]
+async fn a_new_catalog_is_suggested_right_after_its_first_commit() {
+    // Regression: a new catalog was suggested only at the next periodic rebuild.
+    let app = TestApp::new();
+    let r = app
+        .ndjson("/v1/products", crate::common::SMALL_CATALOG)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if !suggest(&app, "q=ac").await.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no suggestions after the commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(suggest(&app, "q=ac").await[0], entry("Acme", "brand", 2));
 }
