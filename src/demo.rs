@@ -115,11 +115,15 @@ pub fn example_requests(base: &str) -> String {
     [
         format!("curl '{base}/v1/search?q=water+bottle&limit=3'"),
         format!("curl '{base}/v1/search?q=shoes&facets=category,brand,price&price_max=50'"),
+        format!("curl '{base}/v1/search?q=runni&highlight=true&fields=title,price,in_stock&hits_per_page=3&page=1'"),
         format!("curl '{base}/v1/search?category=Home+%26+Kitchen&sort=price_asc&limit=5'"),
         format!("curl '{base}/v1/search?q=led+light&explain=true&limit=2'"),
         format!("curl '{base}/v1/search?q=cheap+knife&visitor_id=demo-cook&limit=3'"),
         format!("curl '{base}/v1/browse?category=Home+%26+Kitchen&visitor_id=demo-cook&facets=tier&limit=3'"),
         format!("curl '{base}/v1/autocomplete?q=wat'"),
+        format!(
+            "curl -X POST '{base}/v1/multi-search' -H 'content-type: application/json' -d '{{\"queries\":[{{\"q\":\"mug\",\"limit\":2}},{{\"q\":\"knife\",\"limit\":2}}]}}'"
+        ),
         format!("curl '{base}/v1/visitors/demo-cook'"),
         format!(
             "curl -X POST '{base}/v1/events' -H 'content-type: application/json' -d '{{\"type\":\"view\",\"visitor_id\":\"me\",\"product_id\":\"B08FXD5SNC\"}}'"
