@@ -319,8 +319,8 @@ impl Engine {
     fn suggest_now(&self, req: &AutocompleteRequest) -> AutocompleteResponse {
         let visitor = (req.visitor_id.as_deref()).and_then(|id| self.visitor(id).ok());
         let config = self.config();
-        self.suggester
-            .lookup(req, visitor.as_ref(), &config.suggest)
+        let synonyms = &config.search.synonyms;
+        (self.suggester).lookup(req, visitor.as_ref(), &config.suggest, synonyms)
     }
 
     /// Rebuilds the suggestions unless the catalog, the profiles and the configuration are

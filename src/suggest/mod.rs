@@ -28,7 +28,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::config::{SearchConfig, SuggestConfig};
+use crate::config::{SearchConfig, SuggestConfig, SynonymTable};
 use crate::error::Result;
 use crate::index::ProductIndex;
 use crate::profiles::ProfileStore;
@@ -129,6 +129,40 @@ impl Affinity {
     }
 }
 
+/// What was typed with a synonym in place of its whole text or its last words, for each
+/// synonym of them in the configuration (compared lowercased, spaces single).
+fn synonyms_of_typed(table: &SynonymTable, typed: &str) -> Vec<String> {
+    let typed = typed
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let mut out = Vec::new();
+    if typed.is_empty() {
+        return out;
+    }
+    for (from, alternatives) in &table.pairs {
+        let from = from
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let Some(head) = typed.strip_suffix(from.as_str()) else {
+            continue;
+        };
+        if !(head.is_empty() || head.ends_with(' ')) {
+            continue;
+        }
+        for alternative in alternatives {
+            let replaced = format!("{head}{}", alternative.to_lowercase());
+            if !out.contains(&replaced) {
+                out.push(replaced);
+            }
+        }
+    }
+    out
+}
+
 /// Counts of one rebuild, for the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildStats {
@@ -189,21 +223,61 @@ impl Suggester {
         Ok(stats)
     }
 
-    /// Answers a request from the suggestions in force.
+    /// Answers a request from the suggestions in force; room left after what was typed is
+    /// filled with the suggestions of its synonyms (`couch` → the sofa suggestions).
     pub fn lookup(
         &self,
         req: &AutocompleteRequest,
         visitor: Option<&ProfileView>,
         config: &SuggestConfig,
+        synonyms: &SynonymTable,
     ) -> AutocompleteResponse {
         let started = Instant::now();
         let affinity = visitor.and_then(Affinity::of);
-        let suggestions =
-            self.current()
-                .lookup(&req.q, req.limit, affinity.as_ref(), config.personal_boost);
+        let set = self.current();
+        let boost = config.personal_boost;
+        let mut suggestions = set.lookup(&req.q, req.limit, affinity.as_ref(), boost);
+        for alternative in synonyms_of_typed(synonyms, &req.q) {
+            if suggestions.len() >= req.limit {
+                break;
+            }
+            for s in set.lookup(&alternative, req.limit, affinity.as_ref(), boost) {
+                if suggestions.len() < req.limit && !suggestions.iter().any(|t| t.text == s.text) {
+                    suggestions.push(s);
+                }
+            }
+        }
         AutocompleteResponse {
             suggestions,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_synonym_replaces_the_whole_text_or_its_last_words() {
+        let table = SynonymTable {
+            pairs: vec![
+                ("couch".into(), vec!["sofa".into(), "settee".into()]),
+                ("water bottle".into(), vec!["Tumbler".into()]),
+            ],
+            analyzed: Default::default(),
+        };
+        assert_eq!(synonyms_of_typed(&table, " Couch "), ["sofa", "settee"]);
+        assert_eq!(
+            synonyms_of_typed(&table, "red  couch"),
+            ["red sofa", "red settee"]
+        );
+        assert_eq!(
+            synonyms_of_typed(&table, "steel water bottle"),
+            ["steel tumbler"]
+        );
+        assert!(synonyms_of_typed(&table, "slouch").is_empty());
+        assert!(synonyms_of_typed(&table, "couches").is_empty());
+        assert!(synonyms_of_typed(&table, "").is_empty());
     }
 }

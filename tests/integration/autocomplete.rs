@@ -326,3 +326,21 @@ async fn a_new_catalog_is_suggested_right_after_its_first_commit() {
     }
     assert_eq!(suggest(&app, "q=ac").await[0], entry("Acme", "brand", 2));
 }
+
+#[tokio::test]
+async fn a_synonym_typed_in_full_finds_the_suggestions_of_its_synonyms() {
+    // Regression: `couch` did not find the sofa suggestions.
+    let app = TestApp::with_config("[search.synonyms]\ngroups = [[\"lamp\", \"luminaire\"]]\n")
+        .load_small_catalog()
+        .await;
+    rebuild(&app).await;
+    let lamps = texts(&suggest(&app, "q=lamp").await)
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert!(!lamps.is_empty());
+    let found = suggest(&app, "q=Luminaire").await;
+    assert_eq!(texts(&found), lamps);
+    // Only a whole synonym: a word that merely starts with one finds nothing.
+    assert!(suggest(&app, "q=luminaires").await.is_empty());
+}
