@@ -1300,6 +1300,8 @@ pub struct PersonalizationWeights {
     pub session_category: f32,
     /// The current session's brand affinity.
     pub session_brand: f32,
+    /// Fit of a product's price to the range the visitor stated.
+    pub price: f32,
 }
 
 impl Default for PersonalizationWeights {
@@ -1311,6 +1313,7 @@ impl Default for PersonalizationWeights {
             tier: 0.2,
             session_category: 0.3,
             session_brand: 0.15,
+            price: 0.4,
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct Taste {
     session_brands: HashMap<Arc<str>, f32>,
     tier_by_category: HashMap<Path, f32>,
     tier_overall: Option<f32>,
+    /// The price range the visitor stated (lowest, highest).
+    price_range: Option<(f64, f64)>,
     /// What searches derive from the taste and reuse while it lasts.
     derived: Derived,
 }
@@ -237,6 +239,10 @@ impl Taste {
                     .attributes
                     .insert(format!("size={}", s.to_lowercase()).into(), 1.0);
             }
+            if stated.price_min.is_some() || stated.price_max.is_some() {
+                let lowest = stated.price_min.unwrap_or(0.0);
+                taste.price_range = Some((lowest, stated.price_max.unwrap_or(f64::INFINITY)));
+            }
         }
         taste.learn_tiers(profile, key, tiers);
         taste
@@ -297,6 +303,22 @@ impl Taste {
             && self.session_categories.is_empty()
             && self.session_brands.is_empty()
             && self.tier_overall.is_none()
+            && self.price_range.is_none()
+    }
+
+    /// Whether the visitor stated a price range (search then reads each match's price).
+    pub fn has_price_range(&self) -> bool {
+        self.price_range.is_some()
+    }
+
+    /// How a price fits the stated range: 1 within it, -1 outside (a range the shopper stated
+    /// is meant), 0 without a range or a price.
+    pub fn price_fit(&self, price: Option<f64>) -> f32 {
+        match (self.price_range, price) {
+            (Some((lowest, highest)), Some(p)) if (lowest..=highest).contains(&p) => 1.0,
+            (Some(_), Some(_)) => -1.0,
+            _ => 0.0,
+        }
     }
 
     /// Whether any category says something (an affinity or a tier of its own): else every
@@ -343,13 +365,15 @@ impl Taste {
             .iter()
             .map(|a| self.of_attribute(a))
             .fold(0.0, strongest);
-        combine(
+        let mut signals = combine(
             self.of_category(product.category),
             brand,
             attribute,
             product.tier,
             tiers,
-        )
+        );
+        signals.price = self.price_fit(product.price);
+        signals
     }
 
     /// The largest boost any product can get from this taste: each signal at its largest
@@ -372,6 +396,7 @@ impl Taste {
                 tier: if tier { 1.0 } else { 0.0 },
                 session_category: max(&self.session_categories),
                 session_brand: max(&self.session_brands),
+                price: if self.price_range.is_some() { 1.0 } else { 0.0 },
             }
         })
     }
@@ -438,6 +463,7 @@ pub fn combine(
         tier: tier_fit,
         session_category: category.session,
         session_brand: brand.1,
+        price: 0.0,
     }
 }
 
@@ -481,6 +507,8 @@ pub struct Features<'a> {
     pub attributes: &'a [String],
     /// Price tier ([`NO_TIER`] without a price).
     pub tier: u8,
+    /// Price.
+    pub price: Option<f64>,
 }
 
 /// The personalization signals of one product.
@@ -498,6 +526,8 @@ pub struct Signals {
     pub session_category: f32,
     /// The current session's brand affinity.
     pub session_brand: f32,
+    /// Fit of the price to the range the visitor stated.
+    pub price: f32,
 }
 
 /// One signal as explained: its value and weight.
@@ -513,7 +543,7 @@ pub struct Signal {
 
 impl Signals {
     /// Each signal with its weight.
-    pub fn weighted(&self, w: &PersonalizationWeights) -> [Signal; 6] {
+    pub fn weighted(&self, w: &PersonalizationWeights) -> [Signal; 7] {
         let s = |signal, value, weight| Signal {
             signal,
             value,
@@ -530,6 +560,7 @@ impl Signals {
                 w.session_category,
             ),
             s("session_brand", self.session_brand, w.session_brand),
+            s("price", self.price, w.price),
         ]
     }
 
@@ -542,6 +573,7 @@ impl Signals {
             + self.tier * w.tier
             + self.session_category * w.session_category
             + self.session_brand * w.session_brand
+            + self.price * w.price
     }
 }
 
@@ -616,6 +648,7 @@ mod tests {
             brand: None,
             attributes: &[],
             tier: NO_TIER,
+            price: None,
         };
         assert_eq!(t.signals(&features(&running), 4).category, 1.0);
         // Only the "Shoes" level is known: it counts half (level 1 of 2) of its 0.5.
@@ -632,6 +665,7 @@ mod tests {
             brand: Some("ACME"),
             attributes: &[],
             tier,
+            price: None,
         };
         // A luxury buyer of running shoes: a luxury running shoe fits, a budget one does not.
         assert_eq!(t.signals(&f(&running, 3), 4).tier, 1.0);
@@ -656,6 +690,7 @@ mod tests {
                     brand,
                     attributes: &attrs,
                     tier,
+                    price: None,
                 };
                 assert!(t.signals(&f, 4).boost(&w) <= ceiling + 1e-6);
             }
@@ -672,6 +707,7 @@ mod tests {
             brand: None,
             attributes: &attrs,
             tier: NO_TIER,
+            price: None,
         };
         assert_eq!(t.signals(&f, 4).attribute, -0.5);
         // Never beyond the bound, either way; larger boosts still rank higher.

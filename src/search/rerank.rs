@@ -40,7 +40,7 @@ pub struct PersonalStage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PersonalExplain {
     /// Every signal with its weight.
-    pub signals: [Signal; 6],
+    pub signals: [Signal; 7],
     /// The weighted sum of the signals.
     pub boost: f32,
     /// The request's strength (0–100).
@@ -89,6 +89,12 @@ impl PersonalStage {
                 self.taste.as_ref().map(|(t, _)| t.as_ref()),
             )?,
             doc_tiers: self.tiers.segment(reader.segment_id()),
+            prices: match &self.taste {
+                Some((taste, _)) if taste.has_price_range() => {
+                    Some(reader.fast_fields().f64("price")?)
+                }
+                _ => None,
+            },
             tier_count: self.tiers.table.tiers(),
             taste: self.taste.clone(),
             intent: self.intent,
@@ -103,6 +109,8 @@ impl PersonalStage {
 pub struct DocRead {
     facts: Facts,
     tier: u8,
+    /// The price, read only for a visitor who stated a price range.
+    price: Option<f64>,
 }
 
 /// The stage over one segment.
@@ -110,6 +118,8 @@ pub struct SegmentStage {
     features: Segment,
     /// The segment's tier per document (read per document: no map lookup).
     doc_tiers: Arc<[u8]>,
+    /// Prices, for a taste with a stated price range.
+    prices: Option<tantivy::columnar::Column<f64>>,
     tier_count: u8,
     taste: Option<(Arc<Taste>, u8)>,
     intent: Option<u8>,
@@ -124,16 +134,16 @@ impl SegmentStage {
         DocRead {
             facts: self.features.facts.read(doc),
             tier: self.tier(doc),
+            price: self.prices.as_ref().and_then(|c| c.first(doc)),
         }
     }
 
     /// The factor of one document: what [`SegmentStage::explain`] reports, computed without
     /// building the report (this runs for every match that can reach the page).
     pub fn factor(&mut self, read: DocRead) -> f64 {
-        let DocRead { facts, tier } = read;
-        let intent = self.intent_stage(tier).map_or(1.0, |s| s.factor);
+        let intent = self.intent_stage(read.tier).map_or(1.0, |s| s.factor);
         let max_boost = self.config.max_boost;
-        let personal = match self.personal(facts, tier) {
+        let personal = match self.personal(read) {
             Some((_, boost, strength)) => self
                 .factors
                 .get(boost, || personalize::factor(boost, strength, max_boost)),
@@ -144,10 +154,10 @@ impl SegmentStage {
 
     /// What each part of the stage does to one document.
     pub fn explain(&mut self, doc: DocId) -> (Option<Stage>, Option<PersonalExplain>) {
-        let DocRead { facts, tier } = self.read(doc);
-        let intent = self.intent_stage(tier);
+        let read = self.read(doc);
+        let intent = self.intent_stage(read.tier);
         let personal = self
-            .personal(facts, tier)
+            .personal(read)
             .map(|(signals, boost, strength)| PersonalExplain {
                 signals: signals.weighted(&self.config.weights),
                 boost,
@@ -175,9 +185,10 @@ impl SegmentStage {
     }
 
     /// A document's signals, their weighted sum and the strength, when the taste applies.
-    fn personal(&mut self, facts: Facts, tier: u8) -> Option<(Signals, f32, u8)> {
+    fn personal(&mut self, read: DocRead) -> Option<(Signals, f32, u8)> {
         let (taste, strength) = applied(&self.taste)?;
-        let signals = self.features.signals(taste, facts, tier, self.tier_count);
+        let mut signals = (self.features).signals(taste, read.facts, read.tier, self.tier_count);
+        signals.price = taste.price_fit(read.price);
         Some((signals, signals.boost(&self.config.weights), strength))
     }
 }

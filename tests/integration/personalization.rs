@@ -233,7 +233,7 @@ async fn explain_shows_every_signal_and_adds_up_to_the_score() {
             score *= stage["factor"].as_f64().unwrap();
         }
         let p = &e["personalization"];
-        assert_eq!(p["signals"].as_array().unwrap().len(), 6);
+        assert_eq!(p["signals"].as_array().unwrap().len(), 7);
         score *= p["factor"].as_f64().unwrap();
         let shown = hit["score"].as_f64().unwrap();
         assert!((score - shown).abs() < 1e-6 * shown.max(1.0), "{hit}");
@@ -399,4 +399,44 @@ then = { strength = 0 }
     )
     .await;
     assert_eq!(body["personalization"]["applied"], true);
+}
+
+#[tokio::test]
+async fn a_stated_price_range_alone_moves_the_products_in_it_up() {
+    // Regression: a visitor whose only stated preference was a price range got
+    // "applied": false, and a product outside the range kept its place.
+    let app = TestApp::with_small_catalog().await;
+    let plain = app.search_ids("q=running+shoe&limit=3").await;
+    assert_eq!(plain[..2], ["shoe-2", "shoe-1"]);
+    for (visitor, range, expected_first) in [
+        (
+            "dear",
+            json!({"price_min": 100, "price_max": 200}),
+            "shoe-1",
+        ),
+        ("open-ended", json!({"price_min": 100}), "shoe-1"),
+    ] {
+        let uri = format!("/v1/visitors/{visitor}/preferences");
+        assert_eq!(
+            app.json(axum::http::Method::PUT, &uri, &range).await.status,
+            axum::http::StatusCode::OK
+        );
+        let r = app
+            .get(&format!(
+                "/v1/search?q=running+shoe&limit=3&visitor_id={visitor}&explain=true"
+            ))
+            .await;
+        assert_eq!(r.body["personalization"]["applied"], true, "{}", r.body);
+        assert_eq!(
+            ids(&r.body)[0],
+            expected_first,
+            "{visitor}: plain order {plain:?}"
+        );
+        let signals = r.body["hits"][0]["explain"]["personalization"]["signals"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let price = signals.iter().find(|s| s["signal"] == "price").unwrap();
+        assert_eq!(price["value"], 1.0);
+    }
 }
