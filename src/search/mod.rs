@@ -744,13 +744,27 @@ impl query::Vocabulary for IndexVocabulary<'_> {
         })
     }
 
-    fn complete_surface(&self, prefix: &str, limit: usize) -> Vec<String> {
-        self.words.surface_completions(prefix, limit, || {
+    fn complete_written(&self, prefix: &str, limit: usize, lang: crate::text::Lang) -> Vec<String> {
+        // Kept for the snapshot with the stems: a prefix's words are many, and each stem's
+        // check against the index is a term dictionary lookup.
+        self.words.surface_completions(prefix, limit, lang, || {
             let tables: Vec<Arc<hits::HitTable>> = (self.searcher.segment_readers().iter())
                 .filter_map(|segment| self.hits.of(segment).ok())
                 .collect();
-            surface::complete(tables.iter().map(|t| t.surface()), prefix, limit)
+            let words = surface::complete(tables.iter().map(|t| t.surface()), prefix, limit);
+            let mut stems: Vec<String> = Vec::with_capacity(words.len());
+            for word in words {
+                let stem = lang.stem(&word);
+                if !stems.contains(&stem) && self.doc_freq(&stem) > 0 {
+                    stems.push(stem);
+                }
+            }
+            stems
         })
+    }
+
+    fn frequency(&self, term: &str) -> Option<u64> {
+        Some(self.doc_freq(term))
     }
 
     fn idf(&self, term: &str) -> Option<f32> {

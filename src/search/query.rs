@@ -72,10 +72,15 @@ pub trait Vocabulary {
     fn correct(&self, term: &str) -> Option<String>;
     /// Up to `limit` words some product has that start with `prefix`, most frequent first.
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String>;
-    /// Up to `limit` words of the catalog's product names as written (folded, not stemmed)
-    /// that start with `prefix` and are longer, most frequent first.
-    fn complete_surface(&self, _prefix: &str, _limit: usize) -> Vec<String> {
+    /// The stems, in `lang`, of up to `limit` words of the catalog's product names as
+    /// written (folded, not stemmed) that start with `prefix` and are longer, most frequent
+    /// first, each once and only those the index has.
+    fn complete_written(&self, _prefix: &str, _limit: usize, _lang: Lang) -> Vec<String> {
         Vec::new()
+    }
+    /// How many products have the analysed word, when known.
+    fn frequency(&self, _term: &str) -> Option<u64> {
+        None
     }
     /// How informative a word is: its inverse document frequency, when known.
     fn idf(&self, _term: &str) -> Option<f32> {
@@ -127,6 +132,10 @@ const MAX_COMPLETIONS: usize = 5;
 /// Catalog words a prefix may complete to in all, matched (the commonest first).
 const MAX_PREFIX_WORDS: usize = 256;
 
+/// How many times more products its commonest completions must have than a word the catalog
+/// has for the word's rarer completions to be matched too.
+const RARE_PREFIX_RATIO: u64 = 10;
+
 /// The score of a match through one of a prefix's rarer words only.
 const RARE_COMPLETION_SCORE: f32 = 0.01;
 
@@ -155,13 +164,7 @@ fn complete_last_word(
     if known {
         to.push(term.clone());
     }
-    let mut stems_of_written: Vec<String> = Vec::new();
-    for word in vocabulary.complete_surface(folded, MAX_PREFIX_WORDS) {
-        let stem = analyzer.stem(&word);
-        if !stems_of_written.contains(&stem) && vocabulary.has(&stem) {
-            stems_of_written.push(stem);
-        }
-    }
+    let stems_of_written = vocabulary.complete_written(folded, MAX_PREFIX_WORDS, analyzer.lang());
     let index_words = if known {
         Vec::new()
     } else {
@@ -177,6 +180,20 @@ fn complete_last_word(
         } else {
             also.push(stem);
         }
+    }
+    // A word the catalog has is meant as typed more often than not: the rarer words it starts
+    // are matched too only when the commonest of them are far more common than the word
+    // itself ("flo", a brand, for "flour"), not for a common word ("case", "pro"), where a
+    // union of hundreds of postings would cost every search that ends with it.
+    let frequency = |t: &String| vocabulary.frequency(t).unwrap_or(0);
+    let continued = to
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .map(frequency)
+        .sum::<u64>();
+    if known && frequency(term).saturating_mul(RARE_PREFIX_RATIO) >= continued {
+        also.clear();
     }
     if known && to.len() == 1 {
         return None;

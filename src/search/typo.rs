@@ -157,7 +157,7 @@ pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -
 pub struct WordMemo {
     corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
     completions: Memo<(String, usize), Vec<String>, MAX_REMEMBERED_WORDS>,
-    surface: Memo<(String, usize), Vec<String>, MAX_REMEMBERED_WORDS>,
+    surface: Memo<(String, usize, crate::text::Lang), Vec<String>, MAX_REMEMBERED_WORDS>,
 }
 
 /// Words remembered per snapshot and kind before the memo starts over.
@@ -185,15 +185,17 @@ impl WordMemo {
             .get_or((prefix.to_string(), limit), complete)
     }
 
-    /// Up to `limit` surface words starting with `prefix`, computed by `complete` the first
-    /// time.
+    /// The stems in `lang` of up to `limit` catalog words as written starting with `prefix`,
+    /// computed by `complete` the first time.
     pub fn surface_completions(
         &self,
         prefix: &str,
         limit: usize,
+        lang: crate::text::Lang,
         complete: impl FnOnce() -> Vec<String>,
     ) -> Vec<String> {
-        self.surface.get_or((prefix.to_string(), limit), complete)
+        self.surface
+            .get_or((prefix.to_string(), limit, lang), complete)
     }
 }
 
