@@ -160,18 +160,17 @@ impl Suggestions {
         boost: f32,
     ) -> Vec<Suggestion> {
         let key = Normalizer::default().key(typed);
-        let picked = std::array::from_fn(|tier| {
-            let mut pick = Pick::new(self, limit, affinity, boost, tier as u8);
-            if key.is_empty() {
-                // Stored best first: without a boost the first ones are the best.
+        let mut picks = Picks::new(self, limit, affinity, boost);
+        if key.is_empty() {
+            // Stored best first: without a boost the first ones of each kind are the best.
+            for (tier, pick) in picks.tiers.iter_mut().enumerate() {
                 let from = self.tier_starts[tier];
-                let all = (from..self.entries.len() as u32).map(|i| (i, Match::Prefix));
-                pick.offer_in_order(all);
-            } else {
-                self.pick_matches(&key, &mut pick);
+                pick.offer_in_order((from..self.entries.len() as u32).map(|i| (i, Match::Prefix)));
             }
-            pick.finish()
-        });
+        } else {
+            self.pick_matches(&key, &mut picks);
+        }
+        let picked = picks.finish();
         share(picked, limit)
             .into_iter()
             .map(|i| self.suggestion(i))
@@ -197,14 +196,18 @@ impl Suggestions {
 
     /// Offers `pick` the entries under keys starting with `key`, then (4+ characters) under
     /// keys with a prefix one edit away, each walk best entry first ([`Suggestions::walk`]).
-    fn pick_matches(&self, key: &str, pick: &mut Pick) {
+    fn pick_matches(&self, key: &str, pick: &mut Picks) {
         if let Some((node, output)) = self.node_of(key) {
             self.walk(&AlwaysMatch, (node, output, ()), Match::Prefix, pick);
         }
-        // A typo match always ranks below every exact one: with enough exact matches, the
-        // walk of the one-edit automaton cannot change the answer.
+        // A typo match always ranks below every exact one of its kind: a kind with enough
+        // exact matches takes no typo match, and the walk of the one-edit automaton is
+        // needed only while some kind has room.
         let letters = key.chars().count();
-        if !pick.is_full() && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+        for (open, tier) in pick.open.iter_mut().zip(&pick.tiers) {
+            *open = !tier.is_full();
+        }
+        if pick.open.contains(&true) && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
             let dfa = one_edit(key);
             let near = prefix_within(&dfa);
             let start = (self.keys.as_fst().root().addr(), 0, near.start());
@@ -240,7 +243,7 @@ impl Suggestions {
         automaton: &A,
         (from, output, state): (CompiledAddr, u64, A::State),
         how: Match,
-        pick: &mut Pick,
+        pick: &mut Picks,
     ) {
         let fst = self.keys.as_fst();
         let mut queue = BinaryHeap::new();
@@ -378,6 +381,51 @@ fn share(picked: [Vec<u32>; TIERS], limit: usize) -> Vec<u32> {
     (0..TIERS)
         .flat_map(|t| picked[t][..taken[t]].iter().copied())
         .collect()
+}
+
+/// The picks of every kind tier, filled by one walk of the keys (a walk per kind read the
+/// keys of the commoner kinds again for each).
+struct Picks<'s> {
+    tiers: [Pick<'s>; TIERS],
+    /// The tiers that take the matches being walked: a typo walk skips those that exact
+    /// matches filled.
+    open: [bool; TIERS],
+}
+
+impl<'s> Picks<'s> {
+    fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
+        Picks {
+            tiers: std::array::from_fn(|t| Pick::new(set, limit, affinity, boost, t as u8)),
+            open: [true; TIERS],
+        }
+    }
+
+    /// Whether no entry numbered `from` or later, matched `how`, can be picked by any tier
+    /// open: for each, the best entry of its kind from there on bounds what it can still take.
+    fn closed(&self, from: u32, how: Match) -> bool {
+        (self.tiers.iter().zip(self.open)).all(|(pick, open)| {
+            !open || pick.closed(from.max(pick.set.tier_starts[usize::from(pick.tier)]), how)
+        })
+    }
+
+    /// Offers entries in ascending order to the picks of their kinds, stopping where none
+    /// left can be picked.
+    fn offer_in_order(&mut self, entries: impl Iterator<Item = (u32, Match)>) {
+        for (i, how) in entries {
+            if self.closed(i, how) {
+                return;
+            }
+            let tier = usize::from(self.tiers[0].set.entries[i as usize].kind.tier());
+            if self.open[tier] {
+                self.tiers[tier].offer_in_order(std::iter::once((i, how)));
+            }
+        }
+    }
+
+    /// The entries each tier picked, best first.
+    fn finish(self) -> [Vec<u32>; TIERS] {
+        self.tiers.map(Pick::finish)
+    }
 }
 
 /// The best `limit` entries of one kind tier offered so far.
