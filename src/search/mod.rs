@@ -763,6 +763,12 @@ impl query::Vocabulary for IndexVocabulary<'_> {
         })
     }
 
+    fn is_written(&self, folded: &str) -> bool {
+        (self.searcher.segment_readers().iter())
+            .filter_map(|segment| self.hits.of(segment).ok())
+            .any(|table| table.surface().contains(folded))
+    }
+
     fn frequency(&self, term: &str) -> Option<u64> {
         Some(self.doc_freq(term))
     }

@@ -78,6 +78,10 @@ pub trait Vocabulary {
     fn complete_written(&self, _prefix: &str, _limit: usize, _lang: Lang) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the word (folded, not stemmed) is written in some product's name as it is.
+    fn is_written(&self, _folded: &str) -> bool {
+        true
+    }
     /// How many products have the analysed word, when known.
     fn frequency(&self, _term: &str) -> Option<u64> {
         None
@@ -159,7 +163,9 @@ fn complete_last_word(
     if folded.chars().count() < MIN_PREFIX_LETTERS {
         return None;
     }
-    let known = vocabulary.has(term);
+    // A word as the catalog writes it ("bow"), not one that only shares a stem with a
+    // catalog word ("thermoe" of "thermoelectric", stemmed as "thermo").
+    let known = vocabulary.has(term) && vocabulary.is_written(folded);
     let mut to: Vec<String> = Vec::new();
     if known {
         to.push(term.clone());
@@ -181,10 +187,11 @@ fn complete_last_word(
             also.push(stem);
         }
     }
-    // A word the catalog has is meant as typed more often than not: the rarer words it starts
-    // are matched too only when the commonest of them are far more common than the word
-    // itself ("flo", a brand, for "flour"), not for a common word ("case", "pro"), where a
-    // union of hundreds of postings would cost every search that ends with it.
+    // A word the catalog has is meant as typed more often than not. The longer words it
+    // starts are matched too only when its commonest ones have more products than the word
+    // itself ("bow": bowls), and its rarer ones only when they have many times more ("flo", a
+    // brand, for "flour"); not for a common word ("case", "pro"), where the alternatives would
+    // cost every search that ends with it (a union of hundreds of postings for the rarer ones).
     let frequency = |t: &String| vocabulary.frequency(t).unwrap_or(0);
     let continued = to
         .get(1..)
@@ -194,6 +201,9 @@ fn complete_last_word(
         .sum::<u64>();
     if known && frequency(term).saturating_mul(RARE_PREFIX_RATIO) >= continued {
         also.clear();
+    }
+    if known && frequency(term) >= continued {
+        return None;
     }
     if known && to.len() == 1 {
         return None;

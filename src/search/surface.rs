@@ -44,6 +44,13 @@ impl SurfaceWords {
             .map(|(w, n)| (&**w, *n))
     }
 
+    /// Whether the segment has the word.
+    pub fn contains(&self, word: &str) -> bool {
+        self.words
+            .binary_search_by(|(w, _)| (**w).cmp(word))
+            .is_ok()
+    }
+
     /// How many distinct words.
     pub fn len(&self) -> usize {
         self.words.len()

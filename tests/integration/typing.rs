@@ -128,8 +128,30 @@ fn searchable(word: &str) -> bool {
     word.len() >= 4 && word.chars().all(|c| c.is_ascii_lowercase()) && !STOP.contains(&word)
 }
 
+/// Every word of the demo catalog's titles, brands and category names, lowercased.
+fn catalog_words() -> std::collections::HashSet<String> {
+    use std::io::BufRead;
+    let reader = flate2::read::GzDecoder::new(attune::demo::DEMO_CATALOG);
+    let mut words = std::collections::HashSet::new();
+    for line in std::io::BufReader::new(reader).lines() {
+        let product: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let mut names = vec![product["title"].to_string(), product["brand"].to_string()];
+        names.push(product["category"].to_string());
+        for name in names {
+            words.extend(title_words(&name).filter(|w| !w.is_empty()));
+        }
+    }
+    words
+}
+
+/// Every prefix of 3 letters or more of a title word finds the product, but for a prefix that
+/// is itself a word of the catalog: a shopper who typed "stack" may mean "stack" or be typing
+/// "stackable", and the search takes the longer words too only when they have more products
+/// than the word (completing every full word cost every search ending with one; see
+/// `query::complete_last_word`).
 #[test]
 fn any_prefix_of_three_letters_or_more_of_a_title_word_finds_the_product() {
+    let written = catalog_words();
     let (rt, engine, _) = demo();
     // Every demo product's id, title, price and category, to narrow each search to a few
     // products: membership among the matches is what is checked, not the rank.
@@ -158,6 +180,7 @@ fn any_prefix_of_three_letters_or_more_of_a_title_word_finds_the_product() {
         .run(&strategy, |(case, cut)| {
             let (id, price, word) = &cases[case];
             let prefix = &word[..cut.min(word.len())];
+            prop_assume!(prefix == word || !written.contains(prefix));
             let (ids, _) = matches(&[
                 ("q", prefix),
                 ("category", "Home & Kitchen"),
