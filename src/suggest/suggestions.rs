@@ -371,22 +371,30 @@ fn placed(e: &Entry, i: u32, how: Match, factor: f32) -> Place {
 /// An answer of `limit` from the best entries of each kind tier: each tier up to its quota,
 /// then the slots left to the tiers with more, in tier order; tier by tier in the answer.
 fn share(picked: [Vec<u32>; TIERS], limit: usize) -> Vec<u32> {
-    let mut taken: [usize; TIERS] = std::array::from_fn(|t| picked[t].len().min(quotas(limit)[t]));
-    let mut left = limit - taken.iter().sum::<usize>();
-    for t in 0..TIERS {
-        let more = (picked[t].len() - taken[t]).min(left);
-        taken[t] += more;
-        left -= more;
-    }
+    let taken = allotment(std::array::from_fn(|t| picked[t].len()), limit);
     (0..TIERS)
         .flat_map(|t| picked[t][..taken[t]].iter().copied())
         .collect()
+}
+
+/// How many of `counts` entries of each tier an answer of `limit` takes ([`share`]).
+fn allotment(counts: [usize; TIERS], limit: usize) -> [usize; TIERS] {
+    let mut taken: [usize; TIERS] = std::array::from_fn(|t| counts[t].min(quotas(limit)[t]));
+    let mut left = limit - taken.iter().sum::<usize>();
+    for t in 0..TIERS {
+        let more = (counts[t] - taken[t]).min(left);
+        taken[t] += more;
+        left -= more;
+    }
+    taken
 }
 
 /// The picks of every kind tier, filled by one walk of the keys (a walk per kind read the
 /// keys of the commoner kinds again for each).
 struct Picks<'s> {
     tiers: [Pick<'s>; TIERS],
+    /// The answer's size.
+    limit: usize,
     /// The tiers that take the matches being walked: a typo walk skips those that exact
     /// matches filled.
     open: [bool; TIERS],
@@ -396,6 +404,7 @@ impl<'s> Picks<'s> {
     fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
         Picks {
             tiers: std::array::from_fn(|t| Pick::new(set, limit, affinity, boost, t as u8)),
+            limit,
             open: [true; TIERS],
         }
     }
@@ -418,7 +427,22 @@ impl<'s> Picks<'s> {
             let tier = usize::from(self.tiers[0].set.entries[i as usize].kind.tier());
             if self.open[tier] {
                 self.tiers[tier].offer_in_order(std::iter::once((i, how)));
+                self.tighten();
             }
+        }
+    }
+
+    /// Lowers each tier's room to the most the answer can still give it: what it would take
+    /// were its own matches endless and the others' as many as picked so far. The others'
+    /// picks only grow, so the room only shrinks; entries beyond it can never be answered
+    /// (so a kind that already fills its share stops the walk early, as one page did).
+    fn tighten(&mut self) {
+        let picked: [usize; TIERS] = std::array::from_fn(|t| self.tiers[t].best.len());
+        for t in 0..TIERS {
+            let mut supply = picked;
+            supply[t] = self.limit;
+            let room = allotment(supply, self.limit)[t];
+            self.tiers[t].shrink_to(room);
         }
     }
 
@@ -475,6 +499,16 @@ impl<'s> Pick<'s> {
 
     fn is_full(&self) -> bool {
         self.best.len() >= self.limit
+    }
+
+    /// Keeps at most `room` entries, the best, and takes no more.
+    fn shrink_to(&mut self, room: usize) {
+        if room < self.limit {
+            self.limit = room;
+            while self.best.len() > room {
+                self.best.pop();
+            }
+        }
     }
 
     /// Whether no entry numbered `from` or later, matched `how`, can be picked any more.
