@@ -763,6 +763,18 @@ impl query::Vocabulary for IndexVocabulary<'_> {
         })
     }
 
+    fn remembered_completion(
+        &self,
+        term: &str,
+        folded: &str,
+        lang: crate::text::Lang,
+        compute: &mut dyn FnMut() -> Option<query::Completion>,
+    ) -> Option<query::Completion> {
+        // A search ending with the same word plans it the same way until the next commit:
+        // the check against the catalog's words and their counts is made once.
+        self.words.last_word(term, folded, lang, compute)
+    }
+
     fn is_written(&self, folded: &str) -> bool {
         (self.searcher.segment_readers().iter())
             .filter_map(|segment| self.hits.of(segment).ok())

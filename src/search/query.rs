@@ -82,6 +82,17 @@ pub trait Vocabulary {
     fn is_written(&self, _folded: &str) -> bool {
         true
     }
+    /// The completion of a last word (analysed `term`, `folded` as typed) in `lang`, computed
+    /// by `compute` unless the vocabulary remembers it for its snapshot.
+    fn remembered_completion(
+        &self,
+        _term: &str,
+        _folded: &str,
+        _lang: Lang,
+        compute: &mut dyn FnMut() -> Option<Completion>,
+    ) -> Option<Completion> {
+        compute()
+    }
     /// How many products have the analysed word, when known.
     fn frequency(&self, _term: &str) -> Option<u64> {
         None
@@ -163,14 +174,34 @@ fn complete_last_word(
     if folded.chars().count() < MIN_PREFIX_LETTERS {
         return None;
     }
+    let lang = analyzer.lang();
+    let completion = vocabulary.remembered_completion(term, folded, lang, &mut || {
+        completion_of(term, folded, vocabulary, lang)
+    })?;
+    let first = completion.to.first()?.clone();
+    replace_in(&mut words.sequence, term, &first);
+    if let Some(last) = words.terms.last_mut() {
+        *last = first;
+    }
+    Some(completion)
+}
+
+/// What a last word being typed completes to (see [`complete_last_word`]): the same for a
+/// snapshot of the index whatever the rest of the query.
+fn completion_of(
+    term: &str,
+    folded: &str,
+    vocabulary: &dyn Vocabulary,
+    lang: Lang,
+) -> Option<Completion> {
     // A word as the catalog writes it ("bow"), not one that only shares a stem with a
     // catalog word ("thermoe" of "thermoelectric", stemmed as "thermo").
     let known = vocabulary.has(term) && vocabulary.is_written(folded);
     let mut to: Vec<String> = Vec::new();
     if known {
-        to.push(term.clone());
+        to.push(term.to_string());
     }
-    let stems_of_written = vocabulary.complete_written(folded, MAX_PREFIX_WORDS, analyzer.lang());
+    let stems_of_written = vocabulary.complete_written(folded, MAX_PREFIX_WORDS, lang);
     let index_words = if known {
         Vec::new()
     } else {
@@ -192,12 +223,12 @@ fn complete_last_word(
     // itself ("bow": bowls), and its rarer ones only when they have many times more ("flo", a
     // brand, for "flour"); not for a common word ("case", "pro"), where the alternatives would
     // cost every search that ends with it (a union of hundreds of postings for the rarer ones).
-    let frequency = |t: &String| vocabulary.frequency(t).unwrap_or(0);
+    let frequency = |t: &str| vocabulary.frequency(t).unwrap_or(0);
     let continued = to
         .get(1..)
         .unwrap_or_default()
         .iter()
-        .map(frequency)
+        .map(|t| frequency(t))
         .sum::<u64>();
     if known && frequency(term).saturating_mul(RARE_PREFIX_RATIO) >= continued {
         also.clear();
@@ -205,17 +236,11 @@ fn complete_last_word(
     if known && frequency(term) >= continued {
         return None;
     }
-    if known && to.len() == 1 {
+    if known && to.len() == 1 || to.is_empty() {
         return None;
     }
-    let first = to.first()?.clone();
-    let from = folded.clone();
-    replace_in(&mut words.sequence, term, &first);
-    if let Some(last) = words.terms.last_mut() {
-        *last = first;
-    }
     Some(Completion {
-        from,
+        from: folded.to_string(),
         to,
         typed_is_word: known,
         also,

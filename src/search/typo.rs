@@ -158,6 +158,11 @@ pub struct WordMemo {
     corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
     completions: Memo<(String, usize), Vec<String>, MAX_REMEMBERED_WORDS>,
     surface: Memo<(String, usize, crate::text::Lang), Vec<String>, MAX_REMEMBERED_WORDS>,
+    last_words: Memo<
+        (String, String, crate::text::Lang),
+        Option<super::query::Completion>,
+        MAX_REMEMBERED_WORDS,
+    >,
 }
 
 /// Words remembered per snapshot and kind before the memo starts over.
@@ -183,6 +188,18 @@ impl WordMemo {
     ) -> Vec<String> {
         self.completions
             .get_or((prefix.to_string(), limit), complete)
+    }
+
+    /// The completion of a last word being typed, computed by `compute` the first time.
+    pub fn last_word(
+        &self,
+        term: &str,
+        folded: &str,
+        lang: crate::text::Lang,
+        compute: &mut dyn FnMut() -> Option<super::query::Completion>,
+    ) -> Option<super::query::Completion> {
+        let key = (term.to_string(), folded.to_string(), lang);
+        self.last_words.get_or(key, compute)
     }
 
     /// The stems in `lang` of up to `limit` catalog words as written starting with `prefix`,
