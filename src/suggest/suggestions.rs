@@ -424,9 +424,11 @@ impl<'s> Picks<'s> {
             if self.closed(i, how) {
                 return;
             }
+            // Closed as a whole or not, the entry's own kind may take it only while it
+            // beats that kind's worst: `offer` compares.
             let tier = usize::from(self.tiers[0].set.entries[i as usize].kind.tier());
             if self.open[tier] {
-                self.tiers[tier].offer_in_order(std::iter::once((i, how)));
+                self.tiers[tier].offer(i, how);
                 self.tighten();
             }
         }
@@ -536,19 +538,25 @@ impl<'s> Pick<'s> {
             if self.closed(i, how) {
                 return;
             }
-            if self.set.entries[i as usize].kind.tier() != self.tier
-                || self.best.iter().any(|p| p.3 == i)
-            {
-                continue;
+            if self.set.entries[i as usize].kind.tier() == self.tier {
+                self.offer(i, how);
             }
-            let place = self.place(i, how);
-            if !self.is_full() {
-                self.best.push(place);
-            } else if let Some(mut worst) = self.best.peek_mut()
-                && place < *worst
-            {
-                *worst = place;
-            }
+        }
+    }
+
+    /// Takes entry `i` of this pick's kind if it beats the worst picked (or there is room).
+    /// An entry already picked keeps its place.
+    fn offer(&mut self, i: u32, how: Match) {
+        if self.best.iter().any(|p| p.3 == i) {
+            return;
+        }
+        let place = self.place(i, how);
+        if !self.is_full() {
+            self.best.push(place);
+        } else if let Some(mut worst) = self.best.peek_mut()
+            && place < *worst
+        {
+            *worst = place;
         }
     }
 
