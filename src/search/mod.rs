@@ -358,13 +358,13 @@ pub fn search_with_rules(
         tiers: tiers.clone(),
         paths: index.facet_paths(),
     });
+    let snapshot = Snapshot {
+        index,
+        searcher,
+        tiers: &tiers,
+        applied: &applied,
+    };
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Inline<Attempt>> {
-        let snapshot = Snapshot {
-            index,
-            searcher,
-            tiers: &tiers,
-            applied: &applied,
-        };
         run_once(&snapshot, config, req, budget, &reading, &stage, limit)
     };
     // Zero results: relax step by step, never touching the filters the request set itself.
@@ -390,12 +390,6 @@ pub fn search_with_rules(
         ranked,
         mut counts,
     } = found;
-    let snapshot = Snapshot {
-        index,
-        searcher,
-        tiers: &tiers,
-        applied: &applied,
-    };
     refine::refine(&snapshot, config, req, budget, &reading, &mut counts)?;
     let FacetFruits {
         category,
@@ -602,6 +596,22 @@ struct Snapshot<'a> {
     applied: &'a Applied<'a>,
 }
 
+impl<'a> Snapshot<'a> {
+    /// A request's plan under a typo budget, with the vocabulary it was read against.
+    fn plan(
+        &self,
+        config: &SearchConfig,
+        req: &SearchRequest,
+        budget: typo::Budget,
+        reading: &query::Reading,
+    ) -> Result<(query::Plan, IndexVocabulary<'a>)> {
+        let words = self.index.words(self.searcher)?;
+        let vocabulary = IndexVocabulary::new(self.searcher, self.index, budget, words);
+        let plan = query::plan(req, self.index.fields(), config, &vocabulary, reading);
+        Ok((plan, vocabulary))
+    }
+}
+
 /// Plans and runs a request once, with a typo budget, ranking through `stage` too; declined
 /// after planning when the plan is predicted to visit more than `limit` matches.
 fn run_once(
@@ -620,8 +630,7 @@ fn run_once(
         applied,
     } = *snapshot;
     let fields = index.fields();
-    let vocabulary = IndexVocabulary::new(searcher, index, budget, index.words(searcher)?);
-    let mut plan = query::plan(req, fields, config, &vocabulary, reading);
+    let (mut plan, vocabulary) = snapshot.plan(config, req, budget, reading)?;
     if let Some(limit) = limit {
         let doc_freq = |word: &str| vocabulary.doc_freq(word);
         let facets = req.facets.len();
@@ -710,6 +719,13 @@ impl<'a> IndexVocabulary<'a> {
         }
     }
 
+    /// The hit tables of the snapshot's segments (where the words of product names are).
+    fn hit_tables(&self) -> Vec<Arc<hits::HitTable>> {
+        (self.searcher.segment_readers().iter())
+            .filter_map(|segment| self.hits.of(segment).ok())
+            .collect()
+    }
+
     /// How many products have the analysed word.
     fn doc_freq(&self, term: &str) -> u64 {
         if let Some(&n) = self.doc_freqs.borrow().get(term) {
@@ -739,28 +755,23 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     }
 
     fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
-        self.words.completions(prefix, limit, || {
-            typo::complete(self.searcher, self.fields.all_text, prefix, limit)
-        })
+        // Not kept itself, like `complete_written`: the completion it serves is.
+        typo::complete(self.searcher, self.fields.all_text, prefix, limit)
     }
 
     fn complete_written(&self, prefix: &str, limit: usize, lang: crate::text::Lang) -> Vec<String> {
-        // Kept for the snapshot with the stems: a prefix's words are many, and each stem's
-        // check against the index is a term dictionary lookup.
-        self.words.surface_completions(prefix, limit, lang, || {
-            let tables: Vec<Arc<hits::HitTable>> = (self.searcher.segment_readers().iter())
-                .filter_map(|segment| self.hits.of(segment).ok())
-                .collect();
-            let words = surface::complete(tables.iter().map(|t| t.surface()), prefix, limit);
-            let mut stems: Vec<String> = Vec::with_capacity(words.len());
-            for word in words {
-                let stem = lang.stem(&word);
-                if !stems.contains(&stem) && self.doc_freq(&stem) > 0 {
-                    stems.push(stem);
-                }
+        // Not kept itself: it serves only the last word's completion, which is kept whole
+        // for the snapshot (`remembered_completion`).
+        let tables = self.hit_tables();
+        let words = surface::complete(tables.iter().map(|t| t.surface()), prefix, limit);
+        let mut stems: Vec<String> = Vec::with_capacity(words.len());
+        for word in words {
+            let stem = lang.stem(&word);
+            if !stems.contains(&stem) && self.doc_freq(&stem) > 0 {
+                stems.push(stem);
             }
-            stems
-        })
+        }
+        stems
     }
 
     fn remembered_completion(
@@ -776,9 +787,7 @@ impl query::Vocabulary for IndexVocabulary<'_> {
     }
 
     fn is_written(&self, folded: &str) -> bool {
-        (self.searcher.segment_readers().iter())
-            .filter_map(|segment| self.hits.of(segment).ok())
-            .any(|table| table.surface().contains(folded))
+        (self.hit_tables().iter()).any(|table| table.surface().contains(folded))
     }
 
     fn frequency(&self, term: &str) -> Option<u64> {

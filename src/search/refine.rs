@@ -19,27 +19,35 @@ pub(super) fn refine(
     counts: &mut FacetFruits,
 ) -> Result<()> {
     for facet in &req.facets {
-        let mut loose = req.clone();
-        let mut tier_filter = reading.tier_filter.clone();
+        let filters = &req.filters;
+        let wanted = match facet {
+            FacetRequest::Attribute(name) => name.to_lowercase(),
+            _ => String::new(),
+        };
+        let own_attribute = |(n, _): &(String, Vec<String>)| n.to_lowercase() == wanted;
         let own_filter_set = match facet {
-            FacetRequest::Brand => !std::mem::take(&mut loose.filters.brands).is_empty(),
-            FacetRequest::Attribute(name) => {
-                let before = loose.filters.attributes.len();
-                let wanted = name.to_lowercase();
-                (loose.filters.attributes).retain(|(n, _)| n.to_lowercase() != wanted);
-                loose.filters.attributes.len() != before
-            }
-            FacetRequest::Tier => tier_filter.take().is_some(),
-            FacetRequest::Price => {
-                let set = loose.filters.price_min.is_some() || loose.filters.price_max.is_some();
-                (loose.filters.price_min, loose.filters.price_max) = (None, None);
-                set
-            }
+            FacetRequest::Brand => !filters.brands.is_empty(),
+            FacetRequest::Attribute(_) => filters.attributes.iter().any(own_attribute),
+            FacetRequest::Tier => reading.tier_filter.is_some(),
+            FacetRequest::Price => filters.price_min.is_some() || filters.price_max.is_some(),
             // Category counts follow the filtered path down its levels already.
             FacetRequest::Category => false,
         };
         if !own_filter_set {
             continue;
+        }
+        // Only now the request is copied: most facets of most searches have no filter of
+        // their own, and this runs for every faceted search.
+        let mut loose = req.clone();
+        let mut tier_filter = reading.tier_filter.clone();
+        match facet {
+            FacetRequest::Brand => loose.filters.brands.clear(),
+            FacetRequest::Attribute(_) => loose.filters.attributes.retain(|a| !own_attribute(a)),
+            FacetRequest::Tier => tier_filter = None,
+            FacetRequest::Price => {
+                (loose.filters.price_min, loose.filters.price_max) = (None, None)
+            }
+            FacetRequest::Category => {}
         }
         loose.facets = vec![facet.clone()];
         let loose_reading = query::Reading {
@@ -72,16 +80,14 @@ fn count(
     budget: typo::Budget,
     reading: &query::Reading,
 ) -> Result<FacetFruits> {
+    let (plan, _) = snapshot.plan(config, req, budget, reading)?;
     let Snapshot {
         index,
         searcher,
         tiers,
         applied,
     } = *snapshot;
-    let fields = index.fields();
-    let vocabulary = IndexVocabulary::new(searcher, index, budget, index.words(searcher)?);
-    let plan = query::plan(req, fields, config, &vocabulary, reading);
-    let query = merchandise::restrict(plan.query, applied.outcome, fields);
+    let query = merchandise::restrict(plan.query, applied.outcome, index.fields());
     let paths = index.facet_paths();
     let (_, counts) = collect_with_facets(
         searcher,

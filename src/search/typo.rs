@@ -156,8 +156,6 @@ pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -
 #[derive(Default)]
 pub struct WordMemo {
     corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
-    completions: Memo<(String, usize), Vec<String>, MAX_REMEMBERED_WORDS>,
-    surface: Memo<(String, usize, crate::text::Lang), Vec<String>, MAX_REMEMBERED_WORDS>,
     last_words: Memo<
         (String, String, crate::text::Lang),
         Option<super::query::Completion>,
@@ -179,17 +177,6 @@ impl WordMemo {
         self.corrections.get_or((word.to_string(), budget), correct)
     }
 
-    /// Up to `limit` completions of `prefix`, computed by `complete` the first time.
-    pub fn completions(
-        &self,
-        prefix: &str,
-        limit: usize,
-        complete: impl FnOnce() -> Vec<String>,
-    ) -> Vec<String> {
-        self.completions
-            .get_or((prefix.to_string(), limit), complete)
-    }
-
     /// The completion of a last word being typed, computed by `compute` the first time.
     pub fn last_word(
         &self,
@@ -200,19 +187,6 @@ impl WordMemo {
     ) -> Option<super::query::Completion> {
         let key = (term.to_string(), folded.to_string(), lang);
         self.last_words.get_or(key, compute)
-    }
-
-    /// The stems in `lang` of up to `limit` catalog words as written starting with `prefix`,
-    /// computed by `complete` the first time.
-    pub fn surface_completions(
-        &self,
-        prefix: &str,
-        limit: usize,
-        lang: crate::text::Lang,
-        complete: impl FnOnce() -> Vec<String>,
-    ) -> Vec<String> {
-        self.surface
-            .get_or((prefix.to_string(), limit, lang), complete)
     }
 }
 
