@@ -122,7 +122,7 @@ impl Journal {
         if recovered.erasures {
             // A crash came between an erasure and the snapshot that purges the log of the
             // visitor's events: finish it before anything else is written.
-            match write_snapshot(dir, &store, &recent.entries(), next_seq) {
+            match write_snapshot(dir, &store, recent.entries(), next_seq) {
                 Ok(()) => tracing::info!("finished an erasure a restart interrupted"),
                 Err(e) => {
                     // Still pending: the next snapshot or a repeated erasure request purges.
@@ -150,7 +150,7 @@ impl Journal {
                         tracing::info!(evicted, "evicted idle anonymous profiles");
                     }
                     let recent = snapshot_shared.recent().entries();
-                    let result = write_snapshot(&snapshot_dir, &store, &recent, job.rotation_seq);
+                    let result = write_snapshot(&snapshot_dir, &store, recent, job.rotation_seq);
                     match &result {
                         Ok(()) => {
                             (snapshot_shared.purged_before)
@@ -574,7 +574,7 @@ fn load_snapshot(dir: &Path, store: &ProfileStore, recent: &mut RecentIds) -> Re
 fn write_snapshot(
     dir: &Path,
     store: &ProfileStore,
-    recent: &[(u64, i64)],
+    recent: Vec<(u64, i64)>,
     rotation_seq: u64,
 ) -> Result<()> {
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
@@ -606,7 +606,7 @@ fn write_snapshot(
         .map(|n| n.to_string())
         .collect();
     put(serde_json::to_vec(&Line::Symbols(names)))?;
-    put(serde_json::to_vec(&Line::EventIds(recent.to_vec())))?;
+    put(serde_json::to_vec(&Line::EventIds(recent)))?;
     let file = out
         .into_inner()
         .map_err(|e| Error::io(&tmp, e.into_error()))?;
@@ -701,7 +701,7 @@ mod tests {
             live.apply(i as u64 + 1, e);
         }
         // The snapshot sees everything, although it is labelled with rotation 6.
-        write_snapshot(dir.path(), &live, &[], rotation).unwrap();
+        write_snapshot(dir.path(), &live, Vec::new(), rotation).unwrap();
 
         let recovered = store();
         let next = recover(dir.path(), &recovered, &mut recent())
@@ -815,7 +815,7 @@ mod tests {
         let rotation = log.rotate().unwrap();
         // The crash came after the snapshot's rename, before it deleted the old segment.
         let saved = std::fs::read(&old).unwrap();
-        write_snapshot(dir.path(), &live, &[], rotation).unwrap();
+        write_snapshot(dir.path(), &live, Vec::new(), rotation).unwrap();
         std::fs::write(&old, saved).unwrap();
         assert!(on_disk(dir.path(), "erased-visitor-x"));
         let _journal = Journal::open(dir.path(), store()).unwrap();
