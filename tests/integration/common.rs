@@ -38,16 +38,12 @@ impl TestApp {
     pub fn new() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let engine = open_engine(dir.path(), Config::default());
-        let router = http::router(engine.clone());
-        TestApp {
-            engine,
-            router,
-            _dir: dir,
-        }
+        TestApp::from_parts(engine, dir)
     }
 
-    /// An app over an engine opened elsewhere, keeping its directory alive.
-    pub fn from_parts(engine: Arc<Engine>, router: Router, dir: tempfile::TempDir) -> TestApp {
+    /// The real router over an engine opened in `dir`, keeping the directory alive.
+    pub fn from_parts(engine: Arc<Engine>, dir: tempfile::TempDir) -> TestApp {
+        let router = http::router(engine.clone());
         TestApp {
             engine,
             router,
@@ -60,12 +56,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = Config::parse(toml, Path::new("attune.toml")).expect("valid config");
         let engine = open_engine(dir.path(), config);
-        let router = http::router(engine.clone());
-        TestApp {
-            engine,
-            router,
-            _dir: dir,
-        }
+        TestApp::from_parts(engine, dir)
     }
 
     /// A fresh app whose configuration is read from files (`name`, text) written into a
@@ -78,12 +69,7 @@ impl TestApp {
         }
         let config = Config::load(&conf.join(files[0].0), true).expect("valid config");
         let engine = open_engine(&dir.path().join("data"), config);
-        let router = http::router(engine.clone());
-        TestApp {
-            engine,
-            router,
-            _dir: dir,
-        }
+        TestApp::from_parts(engine, dir)
     }
 
     /// Rewrites a file of the configuration directory of [`TestApp::with_config_files`].

@@ -254,8 +254,7 @@ async fn a_server_started_without_its_optional_file_ignores_one_created_later() 
     let path = dir.path().join("attune.toml");
     let config = attune::Config::load(&path, false).expect("a missing optional file is fine");
     let engine = crate::common::open_engine(&dir.path().join("data"), config);
-    let router = attune::http::router(engine.clone());
-    let app = TestApp::from_parts(engine, router, dir);
+    let app = TestApp::from_parts(engine, dir);
     let r = app.post_empty("/v1/admin/reload").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"]["code"], "no_config_file");
