@@ -115,7 +115,7 @@ pub fn example_requests(base: &str) -> String {
     [
         format!("curl '{base}/v1/search?q=water+bottle&limit=3'"),
         format!("curl '{base}/v1/search?q=shoes&facets=category,brand,price&price_max=50'"),
-        format!("curl '{base}/v1/search?q=runni&highlight=true&fields=title,price,in_stock&hits_per_page=3&page=1'"),
+        format!("curl '{base}/v1/search?q=runni&highlight=true&fields=title,price,in_stock,_highlight&hits_per_page=3&page=1'"),
         format!("curl '{base}/v1/search?category=Home+%26+Kitchen&sort=price_asc&limit=5'"),
         format!("curl '{base}/v1/search?q=led+light&explain=true&limit=2'"),
         format!("curl '{base}/v1/search?q=cheap+knife&visitor_id=demo-cook&limit=3'"),
