@@ -6,10 +6,9 @@
 //! gathers them;
 //! [`Suggestions`] stores them in an FST under their normalised text ([`keys`]) and every word
 //! start inside it, and answers a prefix, exactly or within one edit ([`typo`]), reading the
-//! keys best suggestion first and only as far as the page it answers: over the 46k-product
-//! Best Buy catalog a lookup without a visitor took 5–6 µs at the median and under 90 µs at
-//! worst (`examples/autocomplete_cost.rs`), where reading every key that matches took up to
-//! 1.5 ms.
+//! keys best suggestion first and only as far as the page it answers, where reading every key
+//! that matches takes milliseconds for a short prefix of a large catalog (figures:
+//! `examples/autocomplete_cost.rs`, `benches/README.md`).
 //!
 //! A [`Suggester`] holds the current set behind an `ArcSwap`: a rebuild (on a timer, off the
 //! request path) makes a whole new set and swaps it in, so lookups never wait on a rebuild.

@@ -2,14 +2,21 @@
 //! start inside it, looked up by exact prefix and then by prefix within one edit, reading the
 //! keys best entry first and only as far as the page asked for ([`Suggestions::lookup`]).
 //!
-//! Ranking: queries, then brands and categories, then product titles, each kind looked up on
-//! its own and given its share of the answer; within a kind, exact-prefix matches before typo
-//! matches, then the count (boosted for a visitor's brands and categories), then the text.
-//! Entries are stored by kind, count and text, so an entry's number is its tie-break.
+//! Ranking: exact-prefix matches fill the answer first, typo matches only the slots they
+//! leave; each is shared out by kind (queries, then brands and categories, then product
+//! titles, each kind within its share of the answer, [`quotas`]), and within a kind by the
+//! count (boosted for a visitor's brands and categories), then the text. Entries are stored by
+//! kind, count and text, so an entry's number is its tie-break.
+//!
+//! Each kind tier has its own FST: the keys' order of best entries is then the order within
+//! the kind, and a walk stops as soon as its kind's share is filled. (With one FST for all
+//! kinds, finding the product titles of a short prefix meant walking every brand and
+//! category key that prefix starts, since their best entries all come first.)
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use levenshtein_automata::DFA;
 use tantivy_fst::automaton::AlwaysMatch;
 use tantivy_fst::raw::CompiledAddr;
 use tantivy_fst::{Automaton, Map};
@@ -48,10 +55,8 @@ enum Target {
 
 /// An immutable, searchable set of suggestions.
 pub struct Suggestions {
-    keys: Map<Vec<u8>>,
-    /// The entries of key `i` are `postings[offsets[i]..offsets[i + 1]]`.
-    offsets: Vec<u32>,
-    postings: Vec<u32>,
+    /// The keys of each kind tier's entries.
+    keys: [Keys; TIERS],
     entries: Vec<Entry>,
     labels: Vec<Box<str>>,
     /// The number of the first entry of each kind tier (entries are stored by tier).
@@ -60,6 +65,116 @@ pub struct Suggestions {
 
 /// Kind tiers: queries, brands and categories, products ([`Kind::tier`]).
 const TIERS: usize = 3;
+
+/// The keys of one kind tier's entries, each with the entries under it.
+struct Keys {
+    /// A key's value: its best entry in the high half, its number in the low half.
+    fst: Map<Vec<u8>>,
+    /// The entries of key `i` are `postings[offsets[i]..offsets[i + 1]]`, best first.
+    offsets: Vec<u32>,
+    postings: Vec<u32>,
+}
+
+impl Keys {
+    fn build(keyed: &BTreeMap<&str, Vec<u32>>) -> Result<Keys> {
+        let mut offsets = Vec::with_capacity(keyed.len() + 1);
+        let mut postings = Vec::new();
+        offsets.push(0);
+        for ids in keyed.values() {
+            postings.extend_from_slice(ids);
+            offsets.push(postings.len() as u32);
+        }
+        let values = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (k, ids))| (*k, u64::from(ids[0]) << 32 | i as u64));
+        let fst = Map::from_iter(values)
+            .map_err(|e| Error::Internal(format!("cannot build the suggestion keys: {e}")))?;
+        Ok(Keys {
+            fst,
+            offsets,
+            postings,
+        })
+    }
+
+    /// The entries under the key of `value`, best first.
+    fn posting(&self, value: u64) -> &[u32] {
+        let ord = (value & u64::from(u32::MAX)) as usize;
+        match (self.offsets.get(ord), self.offsets.get(ord + 1)) {
+            (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    /// The node the keys starting with `prefix` are below, and the output of the path to it;
+    /// None when no key starts with it.
+    fn node_of(&self, prefix: &str) -> Option<(CompiledAddr, u64)> {
+        let fst = self.fst.as_fst();
+        let mut node = fst.root();
+        let mut output = 0;
+        for &byte in prefix.as_bytes() {
+            let t = node.transition(node.find_input(byte)?);
+            output += t.out.value();
+            node = fst.node(t.addr);
+        }
+        Some((node.addr(), output))
+    }
+
+    /// Offers `pick` the entries under the keys below a node that `automaton` matches, best
+    /// entry first, until no entry left can be picked.
+    ///
+    /// A key's value holds the best (lowest) entry under it in its high half, and the FST
+    /// keeps on every transition the least value below it: the output of the path to a node
+    /// is the least value of the keys below it. Taking nodes and keys from a queue ordered by
+    /// that output visits keys in the order of their best entries, and stops at the first
+    /// whose best entry cannot beat the page ([`Pick::closed`]) instead of reading every key
+    /// that matches (thousands for a common prefix or one edit from one).
+    fn walk<A: Automaton>(
+        &self,
+        automaton: &A,
+        (from, output, state): (CompiledAddr, u64, A::State),
+        pick: &mut Pick,
+    ) {
+        let fst = self.fst.as_fst();
+        let mut queue = BinaryHeap::new();
+        queue.push(Reverse(Step::Node(output, from, state)));
+        while let Some(Reverse(step)) = queue.pop() {
+            if pick.closed(best_entry(step.output())) {
+                return;
+            }
+            match step {
+                Step::Key(value) => pick.offer_in_order(self.posting(value).iter().copied()),
+                Step::Node(output, addr, state) => {
+                    let node = fst.node(addr);
+                    if node.is_final() && automaton.is_match(&state) {
+                        queue.push(Reverse(Step::Key(output + node.final_output().value())));
+                    }
+                    for t in node.transitions() {
+                        let next = automaton.accept(&state, t.inp);
+                        if automaton.can_match(&next) {
+                            queue.push(Reverse(Step::Node(output + t.out.value(), t.addr, next)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Offers `pick` the entries under keys starting with `key`, best entry first.
+    fn pick_prefixed(&self, key: &str, pick: &mut Pick) {
+        if let Some((node, output)) = self.node_of(key) {
+            self.walk(&AlwaysMatch, (node, output, ()), pick);
+        }
+    }
+
+    /// Offers `pick` the entries under keys with a prefix one edit from what was typed
+    /// (`dfa`), best entry first.
+    fn pick_near(&self, dfa: &DFA, pick: &mut Pick) {
+        let near = prefix_within(dfa);
+        let start = (self.fst.as_fst().root().addr(), 0, near.start());
+        self.walk(&near, start, pick);
+    }
+}
 
 /// The share of an answer each kind tier may fill before the others have had theirs: half
 /// for past queries, then half of the rest for brands and categories, the rest for products.
@@ -70,22 +185,16 @@ pub fn quotas(limit: usize) -> [usize; TIERS] {
     [queries, catalog, limit - queries - catalog]
 }
 
-/// How a candidate matched what was typed: lower is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Match {
-    Prefix,
-    Typo,
-}
-
 impl Suggestions {
     /// Builds the set. Candidates with the same normalised text become one entry: the higher
     /// kind (query, then brand or category, then product) wins; counts of the same kind add.
     pub fn build(candidates: Vec<Candidate>) -> Result<Suggestions> {
         let sorted = merged_in_rank_order(candidates);
         let mut labels = Labels::default();
-        let mut keyed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        let mut keyed: [BTreeMap<&str, Vec<u32>>; TIERS] = Default::default();
         let mut entries = Vec::with_capacity(sorted.len());
         for (i, (key, c)) in sorted.iter().enumerate() {
+            let keyed = &mut keyed[usize::from(c.kind.tier())];
             for start in word_starts(key).take(MAX_WORD_KEYS) {
                 keyed.entry(&key[start..]).or_default().push(i as u32);
             }
@@ -107,20 +216,12 @@ impl Suggestions {
                 target,
             });
         }
-        let mut offsets = Vec::with_capacity(keyed.len() + 1);
-        let mut postings = Vec::new();
-        offsets.push(0);
-        for ids in keyed.values() {
-            postings.extend_from_slice(ids);
-            offsets.push(postings.len() as u32);
-        }
-        // A key's value: its best entry, then its number (for its entries).
-        let values = keyed
-            .iter()
-            .enumerate()
-            .map(|(i, (k, ids))| (*k, u64::from(ids[0]) << 32 | i as u64));
-        let keys = Map::from_iter(values)
-            .map_err(|e| Error::Internal(format!("cannot build the suggestion keys: {e}")))?;
+        let [queries, catalog, products] = &keyed;
+        let keys = [
+            Keys::build(queries)?,
+            Keys::build(catalog)?,
+            Keys::build(products)?,
+        ];
         let tier_start = |t: u8| {
             entries
                 .iter()
@@ -130,8 +231,6 @@ impl Suggestions {
         let tier_starts = [tier_start(0), tier_start(1), tier_start(2)];
         Ok(Suggestions {
             keys,
-            offsets,
-            postings,
             entries,
             labels: labels.names,
             tier_starts,
@@ -151,7 +250,8 @@ impl Suggestions {
     /// The best `limit` suggestions for what was typed (empty: the most popular ones), with
     /// the visitor's affinities boosting their brands and categories by up to `1 + boost`:
     /// past queries, then brands and categories, then products, each kind within its share of
-    /// the answer ([`quotas`]) unless the others leave room.
+    /// the answer ([`quotas`]) unless the others leave room; matches within one edit (typed
+    /// 4+ characters) only where exact-prefix matches leave room, shared out the same way.
     pub fn lookup(
         &self,
         typed: &str,
@@ -160,19 +260,30 @@ impl Suggestions {
         boost: f32,
     ) -> Vec<Suggestion> {
         let key = Normalizer::default().key(typed);
-        let mut picks = Picks::new(self, limit, affinity, boost);
-        if key.is_empty() {
-            // Stored best first: without a boost the first ones of each kind are the best.
-            for (tier, pick) in picks.tiers.iter_mut().enumerate() {
-                let from = self.tier_starts[tier];
-                pick.offer_in_order((from..self.entries.len() as u32).map(|i| (i, Match::Prefix)));
+        let exact = Picks::new(self, limit, affinity, boost, None).fill(|tier, pick| {
+            if key.is_empty() {
+                // Stored best first: without a boost the first ones of the kind are the best.
+                pick.offer_in_order(self.entries_of(tier));
+            } else {
+                self.keys[tier].pick_prefixed(&key, pick);
             }
-        } else {
-            self.pick_matches(&key, &mut picks);
+        });
+        let mut answer = share(exact, limit);
+        let left = limit - answer.iter().map(Vec::len).sum::<usize>();
+        let letters = key.chars().count();
+        if left > 0 && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+            // The exact answer is short: it holds every exact match, which the typo walks
+            // (whose automaton also accepts them) skip.
+            let dfa = one_edit(&key);
+            let near = Picks::new(self, left, affinity, boost, Some(&answer))
+                .fill(|tier, pick| self.keys[tier].pick_near(&dfa, pick));
+            for (exact, near) in answer.iter_mut().zip(share(near, left)) {
+                exact.extend(near);
+            }
         }
-        let picked = picks.finish();
-        share(picked, limit)
+        answer
             .into_iter()
+            .flatten()
             .map(|i| self.suggestion(i))
             .collect()
     }
@@ -194,91 +305,10 @@ impl Suggestions {
         }
     }
 
-    /// Offers `pick` the entries under keys starting with `key`, then (4+ characters) under
-    /// keys with a prefix one edit away, each walk best entry first ([`Suggestions::walk`]).
-    fn pick_matches(&self, key: &str, pick: &mut Picks) {
-        if let Some((node, output)) = self.node_of(key) {
-            self.walk(&AlwaysMatch, (node, output, ()), Match::Prefix, pick);
-        }
-        // A typo match always ranks below every exact one of its kind: a kind with enough
-        // exact matches takes no typo match, and the walk of the one-edit automaton is
-        // needed only while some kind has room.
-        let letters = key.chars().count();
-        for (open, tier) in pick.open.iter_mut().zip(&pick.tiers) {
-            *open = !tier.is_full();
-        }
-        if pick.open.contains(&true) && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
-            let dfa = one_edit(key);
-            let near = prefix_within(&dfa);
-            let start = (self.keys.as_fst().root().addr(), 0, near.start());
-            self.walk(&near, start, Match::Typo, pick);
-        }
-    }
-
-    /// The node the keys starting with `prefix` are below, and the output of the path to it;
-    /// None when no key starts with it.
-    fn node_of(&self, prefix: &str) -> Option<(CompiledAddr, u64)> {
-        let fst = self.keys.as_fst();
-        let mut node = fst.root();
-        let mut output = 0;
-        for &byte in prefix.as_bytes() {
-            let t = node.transition(node.find_input(byte)?);
-            output += t.out.value();
-            node = fst.node(t.addr);
-        }
-        Some((node.addr(), output))
-    }
-
-    /// Offers `pick` the entries under the keys below a node that `automaton` matches, as
-    /// `how`, best entry first, until no entry left can be picked.
-    ///
-    /// A key's value holds the best (lowest) entry under it in its high half, and the FST
-    /// keeps on every transition the least value below it: the output of the path to a node
-    /// is the least value of the keys below it. Taking nodes and keys from a queue ordered by
-    /// that output visits keys in the order of their best entries, and stops at the first
-    /// whose best entry cannot beat the page ([`Pick::closed`]) instead of reading every key
-    /// that matches (thousands for a common prefix or one edit from one).
-    fn walk<A: Automaton>(
-        &self,
-        automaton: &A,
-        (from, output, state): (CompiledAddr, u64, A::State),
-        how: Match,
-        pick: &mut Picks,
-    ) {
-        let fst = self.keys.as_fst();
-        let mut queue = BinaryHeap::new();
-        queue.push(Reverse(Step::Node(output, from, state)));
-        while let Some(Reverse(step)) = queue.pop() {
-            if pick.closed(best_entry(step.output()), how) {
-                return;
-            }
-            match step {
-                Step::Key(value) => {
-                    pick.offer_in_order(self.posting(value).iter().map(|&i| (i, how)))
-                }
-                Step::Node(output, addr, state) => {
-                    let node = fst.node(addr);
-                    if node.is_final() && automaton.is_match(&state) {
-                        queue.push(Reverse(Step::Key(output + node.final_output().value())));
-                    }
-                    for t in node.transitions() {
-                        let next = automaton.accept(&state, t.inp);
-                        if automaton.can_match(&next) {
-                            queue.push(Reverse(Step::Node(output + t.out.value(), t.addr, next)));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The entries under the key of `value`, best first.
-    fn posting(&self, value: u64) -> &[u32] {
-        let ord = (value & u64::from(u32::MAX)) as usize;
-        match (self.offsets.get(ord), self.offsets.get(ord + 1)) {
-            (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
-            _ => &[],
-        }
+    /// The numbers of the entries of a kind tier, in order.
+    fn entries_of(&self, tier: usize) -> std::ops::Range<u32> {
+        let end = self.tier_starts.get(tier + 1).copied();
+        self.tier_starts[tier]..end.unwrap_or(self.entries.len() as u32)
     }
 
     /// The visitor's affinity for an entry, in [0, 1]: the stronger of its brand's and its
@@ -353,28 +383,23 @@ impl<S> Ord for Step<S> {
     }
 }
 
-/// An entry's place in an answer, lower first: exact prefix before typo, then kind, then
-/// count (boosted), then the entry's number.
-type Place = (Match, u8, Reverse<OrdF64>, u32);
+/// An entry's place within its kind, lower first: count (boosted), then the entry's number.
+type Place = (Reverse<OrdF64>, u32);
 
-/// The place of entry `i` (`e`), matched `how`, its count multiplied by `factor`: a visitor's
-/// boost for [`Pick::place`], the largest boost for the bound of [`Pick::closed`].
-fn placed(e: &Entry, i: u32, how: Match, factor: f32) -> Place {
-    (
-        how,
-        e.kind.tier(),
-        Reverse(OrdF64(e.count as f64 * f64::from(factor))),
-        i,
-    )
+/// The place of entry `i` (`e`), its count multiplied by `factor`: a visitor's boost for
+/// [`Pick::place`], the largest boost for the bound of [`Pick::closed`].
+fn placed(e: &Entry, i: u32, factor: f32) -> Place {
+    (Reverse(OrdF64(e.count as f64 * f64::from(factor))), i)
 }
 
-/// An answer of `limit` from the best entries of each kind tier: each tier up to its quota,
-/// then the slots left to the tiers with more, in tier order; tier by tier in the answer.
-fn share(picked: [Vec<u32>; TIERS], limit: usize) -> Vec<u32> {
+/// What an answer of `limit` takes of the best entries of each kind tier: each tier up to its
+/// quota, then the slots left to the tiers with more, in tier order.
+fn share(mut picked: [Vec<u32>; TIERS], limit: usize) -> [Vec<u32>; TIERS] {
     let taken = allotment(std::array::from_fn(|t| picked[t].len()), limit);
-    (0..TIERS)
-        .flat_map(|t| picked[t][..taken[t]].iter().copied())
-        .collect()
+    for (picked, taken) in picked.iter_mut().zip(taken) {
+        picked.truncate(taken);
+    }
+    picked
 }
 
 /// How many of `counts` entries of each tier an answer of `limit` takes ([`share`]).
@@ -389,55 +414,44 @@ fn allotment(counts: [usize; TIERS], limit: usize) -> [usize; TIERS] {
     taken
 }
 
-/// The picks of every kind tier, filled by one walk of the keys (a walk per kind read the
-/// keys of the commoner kinds again for each).
+/// The picks of every kind tier, each filled by a walk of its own keys.
 struct Picks<'s> {
     tiers: [Pick<'s>; TIERS],
     /// The answer's size.
     limit: usize,
-    /// The tiers that take the matches being walked: a typo walk skips those that exact
-    /// matches filled.
-    open: [bool; TIERS],
 }
 
 impl<'s> Picks<'s> {
-    fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
+    /// Picks of `limit` entries per tier, none of the `answered` ones.
+    fn new(
+        set: &'s Suggestions,
+        limit: usize,
+        affinity: Option<&'s Affinity>,
+        boost: f32,
+        answered: Option<&'s [Vec<u32>; TIERS]>,
+    ) -> Self {
         Picks {
-            tiers: std::array::from_fn(|t| Pick::new(set, limit, affinity, boost, t as u8)),
+            tiers: std::array::from_fn(|t| Pick {
+                answered: answered.map_or(&[], |a| &a[t]),
+                ..Pick::new(set, limit, affinity, boost)
+            }),
             limit,
-            open: [true; TIERS],
         }
     }
 
-    /// Whether no entry numbered `from` or later, matched `how`, can be picked by any tier
-    /// open: for each, the best entry of its kind from there on bounds what it can still take.
-    fn closed(&self, from: u32, how: Match) -> bool {
-        (self.tiers.iter().zip(self.open)).all(|(pick, open)| {
-            !open || pick.closed(from.max(pick.set.tier_starts[usize::from(pick.tier)]), how)
-        })
-    }
-
-    /// Offers entries in ascending order to the picks of their kinds, stopping where none
-    /// left can be picked.
-    fn offer_in_order(&mut self, entries: impl Iterator<Item = (u32, Match)>) {
-        for (i, how) in entries {
-            if self.closed(i, how) {
-                return;
-            }
-            // Closed as a whole or not, the entry's own kind may take it only while it
-            // beats that kind's worst: `offer` compares.
-            let tier = usize::from(self.tiers[0].set.entries[i as usize].kind.tier());
-            if self.open[tier] {
-                self.tiers[tier].offer(i, how);
-                self.tighten();
-            }
+    /// Fills each tier's pick with `walk`, tier by tier, each walk stopping at its tier's
+    /// room (which the tiers walked before narrow); the entries each tier picked, best first.
+    fn fill(mut self, mut walk: impl FnMut(usize, &mut Pick)) -> [Vec<u32>; TIERS] {
+        for tier in 0..TIERS {
+            self.tighten();
+            walk(tier, &mut self.tiers[tier]);
         }
+        self.tiers.map(Pick::finish)
     }
 
     /// Lowers each tier's room to the most the answer can still give it: what it would take
     /// were its own matches endless and the others' as many as picked so far. The others'
-    /// picks only grow, so the room only shrinks; entries beyond it can never be answered
-    /// (so a kind that already fills its share stops the walk early, as one page did).
+    /// picks only grow, so the room only shrinks; entries beyond it can never be answered.
     fn tighten(&mut self) {
         let picked: [usize; TIERS] = std::array::from_fn(|t| self.tiers[t].best.len());
         for t in 0..TIERS {
@@ -447,39 +461,27 @@ impl<'s> Picks<'s> {
             self.tiers[t].shrink_to(room);
         }
     }
-
-    /// The entries each tier picked, best first.
-    fn finish(self) -> [Vec<u32>; TIERS] {
-        self.tiers.map(Pick::finish)
-    }
 }
 
 /// The best `limit` entries of one kind tier offered so far.
 struct Pick<'s> {
     set: &'s Suggestions,
     limit: usize,
-    /// The kind tier picked from.
-    tier: u8,
     affinity: Option<&'s Affinity>,
     boost: f32,
     /// The most a visitor's affinity multiplies a count by.
     most: f32,
     /// The places picked, the worst on top.
     best: BinaryHeap<Place>,
+    /// Entries already in the answer, never picked again.
+    answered: &'s [u32],
 }
 
 impl<'s> Pick<'s> {
-    fn new(
-        set: &'s Suggestions,
-        limit: usize,
-        affinity: Option<&'s Affinity>,
-        boost: f32,
-        tier: u8,
-    ) -> Self {
+    fn new(set: &'s Suggestions, limit: usize, affinity: Option<&'s Affinity>, boost: f32) -> Self {
         Pick {
             set,
             limit,
-            tier,
             affinity,
             boost,
             most: if affinity.is_some() {
@@ -488,15 +490,16 @@ impl<'s> Pick<'s> {
                 1.0
             },
             best: BinaryHeap::with_capacity(limit + 1),
+            answered: &[],
         }
     }
 
-    fn place(&self, i: u32, how: Match) -> Place {
+    fn place(&self, i: u32) -> Place {
         let e = &self.set.entries[i as usize];
         let factor = self
             .affinity
             .map_or(1.0, |a| 1.0 + self.boost * self.set.affinity_of(e, a));
-        placed(e, i, how, factor)
+        placed(e, i, factor)
     }
 
     fn is_full(&self) -> bool {
@@ -513,44 +516,34 @@ impl<'s> Pick<'s> {
         }
     }
 
-    /// Whether no entry numbered `from` or later, matched `how`, can be picked any more.
-    /// Entries are stored best first: none after `from` is of a better kind, nor of the same
-    /// kind with a higher count, and a boost multiplies a count by at most `most`.
-    fn closed(&self, from: u32, how: Match) -> bool {
+    /// Whether no entry of this pick's kind numbered `from` or later can be picked any more. Entries are stored best first: none of the kind after `from` has a
+    /// higher count, and a boost multiplies a count by at most `most`.
+    fn closed(&self, from: u32) -> bool {
         let Some(e) = self.set.entries.get(from as usize) else {
             return true;
         };
-        match e.kind.tier().cmp(&self.tier) {
-            // Entries are stored by tier: none after it is of the tier picked from.
-            std::cmp::Ordering::Greater => return true,
-            // Entries of the tier may come after it: nothing bounds them yet.
-            std::cmp::Ordering::Less => return self.limit == 0,
-            std::cmp::Ordering::Equal => {}
-        }
-        let best_after = placed(e, from, how, self.most);
+        let best_after = placed(e, from, self.most);
         self.limit == 0 || (self.is_full() && self.best.peek().is_some_and(|w| *w < best_after))
     }
 
-    /// Offers entries in ascending order (of their numbers), stopping where none left can be
-    /// picked. An entry already picked keeps its place.
-    fn offer_in_order(&mut self, entries: impl Iterator<Item = (u32, Match)>) {
-        for (i, how) in entries {
-            if self.closed(i, how) {
+    /// Offers entries of this pick's kind in ascending order (of their numbers), stopping
+    /// where none left can be picked. An entry already picked keeps its place.
+    fn offer_in_order(&mut self, entries: impl IntoIterator<Item = u32>) {
+        for i in entries {
+            if self.closed(i) {
                 return;
             }
-            if self.set.entries[i as usize].kind.tier() == self.tier {
-                self.offer(i, how);
-            }
+            self.offer(i);
         }
     }
 
-    /// Takes entry `i` of this pick's kind if it beats the worst picked (or there is room).
-    /// An entry already picked keeps its place.
-    fn offer(&mut self, i: u32, how: Match) {
-        if self.best.iter().any(|p| p.3 == i) {
+    /// Takes entry `i` of this pick's kind if it beats the worst picked (or there is room),
+    /// unless it was picked or answered already.
+    fn offer(&mut self, i: u32) {
+        if self.best.iter().any(|p| p.1 == i) || self.answered.contains(&i) {
             return;
         }
-        let place = self.place(i, how);
+        let place = self.place(i);
         if !self.is_full() {
             self.best.push(place);
         } else if let Some(mut worst) = self.best.peek_mut()
@@ -564,7 +557,7 @@ impl<'s> Pick<'s> {
     fn finish(self) -> Vec<u32> {
         let mut best = self.best.into_vec();
         best.sort_unstable();
-        best.into_iter().map(|p| p.3).collect()
+        best.into_iter().map(|p| p.1).collect()
     }
 }
 
@@ -695,47 +688,52 @@ mod tests {
     ) -> Vec<String> {
         use tantivy_fst::{IntoStreamer, Streamer};
         let key = Normalizer::default().key(typed);
-        let mut exact: Vec<(u32, Match)> = Vec::new();
-        if key.is_empty() {
-            exact.extend((0..s.entries.len() as u32).map(|i| (i, Match::Prefix)));
-        } else {
-            let mut upper = key.as_bytes().to_vec();
-            upper.push(0xFF);
-            let mut stream = s.keys.range().ge(&key).lt(&upper).into_stream();
-            while let Some((_, value)) = stream.next() {
-                exact.extend(s.posting(value).iter().map(|&i| (i, Match::Prefix)));
-            }
-        }
-        let of_tier = |i: u32, tier: usize| s.entries[i as usize].kind.tier() as usize == tier;
-        let picked: [Vec<u32>; TIERS] = std::array::from_fn(|tier| {
-            let mut found: Vec<(u32, Match)> = exact
-                .iter()
-                .copied()
-                .filter(|(i, _)| of_tier(*i, tier))
-                .collect();
+        let pick = Pick::new(s, limit, affinity, boost);
+        // The entries of a tier among `found`, but not `answered`, ranked.
+        let ranked = |tier: usize, mut found: Vec<u32>, answered: &[u32]| {
+            found.retain(|&i| {
+                s.entries[i as usize].kind.tier() as usize == tier && !answered.contains(&i)
+            });
             found.sort_unstable();
-            found.dedup_by_key(|(i, _)| *i);
-            let letters = key.chars().count();
-            if !key.is_empty()
-                && found.len() < limit
-                && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters)
-            {
-                let dfa = one_edit(&key);
-                let mut near = s.keys.search(prefix_within(&dfa)).into_stream();
-                while let Some((_, value)) = near.next() {
-                    let typos = s.posting(value).iter().filter(|&&i| of_tier(i, tier));
-                    found.extend(typos.map(|&i| (i, Match::Typo)));
+            found.dedup();
+            let mut places: Vec<Place> = found.iter().map(|&i| pick.place(i)).collect();
+            places.sort_unstable();
+            places.iter().map(|p| p.1).collect::<Vec<u32>>()
+        };
+        let exact: [Vec<u32>; TIERS] = std::array::from_fn(|tier| {
+            let keys = &s.keys[tier];
+            let mut found = Vec::new();
+            if key.is_empty() {
+                found.extend(0..s.entries.len() as u32);
+            } else {
+                let mut upper = key.as_bytes().to_vec();
+                upper.push(0xFF);
+                let mut stream = keys.fst.range().ge(&key).lt(&upper).into_stream();
+                while let Some((_, value)) = stream.next() {
+                    found.extend_from_slice(keys.posting(value));
                 }
             }
-            found.sort_unstable();
-            found.dedup_by_key(|(i, _)| *i);
-            let pick = Pick::new(s, limit, affinity, boost, tier as u8);
-            let mut ranked: Vec<Place> = found.iter().map(|&(i, how)| pick.place(i, how)).collect();
-            ranked.sort_unstable();
-            ranked.truncate(limit);
-            ranked.iter().map(|p| p.3).collect()
+            ranked(tier, found, &[])
         });
-        (share(picked, limit).iter())
+        let mut answer = share(exact, limit);
+        let left = limit - answer.iter().map(Vec::len).sum::<usize>();
+        let letters = key.chars().count();
+        if left > 0 && (TYPO_FROM_CHARS..=MAX_TYPO_CHARS).contains(&letters) {
+            let dfa = one_edit(&key);
+            let near: [Vec<u32>; TIERS] = std::array::from_fn(|tier| {
+                let keys = &s.keys[tier];
+                let mut found = Vec::new();
+                let mut stream = keys.fst.search(prefix_within(&dfa)).into_stream();
+                while let Some((_, value)) = stream.next() {
+                    found.extend_from_slice(keys.posting(value));
+                }
+                ranked(tier, found, &answer[tier])
+            });
+            for (exact, near) in answer.iter_mut().zip(share(near, left)) {
+                exact.extend(near);
+            }
+        }
+        (answer.iter().flatten())
             .map(|&i| s.entries[i as usize].text.to_string())
             .collect()
     }
@@ -828,10 +826,13 @@ mod tests {
         assert_eq!(quotas(1), [1, 0, 0]);
         assert_eq!(quotas(0), [0, 0, 0]);
         // Slots a kind leaves empty go to the others, in order.
-        assert_eq!(share([vec![1], vec![], vec![7, 8, 9]], 4), [1, 7, 8, 9]);
+        assert_eq!(
+            share([vec![1], vec![], vec![7, 8, 9]], 4),
+            [vec![1], vec![], vec![7, 8, 9]]
+        );
         assert_eq!(
             share([vec![1, 2, 3, 4, 5], vec![6], vec![]], 4),
-            [1, 2, 3, 6]
+            [vec![1, 2, 3], vec![6], vec![]]
         );
     }
 
@@ -861,6 +862,14 @@ mod tests {
             s.lookup("rnu", 8, None, 1.0).is_empty(),
             "no typos under four letters"
         );
+        // Typos fill only what exact matches leave: of 4 slots, the brand's share goes to
+        // the exact product titles, not to a brand one edit away.
+        let shoes =
+            (0..4u64).map(|n| candidate(&format!("running shoe {n}"), Kind::Product, 9 - n));
+        let s = set(shoes.chain([candidate("Runa", Kind::Brand, 9)]).collect());
+        let found = s.lookup("runn", 4, None, 1.0);
+        assert!(found.iter().all(|s| s.kind == Kind::Product), "{found:?}");
+        assert_eq!(texts(&s.lookup("runn", 5, None, 1.0))[0], "Runa");
     }
 
     #[test]
