@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use attune::config::ProfilesConfig;
+use attune::Config;
 use attune::profiles::event::Event;
 use attune::profiles::profile::secs;
 use attune::profiles::synthetic::SyntheticCatalog;
 use attune::profiles::{Entry, ProfileStore, now_ms};
 
 fn bench_profile_read(c: &mut Criterion) {
-    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(SyntheticCatalog));
+    let store = ProfileStore::new(Config::default().profiles, Arc::new(SyntheticCatalog));
     let now = now_ms();
     let mut seq = 0;
     for v in 0..100_000u64 {

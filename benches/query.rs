@@ -29,7 +29,7 @@ fn bench_query(c: &mut Criterion) {
     ))
     .expect("import");
     let config = engine.config().search.clone();
-    let index = engine.index();
+    let index = engine.search_index();
     let searcher = index.searcher();
     let lexicon = index
         .lexicon(&searcher, config.languages.default_lang())

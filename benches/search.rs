@@ -90,7 +90,7 @@ fn bench_autocomplete(c: &mut Criterion) {
     let rebuild = || {
         suggester
             .rebuild(
-                engine.index(),
+                engine.search_index(),
                 engine.profiles(),
                 &config.search,
                 &config.suggest,

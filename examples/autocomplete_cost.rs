@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     let suggester = Suggester::new()?;
     let started = Instant::now();
     let stats = suggester.rebuild(
-        engine.index(),
+        engine.search_index(),
         engine.profiles(),
         &config.search,
         &config.suggest,

@@ -70,16 +70,16 @@ fn main() -> anyhow::Result<()> {
     // tantivy alone: what attune adds around tantivy is the difference.
     let searcher = engine.index().searcher();
     let lexicon = engine
-        .index()
+        .search_index()
         .lexicon(&searcher, search_config.languages.default_lang())?;
     let plans: Vec<Box<dyn tantivy::query::Query>> = requests
         .iter()
         .map(|req| {
             let vocabulary = IndexVocabulary::new(
                 &searcher,
-                engine.index(),
+                engine.search_index(),
                 typo::NORMAL,
-                engine.index().words(&searcher)?,
+                engine.search_index().words(&searcher)?,
             );
             let reading = Reading {
                 lexicon: Some(&lexicon),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use attune::config::ProfilesConfig;
+use attune::Config;
 use attune::profiles::event::Event;
 use attune::profiles::synthetic::SyntheticCatalog;
 use attune::profiles::{Entry, ProfileStore, now_ms};
@@ -34,7 +34,7 @@ fn main() {
         "size of a profile record: {} bytes",
         std::mem::size_of::<attune::profiles::profile::Profile>()
     );
-    let store = ProfileStore::new(ProfilesConfig::default(), Arc::new(SyntheticCatalog));
+    let store = ProfileStore::new(Config::default().profiles, Arc::new(SyntheticCatalog));
     let before = rss_kib();
     let now = now_ms();
     let kinds = ["view", "view", "click", "add_to_cart", "view", "purchase"];

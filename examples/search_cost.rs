@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
     let engine = Engine::open(config)?;
     let config = engine.config();
     let searcher = engine.index().searcher();
-    let personal = Personalization::none(&config);
+    let personal = Personalization::none(&config.personalization, &config.tiers);
     let outcome = Outcome::default();
     let mut measured = Vec::new();
     for q in std::fs::read_to_string(&args[2])?.lines() {
@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         pairs.extend(extra.iter().cloned());
         let req = SearchRequest::from_pairs(pairs, &config.search)?;
         let run = |limit| {
-            let index = engine.index();
+            let index = engine.search_index();
             search_with_rules(
                 index,
                 &searcher,

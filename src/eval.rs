@@ -93,7 +93,8 @@ pub async fn evaluate(dir: &Path, data_dir: &Path, config: Config) -> Result<Eva
     let products = dir.join("products.ndjson.gz");
     let file = std::fs::File::open(&products).map_err(|e| Error::io(&products, e))?;
     let report = demo::import(&engine, GzDecoder::new(file), BodyFormat::Ndjson, |_| {}).await?;
-    let search_config = engine.config().search.clone();
+    let config = engine.config();
+    let search_config = config.search.clone();
     let plain = PlainBm25::new(engine.index(), Matching::AnyWord);
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
@@ -101,10 +102,10 @@ pub async fn evaluate(dir: &Path, data_dir: &Path, config: Config) -> Result<Eva
         let grades = &judgments[q];
         let req = SearchRequest::from_pairs(vec![("q".into(), q.clone())], &search_config)?;
         let ranked: Vec<String> = search(
-            engine.index(),
+            engine.search_index(),
             &search_config,
             &req,
-            &crate::search::Personalization::none(&engine.config()),
+            &crate::search::Personalization::none(&config.personalization, &config.tiers),
         )?
         .hits
         .into_iter()

@@ -1,31 +1,35 @@
 //! attune: a personalized product search server.
 //!
 //! # Map of the crate
-//! Dependencies point one way, from the transport down to storage:
+//! Dependencies point one way, down these layers; a module uses only those of the layers
+//! below its own (`tests/integration/layers.rs` reads every module's imports and holds them
+//! to this table, and finds no loop among the files either):
 //!
 //! ```text
-//! main.rs (CLI) ─► server ─► http (axum: router, extractors, one file per resource, errors)
-//!                               │
-//!                               ▼
-//!                            engine (framework-free facade, search pool, ingestion)
-//!                  ┌─────────┤         │                    │
-//!                  ▼         ▼         ▼                    ▼
-//!              suggest ─► search    catalog (products,   profiles (events, profile, journal:
-//!    (FST of past queries,   │       bodies, syncs)       WAL + snapshots, facts cache)
-//!     brands, categories;    │
-//!     rebuilt and swapped)   │
-//!             (request → query plan → collect+rank → facets → hydrate)
-//!                            │         │
-//!                            ▼         ▼
-//!                         index (tantivy schema, single writer thread, readers)
-//!                            │
-//!                            ▼
-//!                       text (languages, analyzers) · config · error
+//! server                        the process: listener, connection loop, shutdown
+//! eval · eval_personal · watch  offline evaluation; the config file watcher
+//! http · demo                   axum router, extractors, one file per resource, errors;
+//!                               the embedded demo catalog and importer
+//! engine                        framework-free facade: search pool, ingestion, reloads,
+//!                               tastes, suggestions' rebuilds
+//! suggest · config              autocomplete (FSTs, rebuilt and swapped); the TOML loader
+//!                               (raw tables → validation → settings and compiled rules)
+//! search                        request → query plan → collect + rank → facets → hydrate;
+//!                               what it derives from index snapshots (SearchIndex, warmers)
+//! rules                         merchandising: `when` → `then`, compiled to index queries
+//! profiles                      events, profiles, journal (WAL + snapshots), facts cache
+//! index                         tantivy schema, the single writer thread, readers
+//! catalog                       products, streamed bodies, syncs
+//! settings                      validated settings types, shared by every layer above
+//! text · durable · mailbox      languages and analyzers; fsync'd files; the writer mailbox
+//! error · group · telemetry     the error type; the measurement group; logging
 //! ```
 //!
-//! `rules` (merchandising: `when` → `then`) sits beside `search`: the engine evaluates the
-//! rules of the configuration in force for a request, reading the visitor's segment from
-//! `profiles`, and `search` applies the outcome; rule expressions compile to index queries.
+//! `rules` sits below `search`: the engine evaluates the rules of the configuration in force
+//! for a request, reading the visitor's segment from `profiles`, and `search` applies the
+//! outcome. The index knows nothing of search: search hands it warmers that build what it
+//! derives from each snapshot (facet paths, ranking columns, hit tables, the lexicon, price
+//! tiers) when a commit brings the snapshot in.
 //!
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
@@ -83,6 +87,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod eval_personal;
+pub mod group;
 pub mod http;
 pub mod index;
 pub mod mailbox;
@@ -90,6 +95,7 @@ pub mod profiles;
 pub mod rules;
 pub mod search;
 pub mod server;
+pub mod settings;
 pub mod suggest;
 pub mod telemetry;
 pub mod text;

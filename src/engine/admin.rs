@@ -128,6 +128,12 @@ impl Engine {
             rules: next.rules.rules().len(),
             ignored_until_restart: ignored,
         };
+        if next.tiers != running.tiers {
+            // Built now rather than by the next search; a failure leaves that to the search.
+            if let Err(e) = self.search.set_tier_settings(&next.tiers) {
+                tracing::warn!(error = %e, "cannot build the price tiers of the new settings");
+            }
+        }
         self.config.store(Arc::new(next));
         tracing::info!(
             hash = %report.version.hash,

@@ -12,10 +12,10 @@ use super::{BodyFormat, Engine};
 use crate::catalog::Product;
 use crate::catalog::ingest::{self, ItemError, RawItem, parse_item};
 use crate::error::{Error, Result};
+use crate::group::Group;
 use crate::index::WriteTicket;
 use crate::profiles::event::Event;
 use crate::profiles::{Entry, now_ms};
-use crate::search::personalize::Group;
 
 /// Products per batch handed to the writer while a body streams in.
 const BATCH: usize = 500;

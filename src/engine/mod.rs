@@ -21,6 +21,7 @@ use crate::catalog::Product;
 use crate::catalog::sync::{SyncInfo, SyncManager};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::group::Group;
 use crate::index::writer::WriterConfig;
 use crate::index::{DeleteReport, ProductIndex, ReplaceReport};
 use crate::profiles::facts::FactsCache;
@@ -31,9 +32,9 @@ use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
 use crate::search::cost::Inline;
-use crate::search::personalize::{Group, Taste};
+use crate::search::personalize::Taste;
 use crate::search::tiers::{SnapshotTiers, TierTable};
-use crate::search::{self, SearchRequest, SearchResponse};
+use crate::search::{self, SearchIndex, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
 mod admin;
@@ -59,6 +60,8 @@ pub struct Engine {
     reloading: Mutex<()>,
     clock: Arc<dyn Clock>,
     index: Arc<ProductIndex>,
+    /// The same index with what search derives from its snapshots.
+    search: SearchIndex,
     syncs: Arc<SyncManager>,
     facts: Arc<FactsCache>,
     profiles: Arc<ProfileStore>,
@@ -81,7 +84,7 @@ impl Engine {
     pub fn open_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Engine>> {
         config.version.loaded_at = admin::rfc3339(clock.now());
         let data = &config.server.data_dir;
-        let index = ProductIndex::open(
+        let search = SearchIndex::open(
             &data.join("products"),
             WriterConfig {
                 threads: config.index.writer_threads,
@@ -89,8 +92,9 @@ impl Engine {
                 languages: config.index.languages.clone(),
                 ..WriterConfig::default()
             },
+            &config.tiers,
         )?;
-        let index = Arc::new(index);
+        let index = search.products().clone();
         let syncs = SyncManager::open(&data.join("syncs"), config.index.sync_ttl)?;
         let facts = Arc::new(FactsCache::new(index.clone()));
         let profiles = Arc::new(ProfileStore::new(config.profiles.clone(), facts.clone()));
@@ -101,6 +105,7 @@ impl Engine {
         )?;
         Ok(Arc::new(Engine {
             index,
+            search,
             syncs: Arc::new(syncs),
             facts,
             profiles,
@@ -124,6 +129,11 @@ impl Engine {
     /// The product index.
     pub fn index(&self) -> &ProductIndex {
         &self.index
+    }
+
+    /// The product index as search reads it.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
     }
 
     /// Open catalog syncs.
@@ -289,7 +299,7 @@ impl Engine {
                 .then_some(&read_taste as &search::TasteReader),
         };
         search::search_with_rules(
-            &self.index,
+            &self.search,
             searcher,
             &config.search,
             req,
@@ -369,7 +379,7 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let c = engine.config();
             let profiles = &engine.profiles;
-            (engine.suggester).rebuild(&engine.index, profiles, &c.search, &c.suggest)
+            (engine.suggester).rebuild(&engine.search, profiles, &c.search, &c.suggest)
         })
         .await
         .map_err(|e| Error::Internal(format!("suggestion rebuild failed: {e}")))?
@@ -456,7 +466,7 @@ impl Engine {
         let mut view = ProfileView::of(&profile, aliases, now_ms(), &self.profiles);
         // The tier signal's targets, read the way search reads them.
         let config = self.config();
-        let tiers = self.index.tiers(&self.index.searcher(), &config.tiers)?;
+        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
         let taste = self.taste(&config, &profile, &tiers.table, now_ms());
         let (overall, categories) = taste.tier_preferences();
         let named = |mean: f32| TierPreference {
@@ -522,8 +532,8 @@ impl Engine {
             .on_pool("taste refresh", move |engine| {
                 let config = engine.config();
                 let searcher = engine.index.searcher();
-                let tiers = engine.index.tiers(&searcher, &config.tiers)?;
-                let paths = engine.index.facet_paths();
+                let tiers = engine.search.tiers(&searcher, &config.tiers)?;
+                let paths = engine.search.facet_paths();
                 for visitor in &visitors {
                     if let Some(taste) = engine.taste_of(&config, visitor, &tiers) {
                         search::rerank::prepare(&taste, &searcher, &paths)?;

@@ -33,7 +33,7 @@ use crate::mailbox::Mailbox;
 /// Size of a compressed block of the document store. Reading one product decompresses its
 /// whole block, so blocks much larger than a product (tantivy's default is 16 KiB) make
 /// reading one product (and tantivy's own document reads) slow. Search hits are read from
-/// memory instead ([`crate::search::hits`]).
+/// memory instead (the search layer keeps them, filled by a warmer).
 const DOCSTORE_BLOCK_BYTES: usize = 4096;
 
 /// Decompressed blocks cached per segment, for reads of whole products: popular products
@@ -72,19 +72,24 @@ pub struct ProductIndex {
     ops: Mailbox<Op>,
     generation: Arc<AtomicU64>,
     rollbacks: Arc<AtomicU64>,
-    facet_paths: Arc<crate::search::facets::FacetPaths>,
-    rank_columns: Arc<crate::search::rank::ColumnCache>,
-    hit_tables: Arc<crate::search::hits::HitTables>,
-    term_weights: Arc<crate::search::terms::TermWeights>,
-    lexicons: crate::search::understand::LexiconCache,
-    tiers: crate::search::tiers::TierCache,
-    words: crate::search::typo::WordMemoCache,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl ProductIndex {
     /// Opens the index in `dir`, creating it when absent, and starts the writer thread.
     pub fn open(dir: &Path, config: WriterConfig) -> Result<ProductIndex> {
+        ProductIndex::open_with_warmers(dir, config, Vec::new())
+    }
+
+    /// Opens the index with warmers: each new snapshot the writer's commits bring in is
+    /// handed to them before it is searched (the layers above derive their state from
+    /// snapshots this way, and the index needs to know nothing of it). The caller keeps
+    /// the warmers alive.
+    pub fn open_with_warmers(
+        dir: &Path,
+        config: WriterConfig,
+        warmers: Vec<std::sync::Weak<dyn tantivy::Warmer>>,
+    ) -> Result<ProductIndex> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let (schema, fields) = Fields::build();
         let directory = MmapDirectory::open(dir)
@@ -98,22 +103,11 @@ impl ProductIndex {
             .settings(settings)
             .open_or_create(directory)?;
         crate::text::register(&index, config.languages.default_lang());
-        // Hit tables and ranking columns are read for new segments when a commit reloads the
-        // reader, not by the first search to meet them.
-        // What is derived from a segment is forgotten once no searcher holds the segment.
-        let hit_tables = Arc::new(crate::search::hits::HitTables::default());
-        let rank_columns = Arc::new(crate::search::rank::ColumnCache::default());
-        let facet_paths = Arc::new(crate::search::facets::FacetPaths::default());
-        let warmers: [Arc<dyn tantivy::Warmer>; 3] = [
-            hit_tables.clone(),
-            rank_columns.clone(),
-            facet_paths.clone(),
-        ];
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
-            .warmers(warmers.iter().map(Arc::downgrade).collect())
+            .warmers(warmers)
             .try_into()?;
         let tantivy_writer =
             index.writer_with_num_threads(config.threads.get(), config.heap_bytes)?;
@@ -139,13 +133,6 @@ impl ProductIndex {
             ops: Mailbox::new(ops),
             generation,
             rollbacks,
-            facet_paths,
-            rank_columns,
-            hit_tables,
-            term_weights: Arc::default(),
-            lexicons: Default::default(),
-            tiers: Default::default(),
-            words: Default::default(),
             writer_thread: std::sync::Mutex::new(Some(handle)),
         })
     }
@@ -153,53 +140,6 @@ impl ProductIndex {
     /// A consistent snapshot for reading.
     pub fn searcher(&self) -> Searcher {
         self.reader.searcher()
-    }
-
-    /// Decoded facet dictionaries of this index's segments.
-    pub fn facet_paths(&self) -> Arc<crate::search::facets::FacetPaths> {
-        self.facet_paths.clone()
-    }
-
-    /// The ranking columns of this index's segments.
-    pub fn rank_columns(&self) -> Arc<crate::search::rank::ColumnCache> {
-        self.rank_columns.clone()
-    }
-
-    /// The hit fields of this index's segments, in memory.
-    pub fn hit_tables(&self) -> &crate::search::hits::HitTables {
-        &self.hit_tables
-    }
-
-    /// The term weights of the latest snapshot searched.
-    pub fn term_weights(&self) -> Arc<crate::search::terms::TermWeights> {
-        self.term_weights.clone()
-    }
-
-    /// The catalog's names of a snapshot, analysed in `lang`, for reading queries.
-    pub fn lexicon(
-        &self,
-        searcher: &Searcher,
-        lang: crate::text::Lang,
-    ) -> Result<Arc<crate::search::understand::Lexicon>> {
-        Ok(self.lexicons.get(searcher, &lang, || {
-            crate::search::understand::Lexicon::build(searcher, &self.facet_paths, lang)
-        })?)
-    }
-
-    /// The remembered corrections and completions of a snapshot's vocabulary.
-    pub fn words(&self, searcher: &Searcher) -> Result<Arc<crate::search::typo::WordMemo>> {
-        Ok(self.words.get(searcher, &(), || Ok(Default::default()))?)
-    }
-
-    /// The price tiers of a snapshot.
-    pub fn tiers(
-        &self,
-        searcher: &Searcher,
-        settings: &crate::search::tiers::TierSettings,
-    ) -> Result<Arc<crate::search::tiers::SnapshotTiers>> {
-        Ok(self.tiers.get(searcher, settings, || {
-            crate::search::tiers::SnapshotTiers::build(searcher, &self.facet_paths, settings)
-        })?)
     }
 
     /// The schema's field handles.
@@ -329,6 +269,21 @@ pub fn parse_stored<'d, T: serde::Deserialize<'d>>(
 pub fn load(searcher: &Searcher, fields: &Fields, address: DocAddress) -> Result<Product> {
     Product::from_json(load_source(searcher, fields, address)?)
         .map_err(|e| Error::Internal(format!("stored product fails validation: {e}")))
+}
+
+#[cfg(test)]
+impl ProductIndex {
+    /// Writes `products` in one commit, on a runtime of its own: for synchronous tests.
+    pub fn commit_now(&self, products: Vec<Product>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ticket = self.begin();
+            self.upsert(products).await.unwrap();
+            self.commit(ticket).await.unwrap();
+        });
+    }
 }
 
 #[cfg(test)]

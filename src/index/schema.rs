@@ -284,15 +284,10 @@ pub fn attr_key(name: &str, value: &str) -> String {
     format!("{}{ATTR_SEP}{}", text::keyword(name), text::keyword(value))
 }
 
-/// A stable 64-bit FNV-1a hash of the id. It must never change between versions: it is
-/// stored in the index and orders ties, so a std hasher (unspecified across releases) won't do.
+/// The tie-break hash of a product id: the measurement group's stable hash, stored in the
+/// index, so ties order the same way in every version.
 pub fn tiebreak(id: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in id.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    crate::group::stable_hash(id)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::catalog::product::MAX_ID_BYTES;
 use crate::error::{Error, Result};
+use crate::settings::EventWeights;
 
 /// What the visitor did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +34,19 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// The affinity weight of this type of event (searches carry none).
+    pub fn weight(self, weights: &EventWeights) -> f32 {
+        match self {
+            EventType::View => weights.view,
+            EventType::Click => weights.click,
+            EventType::AddToCart => weights.add_to_cart,
+            EventType::RemoveFromCart => weights.remove_from_cart,
+            EventType::Purchase => weights.purchase,
+            EventType::Return => weights.r#return,
+            EventType::Search => 0.0,
+        }
+    }
+
     fn parse(s: &str) -> Result<EventType> {
         Ok(match s {
             "view" => EventType::View,
@@ -101,7 +115,7 @@ pub struct Event {
     /// The visitor's measurement group when the event arrived (set by the server, not
     /// the storefront), so lift can be computed from the event stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<crate::search::personalize::Group>,
+    pub group: Option<crate::group::Group>,
 }
 
 /// How far in the future a timestamp may be (clock skew of storefronts), in milliseconds.
@@ -156,7 +170,7 @@ impl Event {
         query: String,
         search_id: String,
         now_ms: i64,
-        group: crate::search::personalize::Group,
+        group: crate::group::Group,
     ) -> Event {
         Event {
             kind: EventType::Search,

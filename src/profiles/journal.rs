@@ -625,7 +625,6 @@ fn write_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProfilesConfig;
     use crate::profiles::FactsSource;
     use crate::profiles::event::Event;
     use crate::profiles::profile::ProductFacts;
@@ -644,7 +643,7 @@ mod tests {
 
     fn store() -> Arc<ProfileStore> {
         Arc::new(ProfileStore::new(
-            ProfilesConfig::default(),
+            crate::config::Config::default().profiles,
             Arc::new(Catalog),
         ))
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ProfilesConfig;
+use crate::settings::ProfilesConfig;
 use event::Event;
 use profile::{Known, Preferences, ProductFacts, Profile};
 use symbols::{Sym, Symbols};
@@ -398,7 +398,7 @@ mod tests {
     }
 
     fn store() -> ProfileStore {
-        ProfileStore::new(ProfilesConfig::default(), Arc::new(Catalog))
+        ProfileStore::new(crate::config::Config::default().profiles, Arc::new(Catalog))
     }
 
     struct Feed<'a> {
@@ -596,7 +596,7 @@ mod tests {
             }
         }
         let late = Arc::new(Late(false.into()));
-        let s = ProfileStore::new(ProfilesConfig::default(), late.clone());
+        let s = ProfileStore::new(crate::config::Config::default().profiles, late.clone());
         let mut f = Feed { store: &s, seq: 0 };
         f.send(
             json!({"type": "add_to_cart", "visitor_id": "v", "product_id": "new"}),

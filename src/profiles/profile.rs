@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventType};
 use super::symbols::{Sym, Symbols};
-use crate::config::ProfilesConfig;
+use crate::settings::ProfilesConfig;
 
 /// What attune knows of a product when an event about it arrives.
 #[derive(Debug, Clone, PartialEq)]
@@ -437,7 +437,7 @@ impl Profile {
     fn count_purchase(&mut self, event: &Event) {
         let new_order = match &event.order_id {
             Some(order) => {
-                let hash = crate::index::schema::tiebreak(order);
+                let hash = crate::group::stable_hash(order);
                 let seen = self.order_ids.contains(&hash);
                 if !seen {
                     push_capped(&mut self.order_ids, hash, MAX_ORDER_IDS);
@@ -479,7 +479,7 @@ impl Profile {
         at: Secs,
         config: &ProfilesConfig,
     ) {
-        let weight = config.weight(kind);
+        let weight = kind.weight(&config.weights);
         if weight == 0.0 {
             return;
         }

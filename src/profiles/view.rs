@@ -26,7 +26,7 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// The stage of a profile at `now_ms` (what the visitor endpoint and rule segments read).
-    pub fn of(profile: &Profile, now_ms: i64, config: &crate::config::ProfilesConfig) -> Self {
+    pub fn of(profile: &Profile, now_ms: i64, config: &crate::settings::ProfilesConfig) -> Self {
         let c = &profile.counters;
         if now_ms - c.last_seen > config.lapsed_after_ms {
             Lifecycle::Lapsed

@@ -221,10 +221,10 @@ mod tests {
     use super::*;
     use crate::catalog::Product;
     use crate::config::Config;
-    use crate::index::ProductIndex;
     use crate::index::writer::WriterConfig;
     use crate::rules::expr::Expr;
     use crate::rules::{FiredBoost, Outcome};
+    use crate::search::SearchIndex;
     use crate::search::personalize::Taste;
     use crate::search::rank::RuleBoosts;
     use crate::search::{SearchRequest, query};
@@ -249,7 +249,7 @@ mod tests {
     /// A rule boost (factor > 1) or bury (< 1) of one brand, compiled for the snapshot.
     fn brand_rule(
         searcher: &tantivy::Searcher,
-        index: &ProductIndex,
+        index: &SearchIndex,
         rule: Option<(usize, f64)>,
     ) -> RuleBoosts {
         let Some((brand, factor)) = rule else {
@@ -285,18 +285,13 @@ mod tests {
             taste in prop::option::of((0..BRANDS.len(), 0..BRANDS.len(), 1u8..=100)),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
+            let index = SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default()).unwrap();
             let products: Vec<Product> = docs.iter().enumerate().map(|(i, (words, pop, stock, brand))| {
                 let title: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
                 Product::from_json(serde_json::json!({"id": format!("p{i}"), "title": title.join(" "),
                     "popularity": pop, "in_stock": stock, "brand": BRANDS[*brand]})).unwrap()
             }).collect();
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            rt.block_on(async {
-                let ticket = index.begin();
-                index.upsert(products).await.unwrap();
-                index.commit(ticket).await.unwrap();
-            });
+            index.products().commit_now(products);
             let config = Config::default().search;
             let req = SearchRequest::from_pairs(vec![("q".into(), WORDS[word].into())], &config).unwrap();
             let plan = query::plan(&req, index.fields(), &config, &query::AsTyped, &query::Reading::default());

@@ -232,8 +232,8 @@ impl std::fmt::Debug for HitTables {
 mod tests {
     use super::*;
     use crate::catalog::Product;
-    use crate::index::ProductIndex;
     use crate::index::writer::WriterConfig;
+    use crate::search::SearchIndex;
 
     fn product(i: usize, title: &str) -> Product {
         let json = serde_json::json!({"id": format!("p{i}"), "title": title,
@@ -244,9 +244,11 @@ mod tests {
     }
 
     /// An index with a segment per batch of products (and the deletions after them).
-    fn index_of(batches: Vec<Vec<Product>>, deleted: &[&str]) -> (tempfile::TempDir, ProductIndex) {
+    fn index_of(batches: Vec<Vec<Product>>, deleted: &[&str]) -> (tempfile::TempDir, SearchIndex) {
         let dir = tempfile::tempdir().unwrap();
-        let index = ProductIndex::open(dir.path(), WriterConfig::default()).unwrap();
+        let search =
+            SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default()).unwrap();
+        let index = search.products();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -259,7 +261,7 @@ mod tests {
             let deleted = deleted.iter().map(|id| id.to_string()).collect();
             index.delete(deleted).await.unwrap();
         });
-        (dir, index)
+        (dir, search)
     }
 
     /// Every document of every segment, the deleted and the replaced ones too, shows in its
@@ -313,14 +315,16 @@ mod tests {
         assert_eq!(tables.0.kept(), live, "the live segments' tables stay");
         tables.garbage_collect(&[]);
         assert_eq!(tables.0.kept(), 0, "no live searcher holds them");
-        // So with the facet dictionaries derived from a segment.
+        // So with the facet dictionaries derived from a segment (the commit's warm-up read
+        // some of each segment's for the lexicon and the tiers).
         let facets = index.facet_paths();
         for segment in searcher.segment_readers() {
             facets.of(segment, "category").unwrap();
         }
-        assert_eq!(facets.kept(), live);
+        let kept = facets.kept();
+        assert!(kept >= live, "{kept} dictionaries for {live} segments");
         facets.garbage_collect(&[searcher.generation()]);
-        assert_eq!(facets.kept(), live);
+        assert_eq!(facets.kept(), kept);
         facets.garbage_collect(&[]);
         assert_eq!(facets.kept(), 0);
         tables.warm(&searcher).unwrap();

@@ -10,6 +10,7 @@ pub mod facets;
 pub mod highlight;
 pub mod hits;
 pub mod merchandise;
+pub mod ords;
 pub mod personalize;
 pub mod query;
 pub mod rank;
@@ -17,6 +18,7 @@ mod refine;
 pub mod request;
 pub mod rerank;
 pub mod snapshot;
+pub mod state;
 pub mod surface;
 pub mod synonyms;
 pub mod terms;
@@ -32,23 +34,26 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tantivy::collector::MultiCollector;
 
-use crate::config::SearchConfig;
 use crate::error::Result;
-use crate::index::ProductIndex;
+
 use crate::index::schema::StoredHit;
 use crate::rules::Outcome;
+use crate::settings::SearchConfig;
 use collect::{TopRanked, TopRankedCollector};
 use cost::Inline;
 use facets::{FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use merchandise::{Applied, Placed};
 use rank::{Explain, Ranker, Stage};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
+pub use state::SearchIndex;
 
-use crate::config::PersonalizationConfig;
-use personalize::{Group, Taste};
+use crate::group::Group;
+use crate::settings::PersonalizationConfig;
+use crate::settings::TierSettings;
+use personalize::Taste;
 use rerank::PersonalStage;
 use std::sync::Arc;
-use tiers::{SnapshotTiers, TierSettings};
+use tiers::SnapshotTiers;
 
 /// One search hit, as returned to the storefront.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -227,11 +232,11 @@ pub struct Personalization<'a> {
 pub type TasteReader<'a> = dyn Fn(&Arc<SnapshotTiers>) -> Option<Arc<Taste>> + 'a;
 
 impl<'a> Personalization<'a> {
-    /// No visitor, under a configuration: the plain order (price intent still applies).
-    pub fn none(config: &'a crate::config::Config) -> Personalization<'a> {
+    /// No visitor, under these settings: the plain order (price intent still applies).
+    pub fn none(config: &'a PersonalizationConfig, tiers: &'a TierSettings) -> Personalization<'a> {
         Personalization {
-            config: &config.personalization,
-            tiers: &config.tiers,
+            config,
+            tiers,
             group: None,
             taste: None,
         }
@@ -276,7 +281,7 @@ macro_rules! answered {
 
 /// Runs a search against the current snapshot of the index, without merchandising rules.
 pub fn search(
-    index: &ProductIndex,
+    index: &SearchIndex,
     config: &SearchConfig,
     req: &SearchRequest,
     personal: &Personalization,
@@ -299,7 +304,7 @@ pub fn search(
 /// matches ([`cost::predicted_matches`]; None: no limit): then it is declined as soon as it
 /// is planned, before it visits any.
 pub fn search_with_rules(
-    index: &ProductIndex,
+    index: &SearchIndex,
     searcher: &tantivy::Searcher,
     config: &SearchConfig,
     req: &SearchRequest,
@@ -319,7 +324,7 @@ pub fn search_with_rules(
         (rest, Some(constraint)) if !explicit_price => (rest, Some(constraint)),
         _ => (text, None),
     };
-    let price_filters = config.understanding.price == understand::Mode::Filter;
+    let price_filters = config.understanding.price == crate::settings::Mode::Filter;
     let rewritten = (intent.is_some() || price_words.is_some()).then(|| {
         let mut rewritten = req.clone();
         rewritten.q.clone_from(&text);
@@ -590,7 +595,7 @@ struct Attempt {
 
 /// One snapshot of the index with what searches read beside it.
 struct Snapshot<'a> {
-    index: &'a ProductIndex,
+    index: &'a SearchIndex,
     searcher: &'a tantivy::Searcher,
     tiers: &'a Arc<tiers::SnapshotTiers>,
     applied: &'a Applied<'a>,
@@ -705,7 +710,7 @@ impl<'a> IndexVocabulary<'a> {
     /// remembered corrections and completions.
     pub fn new(
         searcher: &'a tantivy::Searcher,
-        index: &'a crate::index::ProductIndex,
+        index: &'a SearchIndex,
         budget: typo::Budget,
         words: Arc<typo::WordMemo>,
     ) -> Self {

@@ -32,38 +32,13 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use tantivy::index::SegmentId;
 
-use super::rerank::TasteOrds;
+use super::ords::TasteOrds;
 use super::snapshot::Memo;
 
 use super::tiers::{NO_TIER, TierTable};
-use crate::config::PersonalizationWeights;
 use crate::profiles::profile::{Profile, Secs};
 use crate::profiles::symbols::{Names, Sym, Symbols};
-
-/// The measurement group of a visitor: a deterministic hash of the visitor id into 100
-/// buckets; the first `control_share` buckets are the control group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Group {
-    /// Gets personalized results.
-    Personalized,
-    /// Always gets unpersonalized results (the baseline lift is measured against).
-    Control,
-}
-
-impl Group {
-    /// The group of a visitor id, with `control_share` percent of visitors in control.
-    pub fn of(visitor_id: &str, control_share: u8) -> Group {
-        // The id hash is the stored tie-break hash: fixed across versions, so a visitor
-        // never changes group with an upgrade.
-        let bucket = crate::index::schema::tiebreak(visitor_id) % 100;
-        if bucket < u64::from(control_share) {
-            Group::Control
-        } else {
-            Group::Personalized
-        }
-    }
-}
+use crate::settings::PersonalizationWeights;
 
 /// Separator of category levels in profile keys.
 const PATH_SEP: &str = " > ";
@@ -433,6 +408,19 @@ impl Taste {
     }
 }
 
+/// How personalization moved one hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonalExplain {
+    /// Every signal with its weight.
+    pub signals: [Signal; 7],
+    /// The weighted sum of the signals.
+    pub boost: f32,
+    /// The request's strength (0–100).
+    pub strength: u8,
+    /// The factor applied: `1 + strength/100 × max_boost × tanh(boost / max_boost)`.
+    pub factor: f64,
+}
+
 /// What a taste says of one category path: affinities and the tier the visitor buys in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CategoryTaste {
@@ -718,20 +706,6 @@ mod tests {
         assert!((factor(0.4, 50, 0.5) - 1.0 - (factor(0.4, 100, 0.5) - 1.0) / 2.0).abs() < 1e-9);
         assert_eq!(factor(0.4, 0, 0.5), 1.0);
         assert_eq!(factor(0.0, 100, 0.5), 1.0);
-    }
-
-    #[test]
-    fn the_control_group_is_a_stable_share_of_visitors() {
-        let control = (0..10_000)
-            .filter(|i| Group::of(&format!("visitor-{i}"), 5) == Group::Control)
-            .count();
-        assert!(
-            (400..=600).contains(&control),
-            "{control} of 10000 in control"
-        );
-        assert_eq!(Group::of("v1", 5), Group::of("v1", 5));
-        assert_eq!(Group::of("v1", 0), Group::Personalized);
-        assert_eq!(Group::of("v1", 100), Group::Control);
     }
 
     #[test]

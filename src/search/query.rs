@@ -21,10 +21,11 @@ use tantivy::schema::{Facet, Field, IndexRecordOption};
 use super::request::{Filters, SearchRequest};
 use super::synonyms;
 use super::terms::{SnapshotTerm, TermWeights};
-use super::understand::{self, Lexicon, Mode, Understood};
-use crate::config::{RawWeights, SearchConfig};
+use super::understand::{self, Lexicon, Understood};
 use crate::index::Fields;
 use crate::index::schema::attr_key;
+use crate::settings::Mode;
+use crate::settings::{SearchConfig, Weights};
 use crate::text::{self, Analyzer, Lang, Languages};
 
 /// The query plan: what the engine will run, and how it read the request.
@@ -448,7 +449,7 @@ const LONGER_WORD_WEIGHT: f32 = 0.1;
 fn alternative_query(
     words: &[String],
     fields: &Fields,
-    weights: &RawWeights,
+    weights: &Weights,
     kept: Option<&Arc<TermWeights>>,
     weight: f32,
 ) -> Box<dyn Query> {
@@ -499,7 +500,7 @@ fn title_coverage_query(terms: &[String], fields: &Fields, bonus: f32) -> Box<dy
 }
 
 /// The query's words together, in order, in the title (one word in between allowed).
-fn phrase_query(sequence: &[String], fields: &Fields, weights: &RawWeights) -> Box<dyn Query> {
+fn phrase_query(sequence: &[String], fields: &Fields, weights: &Weights) -> Box<dyn Query> {
     let phrase: Vec<(usize, Term)> = sequence
         .iter()
         .enumerate()
@@ -516,7 +517,7 @@ fn phrase_query(sequence: &[String], fields: &Fields, weights: &RawWeights) -> B
 fn word_clauses(
     term: &str,
     f: &Fields,
-    w: &RawWeights,
+    w: &Weights,
     coverage: f32,
     kept: Option<&Arc<TermWeights>>,
 ) -> Vec<(Occur, Box<dyn Query>)> {

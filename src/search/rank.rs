@@ -18,7 +18,7 @@ use tantivy::{BitSet, DocId, Score, SegmentReader};
 
 use super::request::Sort;
 use super::snapshot::Memo;
-use crate::config::RawWeights;
+use crate::settings::Weights;
 
 /// The order of a hit: compared on `primary`, then `secondary`, then the id hash (lower first),
 /// so equal scores always come out in the same order whatever the segment layout.
@@ -225,7 +225,7 @@ pub struct Explain {
     pub stages: Vec<Stage>,
     /// Personalization, when it was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub personalization: Option<super::rerank::PersonalExplain>,
+    pub personalization: Option<super::personalize::PersonalExplain>,
     /// The relevance score after every stage.
     pub score: f64,
 }
@@ -249,7 +249,7 @@ pub struct Stage {
 #[derive(Debug, Clone)]
 pub struct Ranker {
     /// Weights of the priors.
-    pub weights: RawWeights,
+    pub weights: Weights,
     /// Whether the request has words (otherwise every text score is 1).
     pub has_text: bool,
     /// The order asked for.

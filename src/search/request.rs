@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use crate::config::SearchConfig;
 use crate::error::{Error, Result};
+use crate::settings::SearchConfig;
 
 /// How hits are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

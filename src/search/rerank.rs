@@ -11,14 +11,14 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use tantivy::{DocId, SegmentReader};
 
 use super::facets::{DocFacts, FacetPaths, Facts};
-use super::personalize::{self, CategoryTaste, Signal, Signals, Taste};
+use super::ords::TasteOrds;
+use super::personalize::{self, CategoryTaste, PersonalExplain, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
-use crate::config::PersonalizationConfig;
+use crate::settings::PersonalizationConfig;
 
 /// The stages after the priors for one request: price intent and personalization, applied
 /// to every match in the collector (a document that cannot reach the current top page even
@@ -34,19 +34,6 @@ pub struct PersonalStage {
     pub tiers: Arc<SnapshotTiers>,
     /// Decoded facet dictionaries.
     pub paths: Arc<FacetPaths>,
-}
-
-/// How personalization moved one hit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PersonalExplain {
-    /// Every signal with its weight.
-    pub signals: [Signal; 7],
-    /// The weighted sum of the signals.
-    pub boost: f32,
-    /// The request's strength (0–100).
-    pub strength: u8,
-    /// The factor applied: `1 + strength/100 × max_boost × tanh(boost / max_boost)`.
-    pub factor: f64,
 }
 
 impl PersonalStage {
@@ -251,60 +238,23 @@ pub fn prepare(
 ) -> tantivy::Result<()> {
     taste.maxima();
     for reader in searcher.segment_readers() {
-        TasteOrds::of(taste, reader, paths)?;
+        ords_of(taste, reader, paths)?;
     }
     Ok(())
 }
 
-/// A taste's brands and attribute values as the ordinals of one segment: the taste names a
-/// few, so they are turned into ordinals once per taste and segment (kept with the taste,
-/// [`Taste::ords_in`]), and every other value is known to say nothing.
-pub struct TasteOrds {
-    /// The long-term and session affinities of the taste's brands, by ordinal.
-    brands: OrdTable<(f32, f32)>,
-    /// The affinities of the taste's attribute values, by ordinal.
-    attributes: OrdTable<f32>,
-}
-
-impl TasteOrds {
-    /// Ordinals of a taste that names no brand or attribute value.
-    #[cfg(test)]
-    pub fn none() -> TasteOrds {
-        TasteOrds {
-            brands: OrdTable::new(&[]),
-            attributes: OrdTable::new(&[]),
-        }
-    }
-
-    /// The taste's ordinals in a segment: kept with the taste, built the first time.
-    fn of(
-        taste: &Taste,
-        reader: &SegmentReader,
-        paths: &FacetPaths,
-    ) -> tantivy::Result<Arc<TasteOrds>> {
-        taste.ords_in(reader.segment_id(), || Self::build(reader, paths, taste))
-    }
-
-    fn build(reader: &SegmentReader, paths: &FacetPaths, taste: &Taste) -> tantivy::Result<Self> {
-        let mut brands = Vec::new();
-        let by_brand = paths.brands_lowered(reader)?;
-        for brand in taste.brands() {
-            for &ord in by_brand.get(brand).into_iter().flatten() {
-                brands.push((ord, taste.of_lower_brand(brand)));
-            }
-        }
-        let mut attributes = Vec::new();
-        let by_value = paths.attributes_keyed(reader)?;
-        for key in taste.attributes() {
-            for &ord in by_value.get(key).into_iter().flatten() {
-                attributes.push((ord, taste.of_attribute(key)));
-            }
-        }
-        Ok(TasteOrds {
-            brands: OrdTable::new(&brands),
-            attributes: OrdTable::new(&attributes),
-        })
-    }
+/// A taste's brands and attribute values as the ordinals of a segment: kept with the taste,
+/// built the first time.
+fn ords_of(
+    taste: &Taste,
+    reader: &SegmentReader,
+    paths: &FacetPaths,
+) -> tantivy::Result<Arc<TasteOrds>> {
+    taste.ords_in(reader.segment_id(), || {
+        let brands = taste.brands().map(|b| (b, taste.of_lower_brand(b)));
+        let attributes = taste.attributes().map(|a| (a, taste.of_attribute(a)));
+        TasteOrds::build(reader, paths, brands, attributes)
+    })
 }
 
 /// What the taste says of the facet values of one segment. Each document's ordinals are read
@@ -330,7 +280,7 @@ impl Segment {
     ) -> tantivy::Result<Segment> {
         let knows_categories = taste.is_some_and(Taste::knows_categories);
         let category_paths = paths.of(reader, "category")?;
-        let ords = taste.map(|t| TasteOrds::of(t, reader, paths)).transpose()?;
+        let ords = taste.map(|t| ords_of(t, reader, paths)).transpose()?;
         Ok(Segment {
             facts: paths.doc_facts(reader)?,
             categories: if knows_categories {
@@ -358,94 +308,19 @@ impl Segment {
         };
         let (brand, attribute) = match &self.ords {
             Some(ords) => (
-                brand
-                    .and_then(|ord| ords.brands.get(ord))
-                    .unwrap_or((0.0, 0.0)),
+                brand.and_then(|ord| ords.brand(ord)).unwrap_or((0.0, 0.0)),
                 // Without attribute values in the taste, a match's are not even read.
-                if ords.attributes.is_empty() {
-                    0.0
-                } else {
-                    attrs
-                        .iter()
-                        .filter_map(|&ord| ords.attributes.get(ord))
+                if ords.has_attributes() {
+                    (attrs.iter())
+                        .filter_map(|&ord| ords.attribute(ord))
                         .fold(0.0, personalize::strongest)
+                } else {
+                    0.0
                 },
             ),
             None => ((0.0, 0.0), 0.0),
         };
         personalize::combine(category, brand, attribute, tier, tiers)
-    }
-}
-
-/// The values of a few ordinals (a taste's brands or attribute values in one segment), in a
-/// small open-addressing table at most a quarter full, behind a bitmap of the ordinals it
-/// holds: a product's values are looked up here for every match, and most are not in it,
-/// which one bit tells (a binary search of the sorted values was a third of the stage's
-/// time; a probe of the table per value, with parts' many attributes, still a fifth).
-struct OrdTable<T> {
-    /// (ordinal + 1, value); 0 marks an empty slot.
-    slots: Vec<(u32, T)>,
-    shift: u32,
-    len: usize,
-    /// Bit `ord` is set when the table holds `ord` (words up to the largest ordinal held).
-    held: Vec<u64>,
-}
-
-impl<T: Copy + Default> OrdTable<T> {
-    fn new(values: &[(u32, T)]) -> Self {
-        let bits = (values.len() * 4)
-            .next_power_of_two()
-            .max(16)
-            .trailing_zeros();
-        let mut table = OrdTable {
-            slots: vec![(0, T::default()); 1 << bits],
-            shift: 32 - bits,
-            len: 0,
-            held: Vec::new(),
-        };
-        for &(ord, value) in values {
-            let Some(key) = ord.checked_add(1) else {
-                continue;
-            };
-            let mut i = table.home(ord);
-            while table.slots[i].0 != 0 && table.slots[i].0 != key {
-                i = (i + 1) & (table.slots.len() - 1);
-            }
-            if table.slots[i].0 == 0 {
-                table.len += 1;
-            }
-            table.slots[i] = (key, value);
-            let word = (ord >> 6) as usize;
-            if table.held.len() <= word {
-                table.held.resize(word + 1, 0);
-            }
-            table.held[word] |= 1 << (ord & 63);
-        }
-        table
-    }
-
-    fn home(&self, ord: u32) -> usize {
-        (ord.wrapping_mul(0x9E37_79B9) >> self.shift) as usize
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn get(&self, ord: u32) -> Option<T> {
-        let word = self.held.get((ord >> 6) as usize)?;
-        if word & (1 << (ord & 63)) == 0 {
-            return None;
-        }
-        let key = ord.checked_add(1)?;
-        let mut i = self.home(ord);
-        loop {
-            match self.slots.get(i)? {
-                (0, _) => return None,
-                (k, value) if *k == key => return Some(*value),
-                _ => i = (i + 1) & (self.slots.len() - 1),
-            }
-        }
     }
 }
 
@@ -455,28 +330,5 @@ fn memo<T: Copy>(slots: &mut [Option<T>], ord: u32, compute: impl FnOnce() -> T)
         Some(Some(value)) => *value,
         Some(slot) => *slot.insert(compute()),
         None => compute(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The table answers what a map of the same values answers, for ordinals in it and
-        /// not (ordinals cluster in real segments: small ranges collide in the hash too).
-        #[test]
-        fn the_ordinal_table_answers_like_a_map(
-            values in prop::collection::vec((0u32..200, -1.0f32..1.0), 0..40),
-            probes in prop::collection::vec(0u32..220, 1..50),
-        ) {
-            let table = OrdTable::new(&values);
-            let map: std::collections::HashMap<u32, f32> = values.iter().copied().collect();
-            prop_assert_eq!(table.is_empty(), map.is_empty());
-            for ord in probes.into_iter().chain(values.iter().map(|(o, _)| *o)).chain([u32::MAX]) {
-                prop_assert_eq!(table.get(ord), map.get(&ord).copied());
-            }
-        }
     }
 }

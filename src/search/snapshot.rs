@@ -37,11 +37,7 @@ impl<K: PartialEq + Clone, T> SnapshotCache<K, T> {
         settings: &K,
         build: impl FnOnce() -> tantivy::Result<T>,
     ) -> tantivy::Result<Arc<T>> {
-        let segments: Vec<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.segment_id())
-            .collect();
+        let segments = segments_of(searcher);
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(kept) = current.as_ref()
             && kept.segments == segments
@@ -57,6 +53,23 @@ impl<K: PartialEq + Clone, T> SnapshotCache<K, T> {
         });
         Ok(value)
     }
+
+    /// Whether the value kept is the one of this snapshot under `settings` (a search would
+    /// not build it).
+    pub fn holds(&self, searcher: &Searcher, settings: &K) -> bool {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().is_some_and(|kept| {
+            kept.segments == segments_of(searcher) && kept.settings == *settings
+        })
+    }
+}
+
+fn segments_of(searcher: &Searcher) -> Vec<SegmentId> {
+    searcher
+        .segment_readers()
+        .iter()
+        .map(|s| s.segment_id())
+        .collect()
 }
 
 /// Values computed once per key and kept, until the memo holds `MAX` of them and starts over

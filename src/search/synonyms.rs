@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use crate::config::{SynonymIndex, SynonymTable};
+use crate::settings::{SynonymIndex, SynonymTable};
 use crate::text::{Analyzer, Lang};
 
 /// Longest source phrase matched, in words.

@@ -196,14 +196,7 @@ mod tests {
                 Product::from_json(json).unwrap()
             })
             .collect();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let ticket = index.begin();
-            index.upsert(products).await.unwrap();
-            index.commit(ticket).await.unwrap();
-        });
+        index.commit_now(products);
     }
 
     /// Every match's score under `query`, best first.

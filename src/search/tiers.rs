@@ -22,50 +22,10 @@ use tantivy::query::{
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use super::facets::FacetPaths;
+use crate::settings::TierSettings;
 
 /// "No tier": the product has no price.
 pub const NO_TIER: u8 = u8::MAX;
-
-/// Tier settings: their names, cheapest first, and the fewest priced products a category
-/// needs for cut-offs of its own.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TierSettings {
-    /// Names, cheapest first (2 to 8).
-    pub names: Vec<String>,
-    /// Fewest priced products of a category for its own cut-offs.
-    pub min_products: usize,
-}
-
-impl Default for TierSettings {
-    fn default() -> Self {
-        TierSettings {
-            names: ["budget", "mid", "premium", "luxury"]
-                .map(String::from)
-                .to_vec(),
-            min_products: 8,
-        }
-    }
-}
-
-impl TierSettings {
-    /// Number of tiers.
-    pub fn count(&self) -> u8 {
-        self.names.len() as u8
-    }
-
-    /// The tier of a name (case-insensitive).
-    pub fn by_name(&self, name: &str) -> Option<u8> {
-        self.names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
-            .map(|i| i as u8)
-    }
-
-    /// The name of a tier.
-    pub fn name(&self, tier: u8) -> Option<&str> {
-        self.names.get(usize::from(tier)).map(String::as_str)
-    }
-}
 
 /// The cut-offs of every category with enough priced products, and of the whole catalog.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -17,6 +17,7 @@ use tantivy::{Searcher, Term};
 use super::facets::FacetPaths;
 use crate::index::Fields;
 use crate::index::schema::attr_key;
+use crate::settings::{Mode, Modes};
 use crate::text::{self, Analyzer, Lang};
 
 /// Longest catalog name matched, in words.
@@ -44,16 +45,6 @@ pub enum Target {
         /// (attribute name, value) pairs as the catalog spells them.
         values: Vec<(String, String)>,
     },
-}
-
-/// How a constraint is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Matching products score higher; others still match.
-    Boost,
-    /// Only matching products match.
-    Filter,
 }
 
 /// A constraint read from the query.
@@ -177,17 +168,6 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
     if !list.contains(&item) {
         list.push(item);
     }
-}
-
-/// How each kind of constraint is applied.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Modes {
-    /// Brands.
-    pub brand: Mode,
-    /// Categories.
-    pub category: Mode,
-    /// Attribute values.
-    pub attribute: Mode,
 }
 
 /// The kind of an attribute word, from the built-in lexicon (analysed English forms and

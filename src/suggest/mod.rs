@@ -27,11 +27,11 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::config::{SearchConfig, SuggestConfig, SynonymTable};
 use crate::error::Result;
-use crate::index::ProductIndex;
 use crate::profiles::ProfileStore;
 use crate::profiles::view::{AffinityView, ProfileView};
+use crate::search::SearchIndex;
+use crate::settings::{SearchConfig, SuggestConfig, SynonymTable};
 pub use request::{AutocompleteRequest, AutocompleteResponse};
 pub use suggestions::Suggestions;
 
@@ -197,7 +197,7 @@ impl Suggester {
     /// Gathers the sources again, builds a new set and swaps it in.
     pub fn rebuild(
         &self,
-        index: &ProductIndex,
+        index: &SearchIndex,
         profiles: &ProfileStore,
         search: &SearchConfig,
         config: &SuggestConfig,

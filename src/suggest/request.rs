@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::Suggestion;
-use crate::config::SuggestConfig;
 use crate::error::{Error, Result};
+use crate::settings::SuggestConfig;
 
 /// A validated autocomplete request.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ mod tests {
 
     fn read(name: &str, value: &str) -> Result<AutocompleteRequest> {
         let pairs = vec![(name.to_string(), value.to_string())];
-        AutocompleteRequest::from_pairs(pairs, &SuggestConfig::default())
+        AutocompleteRequest::from_pairs(pairs, &crate::config::Config::default().suggest)
     }
 
     #[test]

@@ -11,12 +11,12 @@ use tantivy::query::AllQuery;
 
 use super::keys::Normalizer;
 use super::{Candidate, Kind};
-use crate::config::{SearchConfig, SuggestConfig};
 use crate::error::Result;
-use crate::index::ProductIndex;
 use crate::profiles::ProfileStore;
+use crate::search::SearchIndex;
 use crate::search::facets::FacetCounts;
 use crate::search::{self, SearchRequest};
+use crate::settings::{SearchConfig, SuggestConfig};
 
 /// The brand and category of a query's best hit, for personal boosts.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ pub struct Verdicts {
 /// Where suggestions come from, and the settings that choose them.
 pub struct Sources<'a> {
     /// The catalog.
-    pub index: &'a ProductIndex,
+    pub index: &'a SearchIndex,
     /// The visitor profiles, with their recent searches.
     pub profiles: &'a ProfileStore,
     /// Search settings (past queries are checked with a search).
@@ -59,7 +59,7 @@ impl Sources<'_> {
     /// Past queries searched by at least `min_visitors` visitors that find products as typed,
     /// the most searched `max_queries` of them, counted in distinct visitors.
     fn past_queries(&self, verdicts: &mut Verdicts) -> Result<Vec<Candidate>> {
-        let generation = self.index.generation();
+        let generation = self.index.products().generation();
         let mut popular: Vec<(String, (u64, String))> = visitors_per_query(self.profiles)
             .into_iter()
             .filter(|(_, (visitors, _))| *visitors >= self.config.min_visitors)
@@ -97,7 +97,7 @@ impl Sources<'_> {
 }
 
 /// Brands and category levels, counted over the whole catalog.
-fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
+fn facets(index: &SearchIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     let paths = index.facet_paths();
     let brands = searcher.search(&AllQuery, &FacetCounts::new("brand", paths.clone()))?;
     let categories = searcher.search(&AllQuery, &FacetCounts::new("category", paths))?;
@@ -127,7 +127,7 @@ fn facets(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
 
 /// Product titles, counted by popularity (at least 1), read from the hit tables (which a
 /// rebuild after a write reads in for the searches to come).
-fn titles(index: &ProductIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
+fn titles(index: &SearchIndex, searcher: &Searcher) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     for segment in searcher.segment_readers() {
         let popularity = segment.fast_fields().f64("popularity").ok();
@@ -192,7 +192,7 @@ fn visitors_per_query(profiles: &ProfileStore) -> HashMap<String, (u64, String)>
 
 /// Whether `text` finds products without relaxing or correcting anything (a misspelled query
 /// that finds products only once corrected is not worth suggesting); the tags of its best hit.
-fn finds_as_typed(index: &ProductIndex, config: &SearchConfig, text: &str) -> Result<Option<Tags>> {
+fn finds_as_typed(index: &SearchIndex, config: &SearchConfig, text: &str) -> Result<Option<Tags>> {
     let pairs = vec![
         ("q".to_string(), text.to_string()),
         ("limit".into(), "1".into()),

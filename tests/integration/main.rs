@@ -7,6 +7,7 @@ mod crash;
 mod demo;
 mod errors;
 mod languages;
+mod layers;
 mod openapi;
 mod personalization;
 mod process;

@@ -1,7 +1,7 @@
 //! Personalized ranking: price tiers, re-ranking by the visitor's taste, the control group,
 //! strength, and explanations that add up.
 
-use attune::search::personalize::Group;
+use attune::group::Group;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, ids, on_disk};
