@@ -9,14 +9,19 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::collector::{Collector, MultiCollector, SegmentCollector};
 use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
+use super::facets::{self, FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use super::rank::{PrimaryBound, RankColumns, RankKey, Ranker};
 #[cfg(test)]
 use super::request::Sort;
+use super::request::{FacetRequest, SearchRequest};
 use super::rerank::{PersonalStage, SegmentStage};
+use super::tiers;
+use crate::error::Result;
+use crate::settings::SearchConfig;
 
 /// What the collector returns: the page of hits and the number of matches.
 #[derive(Debug, Default)]
@@ -214,6 +219,58 @@ impl SegmentCollector for TopRankedSegment {
             total: self.total,
         }
     }
+}
+
+/// Facet counts of one search, each present when requested.
+#[derive(Default)]
+pub(super) struct FacetFruits {
+    pub(super) category: Option<PathCounts>,
+    pub(super) brand: Option<PathCounts>,
+    pub(super) attrs: Option<PathCounts>,
+    pub(super) price: Option<facets::PriceFacet>,
+    pub(super) tier: Option<Vec<u64>>,
+    /// Counts of attributes whose own filter is set, counted without it.
+    pub(super) attr_overrides: Vec<(String, PathCounts)>,
+}
+
+/// Runs the top-k collector and the requested facet collectors in one pass.
+pub(super) fn collect_with_facets(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    top: Option<TopRankedCollector>,
+    req: &SearchRequest,
+    config: &SearchConfig,
+    paths: Arc<FacetPaths>,
+    tiers: Arc<tiers::SnapshotTiers>,
+) -> Result<(Option<TopRanked>, FacetFruits)> {
+    let mut collectors = MultiCollector::new();
+    let top = top.map(|top| collectors.add_collector(top));
+    let wants = |f: &FacetRequest| req.facets.contains(f);
+    let wants_attrs = req
+        .facets
+        .iter()
+        .any(|f| matches!(f, FacetRequest::Attribute(_)));
+    let category = wants(&FacetRequest::Category)
+        .then(|| collectors.add_collector(FacetCounts::new("category", paths.clone())));
+    let brand = wants(&FacetRequest::Brand)
+        .then(|| collectors.add_collector(FacetCounts::new("brand", paths.clone())));
+    let attrs =
+        wants_attrs.then(|| collectors.add_collector(FacetCounts::new("attr", paths.clone())));
+    let price = wants(&FacetRequest::Price)
+        .then(|| collectors.add_collector(PriceRanges::new(config.price_ranges.clone())));
+    let tier =
+        wants(&FacetRequest::Tier).then(|| collectors.add_collector(tiers::TierCounts::new(tiers)));
+    let mut fruits = searcher.search(query, &collectors)?;
+    let ranked = top.map(|h| h.extract(&mut fruits));
+    let counts = FacetFruits {
+        category: category.map(|h| h.extract(&mut fruits)),
+        brand: brand.map(|h| h.extract(&mut fruits)),
+        attrs: attrs.map(|h| h.extract(&mut fruits)),
+        price: price.map(|h| h.extract(&mut fruits)),
+        tier: tier.map(|h| h.extract(&mut fruits)),
+        attr_overrides: Vec::new(),
+    };
+    Ok((ranked, counts))
 }
 
 #[cfg(test)]

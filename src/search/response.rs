@@ -1,0 +1,327 @@
+//! The answer to a search as the storefront receives it: hits, facet counts, how the query
+//! was read and whether the order was personalized.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::facets::PathCounts;
+use super::rank::Explain;
+use super::request::{Filters, Sort};
+use super::{constraints, highlight, query, synonyms, understand};
+use crate::group::Group;
+use crate::index::schema::StoredHit;
+use crate::settings::TierSettings;
+
+/// One search hit, as returned to the storefront.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    /// Product id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Brand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Category path.
+    pub category: Vec<String>,
+    /// Price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Price tier within its category (none without a price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// Image address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    /// Product page address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// ISO 4217 currency of the price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Whether it can be bought now (absent for products indexed before hits carried it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+    /// Average rating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+    /// Number of reviews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_count: Option<u64>,
+    /// Attributes (sizes, colours…): name → values.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The matched words marked in the title and a snippet of the description, when asked
+    /// for (`highlight=true`).
+    #[serde(rename = "_highlight", skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<highlight::Highlight>,
+    /// Relevance score after every ranking stage.
+    pub score: f64,
+    /// How the score was made, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+/// How the engine read the request.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueryEcho {
+    /// The words as sent.
+    pub q: String,
+    /// The language the words were read in (ISO 639-1).
+    pub lang: crate::text::Lang,
+    /// The analysed words matched and scored.
+    pub terms: Vec<String>,
+    /// Negated words ("without straw"), left out of matching and scoring.
+    pub negated: Vec<String>,
+    /// What was relaxed because the request found nothing (`price`, `typos`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<&'static str>,
+    /// Constraints read from the words (`under $50`), applied as filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<constraints::PriceConstraint>,
+    /// Price intent read from the words (`cheap`): a tier preference, not a filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_intent: Option<constraints::PriceIntent>,
+    /// Brands, categories and attribute values read from the words, boosted or filtered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub understood: Vec<understand::Understood>,
+    /// Synonyms that added alternatives.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<synonyms::Expansion>,
+    /// Words the index does not have, replaced by the closest word it has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<query::Correction>,
+    /// The query with its corrected words spelled as the catalog spells them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub did_you_mean: Option<String>,
+    /// The last word completed as it is being typed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion: Option<query::Completion>,
+    /// The filters in force.
+    pub filters: Value,
+    /// The order.
+    pub sort: Sort,
+    /// Merchandising rules that fired, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// Personalization strength (0–100) set by a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strength: Option<u8>,
+}
+
+/// The answer to a search.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchResponse {
+    /// The requested page of hits.
+    pub hits: Vec<Hit>,
+    /// Matching products in all.
+    pub total: u64,
+    /// With `page`: the page, its size and how many pages the matches fill.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<Paging>,
+    /// Facet counts, by requested facet name.
+    pub facets: Map<String, Value>,
+    /// How the query was read.
+    pub query: QueryEcho,
+    /// Whether and how the order was personalized.
+    pub personalization: PersonalizationEcho,
+    /// Why a filtered search found nothing, when a filter names something no product has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Where a merchandising rule sends the shopper instead (the hits are still there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// Identifier of this search, for attributing later events to it.
+    pub search_id: String,
+    /// Time spent in the engine, in milliseconds.
+    pub took_ms: f64,
+}
+
+impl SearchResponse {
+    /// The answer as JSON, each hit with only `fields` (all without).
+    pub fn to_json(&self, fields: Option<&[String]>) -> Value {
+        let mut answer = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(fields), Some(hits)) = (fields, answer["hits"].as_array_mut()) {
+            for hit in hits.iter_mut().filter_map(Value::as_object_mut) {
+                hit.retain(|name, _| fields.iter().any(|f| f == name));
+            }
+        }
+        answer
+    }
+}
+
+/// Where a page sits among the matches, for a request made with `page` and `hits_per_page`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Paging {
+    /// The page (1-based).
+    pub page: usize,
+    /// Hits per page.
+    pub hits_per_page: usize,
+    /// Pages the matches fill (0 without matches).
+    pub total_pages: u64,
+}
+
+impl Paging {
+    pub(super) fn of(page: usize, hits_per_page: usize, total: u64) -> Paging {
+        let per = hits_per_page.max(1) as u64;
+        Paging {
+            page,
+            hits_per_page,
+            total_pages: total.div_ceil(per),
+        }
+    }
+}
+
+/// What the answer says of personalization.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct PersonalizationEcho {
+    /// Whether the order was personalized.
+    pub applied: bool,
+    /// The visitor's group, when a visitor was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    /// The strength asked for (or the configured default).
+    pub strength: u8,
+}
+
+/// Builds a hit from the document's stored hit fields.
+pub(super) fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain>) -> Hit {
+    Hit {
+        id: stored.id.into_owned(),
+        title: stored.title.into_owned(),
+        brand: stored.brand.map(Cow::into_owned),
+        category: stored.category,
+        price: stored.price,
+        tier: None,
+        image_url: stored.image_url.map(Cow::into_owned),
+        url: stored.url.map(Cow::into_owned),
+        currency: stored.currency.map(Cow::into_owned),
+        in_stock: stored.in_stock,
+        rating: stored.rating,
+        review_count: stored.review_count,
+        attributes: stored.attributes,
+        highlight: None,
+        score,
+        explain,
+    }
+}
+
+/// Category counts: the top level, then the children of each level of the filtered path.
+pub(super) fn category_levels(
+    counts: Option<&PathCounts>,
+    filter: &[String],
+    limit: usize,
+) -> Value {
+    let Some(counts) = counts else {
+        return json!([]);
+    };
+    let mut out = Vec::new();
+    let mut parent: Vec<String> = Vec::new();
+    for depth in 0..=filter.len() {
+        out.extend(level_entries(counts, &parent, limit));
+        let Some(wanted) = filter.get(depth) else {
+            break;
+        };
+        // Follow the filter down in the merchant's spelling (the filter is case-insensitive).
+        let next = counts.iter().map(|(p, _)| p).find(|p| {
+            p.len() == depth + 1
+                && p[..depth] == parent[..]
+                && p[depth].to_lowercase() == wanted.to_lowercase()
+        });
+        match next {
+            Some(p) => parent = p.to_vec(),
+            None => break,
+        }
+    }
+    Value::Array(out)
+}
+
+pub(super) fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Value> {
+    let mut level: Vec<(&[String], u64)> = counts
+        .iter()
+        .filter(|(p, _)| p.len() == parent.len() + 1 && p[..parent.len()] == *parent)
+        .map(|(p, n)| (&p[..], *n))
+        .collect();
+    // Most frequent first, ties by path: only the first `limit` need sorting (a broad match
+    // meets thousands of brands).
+    let order = |a: &(&[String], u64), b: &(&[String], u64)| b.1.cmp(&a.1).then(a.0.cmp(b.0));
+    if level.len() > limit {
+        if let Some(last) = limit.checked_sub(1) {
+            level.select_nth_unstable_by(last, order);
+        }
+        level.truncate(limit);
+    }
+    level.sort_unstable_by(order);
+    level
+        .into_iter()
+        .take(limit)
+        .map(|(p, n)| json!({"value": p[p.len() - 1], "path": p, "level": p.len(), "count": n}))
+        .collect()
+}
+
+/// Counts of the children of `parent` as `{"value", "count"}`, most frequent first.
+pub(super) fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Value {
+    let Some(counts) = counts else {
+        return json!([]);
+    };
+    let entries: Vec<Value> = level_entries(counts, parent, limit)
+        .into_iter()
+        .map(|e| json!({"value": e["value"], "count": e["count"]}))
+        .collect();
+    Value::Array(entries)
+}
+
+/// Counts of one attribute's values; the name matches case-insensitively, like the filter.
+pub(super) fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Value {
+    let wanted = name.to_lowercase();
+    let stored = counts.and_then(|c| {
+        c.iter()
+            .map(|(p, _)| p)
+            .find(|p| p.len() == 1 && p[0].to_lowercase() == wanted)
+            .cloned()
+    });
+    match stored {
+        Some(parent) => children(counts, &parent, limit),
+        None => json!([]),
+    }
+}
+
+/// Tier counts as `{"value", "count"}`, cheapest first, tiers with no match left out.
+pub(super) fn tier_counts(counts: Option<&[u64]>, settings: &TierSettings) -> Value {
+    let entries: Vec<Value> = counts
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(|(t, n)| Some(json!({"value": settings.name(t as u8)?, "count": n})))
+        .collect();
+    Value::Array(entries)
+}
+
+pub(super) fn filters_json(f: &Filters) -> Value {
+    let mut m = Map::new();
+    if !f.category.is_empty() {
+        m.insert("category".into(), json!(f.category));
+    }
+    if !f.brands.is_empty() {
+        m.insert("brand".into(), json!(f.brands));
+    }
+    if let Some(x) = f.price_min {
+        m.insert("price_min".into(), json!(x));
+    }
+    if let Some(x) = f.price_max {
+        m.insert("price_max".into(), json!(x));
+    }
+    if let Some(x) = f.in_stock {
+        m.insert("in_stock".into(), json!(x));
+    }
+    for (name, values) in &f.attributes {
+        m.insert(format!("attr.{name}"), json!(values));
+    }
+    if !f.tiers.is_empty() {
+        m.insert("tier".into(), json!(f.tiers));
+    }
+    Value::Object(m)
+}
