@@ -6,7 +6,7 @@
 //! test builds its fixtures with whatever is handy. Comments are not read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The crate's top-level modules, lowest layer first. A module may use the modules of the
 /// layers below its own, never those of its own layer or above.
@@ -29,41 +29,52 @@ const LAYERS: &[&[&str]] = &[
 /// Every module of the library (`a::b` for `src/a/b.rs` or `src/a/b/mod.rs`) and the text
 /// it is read from, without its tests.
 fn modules() -> BTreeMap<String, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = src();
     let mut found = BTreeMap::new();
-    let mut dirs = vec![root.clone()];
+    for path in rust_files() {
+        let rel = path.strip_prefix(&root).unwrap().with_extension("");
+        let mut segments: Vec<String> = rel
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let file = segments.last().cloned().unwrap_or_default();
+        // lib.rs is the map itself; main.rs is the binary, a crate of its own.
+        if segments.len() == 1 && (file == "lib" || file == "main") {
+            continue;
+        }
+        if file == "mod" {
+            segments.pop();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = if file == "tests" {
+            String::new()
+        } else {
+            without_tests(&text)
+        };
+        found.insert(segments.join("::"), code);
+    }
+    found
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `src/`.
+fn rust_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![src()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
             }
-            let rel = path.strip_prefix(&root).unwrap().with_extension("");
-            let mut segments: Vec<String> = rel
-                .iter()
-                .map(|s| s.to_string_lossy().into_owned())
-                .collect();
-            let file = segments.last().cloned().unwrap_or_default();
-            // lib.rs is the map itself; main.rs is the binary, a crate of its own.
-            if path.extension().is_none_or(|e| e != "rs")
-                || (segments.len() == 1 && (file == "lib" || file == "main"))
-            {
-                continue;
-            }
-            if file == "mod" {
-                segments.pop();
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let code = if file == "tests" {
-                String::new()
-            } else {
-                without_tests(&text)
-            };
-            found.insert(segments.join("::"), code);
         }
     }
-    found
+    files
 }
 
 /// The text before a `#[cfg(test)]` that opens a module, without comment lines.
@@ -317,4 +328,18 @@ fn the_reader_finds_imports_in_every_form() {
     let code = "use crate::a;\n#[cfg(test)]\nfn only_in_tests() {}\n#[cfg(test)]\nmod tests {\n    use crate::b;\n}\n";
     assert_eq!(without_tests(code).matches("crate::").count(), 1);
     assert!(without_tests(code).contains("only_in_tests"));
+}
+
+/// A file a reader can hold in mind: none in `src/` is over 800 lines (tests included), so
+/// what grows is split where its parts show.
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let long: Vec<String> = rust_files()
+        .into_iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            (lines > 800).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
 }
