@@ -135,6 +135,10 @@ spec = {
         "/v1/admin/config": {"get": {
             "summary": "The configuration in force: its version (hash, counter, load time, files) and its rules",
             "responses": {"200": ok("the version in force", ref("ConfigInForce")), **common_errors}}},
+        "/v1/admin/caches": {"get": {
+            "summary": "What each cache holds: entries, capacity, hits and misses since start",
+            "responses": {"200": ok("every cache", {"type": "object", "required": ["caches"], "properties": {
+                "caches": {"type": "array", "items": ref("CacheStats")}}}), **common_errors}}},
         "/v1/admin/reload": {"post": {
             "summary": "Reread the configuration file and its included rule files; an invalid one is rejected and the one in force stays",
             "responses": {"200": ok("the new version in force", ref("ReloadReport")),
@@ -146,6 +150,10 @@ spec = {
                           "415": err("unsupported content type"), "503": err("busy, retry"), **common_errors}}},
     },
     "components": {"schemas": {
+        "CacheStats": {"type": "object", "required": ["name", "entries", "capacity", "hits", "misses"], "properties": {
+            "name": {"type": "string", "description": "tastes, product_facts, facet_paths, facet_trees, doc_facts, facet_ords_by_key, rank_columns, hit_tables, corrections, last_word_completions"},
+            "entries": {"type": "integer"}, "capacity": {"type": "integer"},
+            "hits": {"type": "integer"}, "misses": {"type": "integer"}}},
         "ConfigVersion": {"type": "object", "properties": {
             "path": {"type": "string", "nullable": True}, "hash": {"type": "string", "description": "CRC-32 of the files, hex"},
             "files": {"type": "array", "items": {"type": "string"}}, "counter": {"type": "integer"},

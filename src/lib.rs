@@ -22,7 +22,8 @@
 //! catalog                       products, streamed bodies, syncs
 //! settings                      validated settings types, shared by every layer above
 //! text · durable · mailbox      languages and analyzers; fsync'd files; the writer mailbox
-//! error · group · telemetry     the error type; the measurement group; logging
+//! error · group · telemetry ·   the error type; the measurement group; logging; the one
+//!   cache                       bounded cache policy every cache that evicts follows
 //! ```
 //!
 //! `rules` sits below `search`: the engine evaluates the rules of the configuration in force
@@ -79,6 +80,7 @@
 //! search kept has it derived anew on the search threads ([`engine::Engine`]), so their next
 //! search finds it ready; then the request is answered.
 
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod demo;

@@ -235,6 +235,26 @@ pub struct SuggestConfig {
     pub personal_boost: f32,
 }
 
+/// Sizes of the caches that grow with traffic or with the catalog (`[cache]`). A full cache
+/// forgets its least useful entries one at a time ([`crate::cache::Bounded`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Visitors whose taste is kept between their searches.
+    pub tastes: usize,
+    /// Products whose facts (category, brand, attributes, price) events read from memory.
+    pub product_facts: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            tastes: 4096,
+            product_facts: 500_000,
+        }
+    }
+}
+
 /// Validated server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

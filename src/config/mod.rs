@@ -23,8 +23,8 @@ use validate::locate;
 use crate::rules::raw::{RawRule, RawRulesFile, RuleError};
 use crate::rules::{Rule, RuleSet};
 use crate::settings::{
-    IndexConfig, PersonalizationConfig, ProfilesConfig, SearchConfig, ServerConfig, SuggestConfig,
-    TierSettings,
+    CacheConfig, IndexConfig, PersonalizationConfig, ProfilesConfig, SearchConfig, ServerConfig,
+    SuggestConfig, TierSettings,
 };
 
 /// The validated configuration.
@@ -44,6 +44,8 @@ pub struct Config {
     pub personalization: PersonalizationConfig,
     /// Price tier settings.
     pub tiers: TierSettings,
+    /// Cache sizes.
+    pub cache: CacheConfig,
     /// Merchandising rules, in evaluation order.
     pub rules: std::sync::Arc<RuleSet>,
     /// Which text this configuration was read from.
@@ -234,6 +236,7 @@ impl Config {
             &mut self.profiles,
             &running.profiles,
         );
+        keep(&mut ignored, "cache", &mut self.cache, &running.cache);
         let (every, old_every) = (
             &mut self.suggest.rebuild_interval,
             &running.suggest.rebuild_interval,
@@ -415,6 +418,8 @@ mod tests {
             ("[search]\ndefault_limit = 500", "search.default_limit"),
             ("[search.weights]\ntitle = -1", "search.weights"),
             ("[index]\nwriter_threads = 0", "index.writer_threads"),
+            ("[cache]\ntastes = 0", "cache.tastes"),
+            ("[cache]\nproduct_facts = 0", "cache.product_facts"),
             ("[suggest]\nmax_limit = 5", "suggest.default_limit"),
             ("[suggest]\npersonal_boost = -1", "suggest.personal_boost"),
             (

@@ -6,7 +6,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::rules::raw::RawRule;
-use crate::settings::{EventWeights, PersonalizationConfig, TierSettings, Understanding, Weights};
+use crate::settings::{
+    CacheConfig, EventWeights, PersonalizationConfig, TierSettings, Understanding, Weights,
+};
 
 /// The raw `[server]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +233,8 @@ pub struct RawConfig {
     pub personalization: PersonalizationConfig,
     /// `[tiers]`.
     pub tiers: RawTiers,
+    /// `[cache]`.
+    pub cache: CacheConfig,
 }
 
 /// The raw `[tiers]` table.

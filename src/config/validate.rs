@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::raw::{RawConfig, RawProfiles, RawSuggest, RawSynonyms, RawTiers};
 use super::{Config, ConfigError, ConfigVersion, at};
 use crate::settings::{
-    IndexConfig, PersonalizationConfig, ProfileCaps, ProfilesConfig, SearchConfig, ServerConfig,
-    SuggestConfig, SynonymTable, TierSettings,
+    CacheConfig, IndexConfig, PersonalizationConfig, ProfileCaps, ProfilesConfig, SearchConfig,
+    ServerConfig, SuggestConfig, SynonymTable, TierSettings,
 };
 use crate::text::{Lang, Languages};
 
@@ -16,10 +16,6 @@ impl Config {
     /// Validates raw values. Rules are left out: [`Config::parse`] compiles them, as it knows
     /// where each one is in which file.
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
-        let invalid = |key, message: &str| ConfigError::Invalid {
-            key,
-            message: message.to_string(),
-        };
         let listen =
             raw.server.listen.parse().map_err(|_| {
                 invalid("server.listen", "must be an address such as 127.0.0.1:7150")
@@ -109,7 +105,9 @@ impl Config {
         let suggest = suggest_config(&raw.suggest)?;
         let personalization = personalization_config(&raw.personalization)?;
         let tiers = tier_settings(&raw.tiers)?;
+        let cache = cache_config(&raw.cache)?;
         Ok(Config {
+            cache,
             profiles,
             suggest,
             personalization,
@@ -250,10 +248,6 @@ fn synonym_table(raw: &RawSynonyms) -> Result<SynonymTable, ConfigError> {
 }
 
 fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
-    let invalid = |key, message: &str| ConfigError::Invalid {
-        key,
-        message: message.to_string(),
-    };
     if !(p.half_life_days.is_finite() && p.half_life_days > 0.0) {
         return Err(invalid("profiles.half_life_days", "must be a number > 0"));
     }
@@ -309,11 +303,27 @@ fn profiles_config(p: &RawProfiles) -> Result<ProfilesConfig, ConfigError> {
     })
 }
 
-fn suggest_config(s: &RawSuggest) -> Result<SuggestConfig, ConfigError> {
-    let invalid = |key, message: &str| ConfigError::Invalid {
+/// A setting's value is out of bounds: `key` names it.
+fn invalid(key: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
         key,
         message: message.to_string(),
-    };
+    }
+}
+
+fn cache_config(c: &CacheConfig) -> Result<CacheConfig, ConfigError> {
+    for (key, size) in [
+        ("cache.tastes", c.tastes),
+        ("cache.product_facts", c.product_facts),
+    ] {
+        if size == 0 {
+            return Err(invalid(key, "must be at least 1"));
+        }
+    }
+    Ok(c.clone())
+}
+
+fn suggest_config(s: &RawSuggest) -> Result<SuggestConfig, ConfigError> {
     if s.rebuild_interval_seconds == 0 {
         return Err(invalid(
             "suggest.rebuild_interval_seconds",
@@ -346,10 +356,6 @@ fn suggest_config(s: &RawSuggest) -> Result<SuggestConfig, ConfigError> {
 }
 
 fn personalization_config(p: &PersonalizationConfig) -> Result<PersonalizationConfig, ConfigError> {
-    let invalid = |key, message: &str| ConfigError::Invalid {
-        key,
-        message: message.to_string(),
-    };
     if p.strength > 100 {
         return Err(invalid(
             "personalization.strength",

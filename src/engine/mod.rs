@@ -96,7 +96,7 @@ impl Engine {
         )?;
         let index = search.products().clone();
         let syncs = SyncManager::open(&data.join("syncs"), config.index.sync_ttl)?;
-        let facts = Arc::new(FactsCache::new(index.clone()));
+        let facts = Arc::new(FactsCache::new(index.clone(), config.cache.product_facts));
         let profiles = Arc::new(ProfileStore::new(config.profiles.clone(), facts.clone()));
         let journal = Journal::open(&data.join("profiles"), profiles.clone())?;
         let searches = SearchPool::new(
@@ -112,7 +112,7 @@ impl Engine {
             journal,
             searches,
             suggester: Suggester::new()?,
-            tastes: tastes::TasteCache::default(),
+            tastes: tastes::TasteCache::new(config.cache.tastes),
             suggested_from: Mutex::new(None),
             config: ArcSwap::from_pointee(config),
             reloading: Mutex::new(()),
@@ -134,6 +134,13 @@ impl Engine {
     /// The product index as search reads it.
     pub fn search_index(&self) -> &SearchIndex {
         &self.search
+    }
+
+    /// What every cache holds and how often it answered.
+    pub fn cache_stats(&self) -> Result<Vec<crate::cache::CacheStats>> {
+        let mut stats = vec![self.tastes.stats(), self.facts.stats()];
+        stats.extend(self.search.cache_stats()?);
+        Ok(stats)
     }
 
     /// Open catalog syncs.

@@ -9,24 +9,20 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use dashmap::DashMap;
-
+use crate::cache::{Bounded, CacheStats};
 use crate::profiles::profile::Profile;
 use crate::search::personalize::{Taste, TasteKeys};
 use crate::search::tiers::SnapshotTiers;
 
-/// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 4096;
-
-/// Recent tastes by canonical profile id.
-#[derive(Default)]
+/// Recent tastes by canonical profile id, at most `cache.tastes` of them.
 pub struct TasteCache {
-    entries: DashMap<String, Entry>,
+    entries: Bounded<String, Entry>,
     keys: TasteKeys,
     /// Tastes derived so far.
     derived: AtomicU64,
 }
 
+#[derive(Clone)]
 struct Entry {
     last_seq: u64,
     /// Held weakly: an entry must not keep an old snapshot's tiers alive, and the allocation
@@ -38,6 +34,15 @@ struct Entry {
 }
 
 impl TasteCache {
+    /// An empty cache of at most `capacity` tastes.
+    pub fn new(capacity: usize) -> TasteCache {
+        TasteCache {
+            entries: Bounded::new(capacity),
+            keys: TasteKeys::default(),
+            derived: AtomicU64::new(0),
+        }
+    }
+
     /// The taste of `profile` under `tiers`, `half_life_ms` and at `now_ms`, built by `build`
     /// unless an entry built from the same still holds.
     pub fn get(
@@ -60,9 +65,6 @@ impl TasteCache {
         }
         let taste = Arc::new(build());
         self.derived.fetch_add(1, Ordering::Relaxed);
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.clear();
-        }
         self.entries.insert(
             profile.id.clone(),
             Entry {
@@ -89,7 +91,12 @@ impl TasteCache {
 
     /// Whether a taste of the profile is kept (a visitor who searched recently).
     pub fn holds(&self, id: &str) -> bool {
-        self.entries.contains_key(id)
+        self.entries.contains(id)
+    }
+
+    /// What the cache holds and how often a search found its visitor's taste kept.
+    pub fn stats(&self) -> CacheStats {
+        self.entries.stats("tastes")
     }
 
     /// Forgets a profile's taste (the profile was erased).
@@ -122,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_taste_is_reused_until_its_profile_tiers_or_minute_change() {
-        let cache = TasteCache::default();
+        let cache = TasteCache::new(4096);
         let tiers = Arc::new(SnapshotTiers::default());
         assert!(built(&cache, &profile("v", 1), &tiers, 0));
         assert!(!built(&cache, &profile("v", 1), &tiers, 59_999));
@@ -142,7 +149,7 @@ mod tests {
 
     #[test]
     fn an_entry_does_not_keep_old_tiers_alive() {
-        let cache = TasteCache::default();
+        let cache = TasteCache::new(4096);
         let tiers = Arc::new(SnapshotTiers::default());
         built(&cache, &profile("v", 1), &tiers, 0);
         assert_eq!(Arc::strong_count(&tiers), 1);

@@ -22,6 +22,11 @@ pub async fn get_config(State(engine): State<Arc<Engine>>) -> Json<Value> {
     Json(json!({"version": config.version, "rules": rules}))
 }
 
+/// `GET /v1/admin/caches`: what each cache holds, its capacity, hits and misses.
+pub async fn get_caches(State(engine): State<Arc<Engine>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"caches": engine.cache_stats()?})))
+}
+
 /// `POST /v1/admin/reload`: rereads the configuration file; 422 when it is invalid (the
 /// configuration in force stays).
 pub async fn reload_config(

@@ -38,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/visitors/{id}/identify"),
     ("put", "/v1/visitors/{id}/preferences"),
     ("get", "/v1/admin/config"),
+    ("get", "/v1/admin/caches"),
     ("post", "/v1/admin/reload"),
     ("post", "/v1/admin/rules/preview"),
 ];
@@ -85,6 +86,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             axum::routing::put(visitors::put_preferences),
         )
         .route("/v1/admin/config", get(admin::get_config))
+        .route("/v1/admin/caches", get(admin::get_caches))
         .route("/v1/admin/reload", post(admin::reload_config))
         .route("/v1/admin/rules/preview", post(admin::preview_rules))
         .fallback(not_found)

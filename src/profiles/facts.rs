@@ -7,29 +7,30 @@
 
 use std::sync::Arc;
 
-use dashmap::DashMap;
-
 use super::FactsSource;
 use super::profile::ProductFacts;
+use crate::cache::{Bounded, CacheStats};
 use crate::catalog::Product;
 use crate::index::ProductIndex;
 
-/// Entries kept before the cache starts over (a bound on memory, not a tuning knob).
-const MAX_ENTRIES: usize = 500_000;
-
-/// Product facts cached over the index.
+/// Product facts cached over the index, at most `cache.product_facts` of them.
 pub struct FactsCache {
     index: Arc<ProductIndex>,
-    cache: DashMap<String, Option<ProductFacts>>,
+    cache: Bounded<String, Option<ProductFacts>>,
 }
 
 impl FactsCache {
-    /// A cache over an index.
-    pub fn new(index: Arc<ProductIndex>) -> FactsCache {
+    /// A cache of at most `capacity` products' facts over an index.
+    pub fn new(index: Arc<ProductIndex>, capacity: usize) -> FactsCache {
         FactsCache {
             index,
-            cache: DashMap::new(),
+            cache: Bounded::new(capacity),
         }
+    }
+
+    /// What the cache holds and how often an event found its product's facts kept.
+    pub fn stats(&self) -> CacheStats {
+        self.cache.stats("product_facts")
     }
 
     /// Forgets what is cached of a product (call after it is written or deleted).
@@ -62,7 +63,7 @@ pub fn facts_of(p: &Product) -> ProductFacts {
 impl FactsSource for FactsCache {
     fn facts(&self, product_id: &str) -> Option<ProductFacts> {
         if let Some(hit) = self.cache.get(product_id) {
-            return hit.clone();
+            return hit;
         }
         let facts = match self.index.get(product_id) {
             Ok(found) => found.as_ref().map(facts_of),
@@ -71,9 +72,6 @@ impl FactsSource for FactsCache {
                 return None;
             }
         };
-        if self.cache.len() >= MAX_ENTRIES {
-            self.cache.clear();
-        }
         self.cache.insert(product_id.to_string(), facts.clone());
         facts
     }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use super::snapshot::Memo;
+use crate::cache::CacheStats;
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
@@ -137,6 +138,18 @@ pub struct FacetPaths {
     trees: PerSegment<FacetTree>,
     facts: PerSegment<DocFacts>,
     by_key: PerSegment<OrdsByKey>,
+}
+
+impl FacetPaths {
+    /// What each of the per-segment memos holds and how often it answered.
+    pub fn stats(&self) -> [CacheStats; 4] {
+        [
+            self.paths.stats("facet_paths"),
+            self.trees.stats("facet_trees"),
+            self.facts.stats("doc_facts"),
+            self.by_key.stats("facet_ords_by_key"),
+        ]
+    }
 }
 
 /// Values computed once per segment and name, kept while the segment lives (up to 256:

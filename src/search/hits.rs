@@ -192,6 +192,11 @@ fn offset(n: usize) -> crate::Result<u32> {
 pub struct HitTables(Memo<SegmentId, Arc<HitTable>, 256>);
 
 impl HitTables {
+    /// What the memo holds and how often it answered.
+    pub fn stats(&self) -> crate::cache::CacheStats {
+        self.0.stats("hit_tables")
+    }
+
     /// The table of `segment`.
     pub fn of(&self, segment: &SegmentReader) -> crate::Result<Arc<HitTable>> {
         self.0.get_or_try(segment.segment_id(), || {

@@ -114,6 +114,11 @@ impl PriorColumns {
 pub struct ColumnCache(Memo<SegmentId, Arc<PriorColumns>, 256>);
 
 impl ColumnCache {
+    /// What the memo holds and how often it answered.
+    pub fn stats(&self) -> crate::cache::CacheStats {
+        self.0.stats("rank_columns")
+    }
+
     fn of(&self, segment: &SegmentReader) -> tantivy::Result<Arc<PriorColumns>> {
         (self.0).get_or_try(segment.segment_id(), || {
             PriorColumns::open(segment).map(Arc::new)

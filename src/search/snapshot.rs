@@ -2,10 +2,13 @@
 //! until the index's segments or the settings they were built with change; and a bounded
 //! memo for values derived from something immutable (a segment, a snapshot's vocabulary).
 
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use tantivy::Searcher;
 use tantivy::index::SegmentId;
+
+use crate::cache::{Bounded, CacheStats};
 
 /// The value of the latest snapshot, with the segments and settings it was built from.
 pub struct SnapshotCache<K, T> {
@@ -72,49 +75,42 @@ fn segments_of(searcher: &Searcher) -> Vec<SegmentId> {
         .collect()
 }
 
-/// Values computed once per key and kept, until the memo holds `MAX` of them and starts over
-/// (what they were computed from is immutable, like a segment or a snapshot's vocabulary).
-/// A value is computed outside the lock: two threads may compute the same one, never wait on
-/// each other's.
+/// Values computed once per key and kept, at most `MAX` of them (a full memo forgets the
+/// least useful, [`Bounded`]); what they were computed from is immutable, like a segment or a
+/// snapshot's vocabulary. A value is computed outside any lock: two threads may compute the
+/// same one, never wait on each other's.
 pub struct Memo<K, V, const MAX: usize> {
-    values: Mutex<rustc_hash::FxHashMap<K, V>>,
+    values: Bounded<K, V>,
 }
 
-impl<K, V, const MAX: usize> Default for Memo<K, V, MAX> {
+impl<K: Hash + Eq + Clone, V: Clone, const MAX: usize> Default for Memo<K, V, MAX> {
     fn default() -> Self {
         Memo {
-            values: Mutex::default(),
+            values: Bounded::new(MAX),
         }
     }
 }
 
-impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
+impl<K: Hash + Eq + Clone, V: Clone, const MAX: usize> Memo<K, V, MAX> {
     /// The value of `key`, computed by `compute` the first time (an error is not kept).
     pub fn get_or_try<E>(&self, key: K, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        if let Some(value) = self.lock().get(&key) {
-            return Ok(value.clone());
-        }
-        let value = compute()?;
-        let mut values = self.lock();
-        if values.len() >= MAX {
-            values.clear();
-        }
-        values.insert(key, value.clone());
-        Ok(value)
+        self.values.get_or_try(key, compute)
     }
 
     /// The value of `key`, computed by `compute` the first time.
     pub fn get_or(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        match self.get_or_try(key, || Ok::<V, std::convert::Infallible>(compute())) {
-            Ok(value) => value,
-            Err(never) => match never {},
-        }
+        self.values.get_or(key, compute)
     }
 
     /// How many values are kept.
     #[cfg(test)]
     pub fn kept(&self) -> usize {
-        self.lock().len()
+        self.values.len()
+    }
+
+    /// What the memo holds and how often it answered, under `name`.
+    pub fn stats(&self, name: &'static str) -> CacheStats {
+        self.values.stats(name)
     }
 
     /// Forgets the values of segments no live searcher holds (a tantivy warmer's garbage
@@ -128,12 +124,8 @@ impl<K: std::hash::Hash + Eq, V: Clone, const MAX: usize> Memo<K, V, MAX> {
             .iter()
             .flat_map(|generation| generation.segments().keys().copied())
             .collect();
-        self.lock()
+        self.values
             .retain(|key, _| segments.contains(&segment(key)));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashMap<K, V>> {
-        self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -191,9 +183,9 @@ mod tests {
         assert_eq!(builds.get(), 2);
     }
 
-    /// A memo keeps each value, does not keep errors, and starts over when full.
+    /// A memo keeps each value, does not keep errors, and forgets one to take another when full.
     #[test]
-    fn a_memo_keeps_values_until_it_is_full_and_never_keeps_an_error() {
+    fn a_memo_keeps_values_forgets_one_when_full_and_never_keeps_an_error() {
         let memo: Memo<u32, u32, 2> = Memo::default();
         let computed = Cell::new(0);
         let get = |key: u32| {
@@ -204,9 +196,10 @@ mod tests {
         };
         assert_eq!((get(1), get(1), get(2)), (10, 10, 20));
         assert_eq!(computed.get(), 2);
-        // Full: the third key starts the memo over, so 1 is computed again.
-        assert_eq!((get(3), get(1)), (30, 10));
-        assert_eq!(computed.get(), 4);
+        // Full: a third key takes the place of one of the others, not of both.
+        assert_eq!(get(3), 30);
+        assert_eq!(memo.kept(), 2);
+        assert_eq!(computed.get(), 3);
         assert_eq!(memo.get_or_try(7, || Err::<u32, &str>("no")), Err("no"));
         assert_eq!(memo.get_or_try(7, || Ok::<u32, &str>(70)), Ok(70));
     }

@@ -21,6 +21,7 @@ use super::terms::TermWeights;
 use super::tiers::{SnapshotTiers, TierCache};
 use super::typo::{WordMemo, WordMemoCache};
 use super::understand::{Lexicon, LexiconCache};
+use crate::cache::CacheStats;
 use crate::error::Result;
 use crate::index::{Fields, ProductIndex, writer::WriterConfig};
 use crate::settings::TierSettings;
@@ -116,6 +117,16 @@ impl SearchIndex {
     /// The remembered corrections and completions of a snapshot's vocabulary.
     pub fn words(&self, searcher: &Searcher) -> Result<Arc<WordMemo>> {
         Ok(self.state.words(searcher)?)
+    }
+
+    /// What search's caches hold and how often they answered (the word memos: the latest
+    /// snapshot's).
+    pub fn cache_stats(&self) -> Result<Vec<CacheStats>> {
+        let mut stats = self.state.facet_paths.stats().to_vec();
+        stats.push(self.state.rank_columns.stats());
+        stats.push(self.state.hit_tables.stats());
+        stats.extend(self.words(&self.searcher())?.stats());
+        Ok(stats)
     }
 
     /// The price tiers of a snapshot.

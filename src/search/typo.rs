@@ -167,6 +167,14 @@ pub struct WordMemo {
 const MAX_REMEMBERED_WORDS: usize = 20_000;
 
 impl WordMemo {
+    /// What the memos hold and how often they answered.
+    pub fn stats(&self) -> [crate::cache::CacheStats; 2] {
+        [
+            self.corrections.stats("corrections"),
+            self.last_words.stats("last_word_completions"),
+        ]
+    }
+
     /// The correction of `word` within `budget`, computed by `correct` the first time.
     pub fn correction(
         &self,

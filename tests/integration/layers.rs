@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The crate's top-level modules, lowest layer first. A module may use the modules of the
 /// layers below its own, never those of its own layer or above.
 const LAYERS: &[&[&str]] = &[
-    &["error", "group", "telemetry"],
+    &["error", "group", "telemetry", "cache"],
     &["text", "durable", "mailbox"],
     &["settings"],
     &["catalog"],

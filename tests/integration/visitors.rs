@@ -437,3 +437,48 @@ async fn opting_out_keeps_what_the_shopper_stated() {
         .await;
     assert_eq!(r.body["error"]["message"], "colours: unknown field");
 }
+
+/// The caches say what they hold: a visitor's taste is built by their first search and found
+/// kept by the next, an event's product facts are read once, and a cache holds no more than
+/// its `[cache]` size.
+#[tokio::test]
+async fn the_caches_report_their_entries_hits_and_misses() {
+    let app = TestApp::with_config("[cache]\ntastes = 1\nproduct_facts = 8")
+        .load_small_catalog()
+        .await;
+    let cache = |body: &serde_json::Value, name: &str| {
+        let caches = body["caches"].as_array().unwrap();
+        let found = caches.iter().find(|c| c["name"] == name);
+        found
+            .unwrap_or_else(|| panic!("no {name} in {caches:?}"))
+            .clone()
+    };
+    let view =
+        |visitor: &str| json!({"type": "view", "visitor_id": visitor, "product_id": "shoe-1"});
+    app.ndjson("/v1/events", &events(&[view("v1"), view("v2")]))
+        .await;
+    let facts = cache(&app.get("/v1/admin/caches").await.body, "product_facts");
+    assert_eq!(
+        (facts["entries"].as_u64(), facts["capacity"].as_u64()),
+        (Some(1), Some(8))
+    );
+    assert!(facts["hits"].as_u64() >= Some(1), "{facts}");
+
+    app.get("/v1/search?q=shoe&visitor_id=v1").await;
+    app.get("/v1/search?q=shoe&visitor_id=v1").await;
+    let tastes = cache(&app.get("/v1/admin/caches").await.body, "tastes");
+    assert_eq!(tastes["entries"], 1);
+    assert!(tastes["hits"].as_u64() >= Some(1), "{tastes}");
+    app.get("/v1/search?q=shoe&visitor_id=v2").await;
+    let after = cache(&app.get("/v1/admin/caches").await.body, "tastes");
+    assert_eq!(after["entries"], 1, "a cache of one taste keeps one");
+    assert!(
+        after["misses"].as_u64() > tastes["misses"].as_u64(),
+        "{after}"
+    );
+
+    let all = app.get("/v1/admin/caches").await.body;
+    for name in ["facet_paths", "rank_columns", "hit_tables", "corrections"] {
+        cache(&all, name);
+    }
+}
