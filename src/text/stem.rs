@@ -36,7 +36,10 @@ pub struct SnowballTokenizer<T> {
     stems: FxHashMap<String, Option<String>>,
 }
 
-/// Words remembered per tokenizer before the memo starts over (a few MB at most).
+/// Words remembered per tokenizer before the memo starts over (a few MB at most). The one
+/// cache that does not follow the bounded policy of [`crate::cache`]: it serves indexing, not
+/// shoppers, so starting over costs a moment of stemming and no one's latency, and the bounded
+/// cache's bookkeeping made every indexed word dearer (benches/README.md, "Import").
 const MAX_REMEMBERED_STEMS: usize = 100_000;
 
 impl<T: Clone> Clone for SnowballTokenizer<T> {
