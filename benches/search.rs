@@ -10,8 +10,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::read::GzDecoder;
 
 use attune::engine::BodyFormat;
+use attune::eval::baseline::{Matching, PlainBm25};
 use attune::search::SearchRequest;
-use attune::search::baseline::{Matching, PlainBm25};
 use attune::suggest::Suggester;
 use attune::{Config, Engine, demo};
 

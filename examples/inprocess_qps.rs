@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use attune::search::baseline::{Matching, PlainBm25, top_ids_of};
+use attune::eval::baseline::{Matching, PlainBm25, top_ids_of};
 use attune::search::query::{self, Reading};
 use attune::search::{IndexVocabulary, SearchRequest, typo};
 use attune::{Config, Engine};

@@ -6,8 +6,10 @@
 //! to this table, and finds no loop among the files either):
 //!
 //! ```text
-//! server                        the process: listener, connection loop, shutdown
-//! eval · eval_personal · watch  offline evaluation; the config file watcher
+//! server · eval                 the process: listener, connection loop, shutdown; offline
+//!                               evaluation (relevance, personalization, the BM25 baseline),
+//!                               beside the server so nothing it runs imports evaluation
+//! watch                         the config file watcher
 //! http · demo                   axum router, extractors, one file per resource, errors;
 //!                               the embedded demo catalog and importer
 //! engine                        framework-free facade: search pool, ingestion, reloads,
@@ -88,7 +90,6 @@ pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod eval;
-pub mod eval_personal;
 pub mod group;
 pub mod http;
 pub mod index;

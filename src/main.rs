@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 async fn eval_personal(data: PathBuf, shoppers: usize) -> anyhow::Result<()> {
     telemetry::init(false);
     let work = tempfile_dir()?;
-    let reports = attune::eval_personal::evaluate(&data, &work, shoppers)
+    let reports = attune::eval::personal::evaluate(&data, &work, shoppers)
         .await
         .with_context(|| format!("cannot evaluate on {}", data.display()))?;
     let _ = std::fs::remove_dir_all(&work);

@@ -2,7 +2,6 @@
 //!
 //! [`search`] is synchronous and CPU-bound; the engine runs it on its search threads.
 
-pub mod baseline;
 pub mod collect;
 pub mod constraints;
 pub mod cost;

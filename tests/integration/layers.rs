@@ -22,8 +22,9 @@ const LAYERS: &[&[&str]] = &[
     &["suggest", "config"],
     &["engine"],
     &["demo", "http"],
-    &["eval", "eval_personal", "watch"],
-    &["server"],
+    &["watch"],
+    // Evaluation sits beside the server, so nothing the server runs can import it.
+    &["server", "eval"],
 ];
 
 /// Every module of the library (`a::b` for `src/a/b.rs` or `src/a/b/mod.rs`) and the text

@@ -4,6 +4,13 @@
 //! The corpus is the ESCI subset in `../shared/data/esci_srw150` (products, queries, graded
 //! judgments 0–3). Every product is indexed, every query runs over the whole corpus, gains are
 //! the grades, and unjudged products count as 0.
+//!
+//! Evaluation lives apart from the server's modules (nothing the server runs imports it):
+//! [`personal`] measures personalization on simulated and replayed shoppers, [`baseline`] is
+//! the plain BM25 both are compared with.
+
+pub mod baseline;
+pub mod personal;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,8 +23,8 @@ use crate::config::Config;
 use crate::demo;
 use crate::engine::{BodyFormat, Engine};
 use crate::error::{Error, Result};
-use crate::search::baseline::{Matching, PlainBm25};
 use crate::search::{SearchRequest, search};
+use baseline::{Matching, PlainBm25};
 
 /// Graded judgments: query → product id → grade.
 pub type Judgments = HashMap<String, HashMap<String, u8>>;
