@@ -439,16 +439,17 @@ impl FacetTree {
     }
 }
 
-/// One price range and how many hits fall in it.
+/// One price range and how many hits fall in it. (Fields in name order, as the answer has
+/// always listed them.)
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PriceBucket {
-    /// Lower bound, inclusive.
-    pub min: f64,
+    /// Matching products in the range.
+    pub count: u64,
     /// Upper bound, exclusive; absent for the last range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    /// Matching products in the range.
-    pub count: u64,
+    /// Lower bound, inclusive.
+    pub min: f64,
 }
 
 /// The price facet: the matches' prices in ranges, and the lowest and highest (for a slider).

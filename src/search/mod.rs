@@ -30,7 +30,7 @@ pub mod warnings;
 
 use std::time::Instant;
 
-use serde_json::{Map, json};
+use std::collections::BTreeMap;
 
 use crate::error::Result;
 
@@ -41,7 +41,10 @@ use cost::Inline;
 use merchandise::{Applied, Placed};
 use rank::{Explain, Ranker, Stage};
 pub use request::{FacetRequest, Filters, SearchRequest, Sort};
-pub use response::{Hit, Paging, PersonalizationEcho, QueryEcho, SearchResponse};
+pub use response::{
+    CategoryCount, Facet, FiltersEcho, Hit, Paging, PersonalizationEcho, QueryEcho, SearchResponse,
+    ValueCount,
+};
 pub use state::SearchIndex;
 pub use vocabulary::IndexVocabulary;
 
@@ -235,7 +238,7 @@ pub fn search_with_rules(
     let total = ranked.total + pins.iter().filter(|p| !p.matches).count() as u64;
     let page = applied.page(ranked.hits, pins, req.offset, req.limit);
     let personalized = stage.applies_taste();
-    let mut facets = Map::new();
+    let mut facets = BTreeMap::new();
     for facet in &req.facets {
         let (name, value) = match facet {
             FacetRequest::Category => (
@@ -253,9 +256,9 @@ pub fn search_with_rules(
             FacetRequest::Price => {
                 let price = price.clone().unwrap_or_default();
                 if let Some((min, max)) = price.range {
-                    facets.insert("price_stats".into(), json!({"min": min, "max": max}));
+                    facets.insert("price_stats".into(), Facet::PriceStats { min, max });
                 }
-                ("price".to_string(), json!(price.buckets))
+                ("price".to_string(), Facet::Prices(price.buckets))
             }
             FacetRequest::Attribute(name) => {
                 let own = attr_overrides.iter().find(|(n, _)| n == name);
@@ -324,7 +327,7 @@ pub fn search_with_rules(
             price_intent: intent,
             understood: plan.understood,
             relaxed,
-            filters: response::filters_json(&req.filters),
+            filters: response::FiltersEcho::of(&req.filters),
             sort: req.sort,
             rules: outcome.fired.iter().map(|r| r.to_string()).collect(),
             strength: outcome.strength,

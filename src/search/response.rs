@@ -2,11 +2,12 @@
 //! was read and whether the order was personalized.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::facets::PathCounts;
+use super::facets::{PathCounts, PriceBucket};
 use super::rank::Explain;
 use super::request::{Filters, Sort};
 use super::{constraints, highlight, query, synonyms, understand};
@@ -100,7 +101,7 @@ pub struct QueryEcho {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completion: Option<query::Completion>,
     /// The filters in force.
-    pub filters: Value,
+    pub filters: FiltersEcho,
     /// The order.
     pub sort: Sort,
     /// Merchandising rules that fired, in order.
@@ -122,7 +123,7 @@ pub struct SearchResponse {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub paging: Option<Paging>,
     /// Facet counts, by requested facet name.
-    pub facets: Map<String, Value>,
+    pub facets: BTreeMap<String, Facet>,
     /// How the query was read.
     pub query: QueryEcho,
     /// Whether and how the order was personalized.
@@ -208,14 +209,100 @@ pub(super) fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain
     }
 }
 
+/// The counts of one requested facet.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Facet {
+    /// Categories: the top level, then the children of each level of the filtered path.
+    Levels(Vec<CategoryCount>),
+    /// Values and their counts: brands, an attribute's values, tiers.
+    Values(Vec<ValueCount>),
+    /// The matches' prices in ranges.
+    Prices(Vec<PriceBucket>),
+    /// The lowest and highest price among the matches (for a slider; fields in name order,
+    /// as the answer has always listed them).
+    PriceStats {
+        /// Highest price.
+        max: f64,
+        /// Lowest price.
+        min: f64,
+    },
+}
+
+/// A category of a facet, with its full path and depth. (Fields in name order, as the
+/// answer has always listed them.)
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CategoryCount {
+    /// Matching products in the category.
+    pub count: u64,
+    /// Depth: 1 for a top-level category.
+    pub level: usize,
+    /// The path from the root, as the catalog writes it.
+    pub path: Vec<String>,
+    /// The category's own name (the path's last part).
+    pub value: String,
+}
+
+/// A facet value and how many matching products have it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ValueCount {
+    /// Matching products.
+    pub count: u64,
+    /// The value as the catalog writes it.
+    pub value: String,
+}
+
+/// The filters in force, as the answer echoes them. (Fields in name order, as the answer has
+/// always listed them: `attr.<name>` keys come first.)
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FiltersEcho {
+    /// `attr.<name>` → the values asked for.
+    #[serde(flatten)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Brands.
+    #[serde(rename = "brand", skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    /// Category path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub category: Vec<String>,
+    /// Only products in stock (or out of stock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+    /// Highest price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_max: Option<f64>,
+    /// Lowest price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_min: Option<f64>,
+    /// Price tiers.
+    #[serde(rename = "tier", skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<String>,
+}
+
+impl FiltersEcho {
+    pub(super) fn of(f: &Filters) -> FiltersEcho {
+        FiltersEcho {
+            attributes: (f.attributes.iter())
+                .map(|(name, values)| (format!("attr.{name}"), values.clone()))
+                .collect(),
+            brands: f.brands.clone(),
+            category: f.category.clone(),
+            in_stock: f.in_stock,
+            price_max: f.price_max,
+            price_min: f.price_min,
+            tiers: f.tiers.clone(),
+        }
+    }
+}
+
 /// Category counts: the top level, then the children of each level of the filtered path.
 pub(super) fn category_levels(
     counts: Option<&PathCounts>,
     filter: &[String],
     limit: usize,
-) -> Value {
+) -> Facet {
     let Some(counts) = counts else {
-        return json!([]);
+        return Facet::Levels(Vec::new());
     };
     let mut out = Vec::new();
     let mut parent: Vec<String> = Vec::new();
@@ -235,10 +322,14 @@ pub(super) fn category_levels(
             None => break,
         }
     }
-    Value::Array(out)
+    Facet::Levels(out)
 }
 
-pub(super) fn level_entries(counts: &PathCounts, parent: &[String], limit: usize) -> Vec<Value> {
+pub(super) fn level_entries(
+    counts: &PathCounts,
+    parent: &[String],
+    limit: usize,
+) -> Vec<CategoryCount> {
     let mut level: Vec<(&[String], u64)> = counts
         .iter()
         .filter(|(p, _)| p.len() == parent.len() + 1 && p[..parent.len()] == *parent)
@@ -254,27 +345,31 @@ pub(super) fn level_entries(counts: &PathCounts, parent: &[String], limit: usize
         level.truncate(limit);
     }
     level.sort_unstable_by(order);
-    level
-        .into_iter()
-        .take(limit)
-        .map(|(p, n)| json!({"value": p[p.len() - 1], "path": p, "level": p.len(), "count": n}))
+    (level.into_iter().take(limit))
+        .map(|(p, n)| CategoryCount {
+            count: n,
+            level: p.len(),
+            path: p.to_vec(),
+            value: p[p.len() - 1].clone(),
+        })
         .collect()
 }
 
-/// Counts of the children of `parent` as `{"value", "count"}`, most frequent first.
-pub(super) fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Value {
-    let Some(counts) = counts else {
-        return json!([]);
-    };
-    let entries: Vec<Value> = level_entries(counts, parent, limit)
-        .into_iter()
-        .map(|e| json!({"value": e["value"], "count": e["count"]}))
-        .collect();
-    Value::Array(entries)
+/// Counts of the children of `parent`, most frequent first.
+pub(super) fn children(counts: Option<&PathCounts>, parent: &[String], limit: usize) -> Facet {
+    let entries = counts.map(|counts| {
+        (level_entries(counts, parent, limit).into_iter())
+            .map(|e| ValueCount {
+                count: e.count,
+                value: e.value,
+            })
+            .collect()
+    });
+    Facet::Values(entries.unwrap_or_default())
 }
 
 /// Counts of one attribute's values; the name matches case-insensitively, like the filter.
-pub(super) fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Value {
+pub(super) fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: usize) -> Facet {
     let wanted = name.to_lowercase();
     let stored = counts.and_then(|c| {
         c.iter()
@@ -284,44 +379,18 @@ pub(super) fn attribute_values(counts: Option<&PathCounts>, name: &str, limit: u
     });
     match stored {
         Some(parent) => children(counts, &parent, limit),
-        None => json!([]),
+        None => Facet::Values(Vec::new()),
     }
 }
 
-/// Tier counts as `{"value", "count"}`, cheapest first, tiers with no match left out.
-pub(super) fn tier_counts(counts: Option<&[u64]>, settings: &TierSettings) -> Value {
-    let entries: Vec<Value> = counts
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
+/// Tier counts, cheapest first, tiers with no match left out.
+pub(super) fn tier_counts(counts: Option<&[u64]>, settings: &TierSettings) -> Facet {
+    let entries = (counts.unwrap_or_default().iter().enumerate())
         .filter(|(_, n)| **n > 0)
-        .filter_map(|(t, n)| Some(json!({"value": settings.name(t as u8)?, "count": n})))
+        .filter_map(|(t, &count)| {
+            let value = settings.name(t as u8)?.to_string();
+            Some(ValueCount { count, value })
+        })
         .collect();
-    Value::Array(entries)
-}
-
-pub(super) fn filters_json(f: &Filters) -> Value {
-    let mut m = Map::new();
-    if !f.category.is_empty() {
-        m.insert("category".into(), json!(f.category));
-    }
-    if !f.brands.is_empty() {
-        m.insert("brand".into(), json!(f.brands));
-    }
-    if let Some(x) = f.price_min {
-        m.insert("price_min".into(), json!(x));
-    }
-    if let Some(x) = f.price_max {
-        m.insert("price_max".into(), json!(x));
-    }
-    if let Some(x) = f.in_stock {
-        m.insert("in_stock".into(), json!(x));
-    }
-    for (name, values) in &f.attributes {
-        m.insert(format!("attr.{name}"), json!(values));
-    }
-    if !f.tiers.is_empty() {
-        m.insert("tier".into(), json!(f.tiers));
-    }
-    Value::Object(m)
+    Facet::Values(entries)
 }
