@@ -30,8 +30,6 @@ pub mod warnings;
 
 use std::time::Instant;
 
-use std::collections::BTreeMap;
-
 use crate::error::Result;
 
 use crate::rules::Outcome;
@@ -145,28 +143,13 @@ pub fn search_with_rules(
     let fields = index.fields();
     let typed_req = req;
     let mut dropped_price = None;
-    // Price words ("under $50") become a filter unless the request sets price bounds itself
-    // or prices are configured to boost; intent words ("cheap") are read, not matched.
-    let explicit_price = req.filters.price_min.is_some() || req.filters.price_max.is_some();
-    let (text, intent) = constraints::intent(&req.q);
-    let (text, price_words) = match constraints::extract(&text) {
-        (rest, Some(constraint)) if !explicit_price => (rest, Some(constraint)),
-        _ => (text, None),
-    };
-    let price_filters = config.understanding.price == crate::settings::Mode::Filter;
-    let rewritten = (intent.is_some() || price_words.is_some()).then(|| {
-        let mut rewritten = req.clone();
-        rewritten.q.clone_from(&text);
-        if let Some(c) = price_words.as_ref().filter(|_| price_filters) {
-            rewritten.filters.price_min = c.min;
-            rewritten.filters.price_max = c.max;
-        }
-        rewritten
-    });
-    let price_boost = price_words
-        .as_ref()
-        .filter(|_| !price_filters)
-        .map(|c| (c.min, c.max));
+    let Constraints {
+        intent,
+        price_words,
+        price_filters,
+        price_boost,
+        rewritten,
+    } = read_constraints(req, config);
     let req = rewritten.as_ref().unwrap_or(req);
     let lexicon = index.lexicon(searcher, config.languages.default_lang())?;
     let tiers = index.tiers(searcher, personal.tiers)?;
@@ -225,81 +208,21 @@ pub fn search_with_rules(
         mut counts,
     } = found;
     refine::refine(&snapshot, config, req, budget, &reading, &mut counts)?;
-    let collect::FacetFruits {
-        category,
-        brand,
-        attrs,
-        price,
-        tier,
-        attr_overrides,
-    } = counts;
     let pins =
         merchandise::find_pins(searcher, fields, outcome, &req.filters, plan.query.as_ref())?;
     let total = ranked.total + pins.iter().filter(|p| !p.matches).count() as u64;
     let page = applied.page(ranked.hits, pins, req.offset, req.limit);
     let personalized = stage.applies_taste();
-    let mut facets = BTreeMap::new();
-    for facet in &req.facets {
-        let (name, value) = match facet {
-            FacetRequest::Category => (
-                "category".to_string(),
-                response::category_levels(
-                    category.as_ref(),
-                    &req.filters.category,
-                    config.facet_limit,
-                ),
-            ),
-            FacetRequest::Brand => (
-                "brand".to_string(),
-                response::children(brand.as_ref(), &[], config.facet_limit),
-            ),
-            FacetRequest::Price => {
-                let price = price.clone().unwrap_or_default();
-                if let Some((min, max)) = price.range {
-                    facets.insert("price_stats".into(), Facet::PriceStats { min, max });
-                }
-                ("price".to_string(), Facet::Prices(price.buckets))
-            }
-            FacetRequest::Attribute(name) => {
-                let own = attr_overrides.iter().find(|(n, _)| n == name);
-                let counts = own.map(|(_, c)| c).or(attrs.as_ref());
-                let values = response::attribute_values(counts, name, config.facet_limit);
-                (format!("attr.{name}"), values)
-            }
-            FacetRequest::Tier => (
-                "tier".to_string(),
-                response::tier_counts(tier.as_deref(), personal.tiers),
-            ),
-        };
-        facets.insert(name, value);
-    }
+    let facets = response::facets(counts, req, config.facet_limit, personal.tiers);
 
-    let mut hits = Vec::with_capacity(page.len());
-    for placed in page {
-        let address = placed.address;
-        let score = placed.key.map_or(0.0, |k| k.secondary);
-        let segment = searcher.segment_reader(address.segment_ord);
-        let explain = if req.explain {
-            let mut explain = explain_hit(&ranker, searcher, &placed)?;
-            if stage.is_active() && placed.key.is_some() {
-                let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
-                explain.stages.extend(intent);
-                explain.personalization = personal;
-            }
-            explain.score = score;
-            Some(explain)
-        } else {
-            None
-        };
-        let mut shown = index.hit_tables().show(searcher, address, |stored| {
-            response::hydrate(stored, score, explain)
-        })?;
-        shown.tier = personal
-            .tiers
-            .name(tiers.of(segment.segment_id(), address.doc_id))
-            .map(str::to_string);
-        hits.push(shown);
-    }
+    let hits = hydrate_page(
+        &snapshot,
+        page,
+        &ranker,
+        &stage,
+        req.explain,
+        personal.tiers,
+    )?;
     let did_you_mean = did_you_mean(&typed_req.q, plan.lang, &plan.corrections, &hits);
     let warnings = if total == 0 {
         warnings::of(searcher, &index.facet_paths(), &req.filters)?
@@ -341,6 +264,52 @@ pub fn search_with_rules(
         search_id: uuid::Uuid::new_v4().simple().to_string(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     }))
+}
+
+/// What the words say besides what to match: a price intent ("cheap", a tier preference)
+/// and price words ("under $50"); the request with them taken out of its text and, when
+/// prices filter, the price words made its price bounds.
+struct Constraints {
+    intent: Option<constraints::PriceIntent>,
+    price_words: Option<constraints::PriceConstraint>,
+    /// Whether price words filter (else they boost).
+    price_filters: bool,
+    /// The price range to boost, when price words boost.
+    price_boost: Option<(Option<f64>, Option<f64>)>,
+    /// The request without those words (None: the words had none).
+    rewritten: Option<SearchRequest>,
+}
+
+/// The understanding stage before planning: price words become a filter unless the request
+/// sets price bounds itself or prices are configured to boost; intent words are read, not
+/// matched.
+fn read_constraints(req: &SearchRequest, config: &SearchConfig) -> Constraints {
+    let explicit_price = req.filters.price_min.is_some() || req.filters.price_max.is_some();
+    let (text, intent) = constraints::intent(&req.q);
+    let (text, price_words) = match constraints::extract(&text) {
+        (rest, Some(constraint)) if !explicit_price => (rest, Some(constraint)),
+        _ => (text, None),
+    };
+    let price_filters = config.understanding.price == crate::settings::Mode::Filter;
+    let rewritten = (intent.is_some() || price_words.is_some()).then(|| {
+        let mut rewritten = req.clone();
+        rewritten.q.clone_from(&text);
+        if let Some(c) = price_words.as_ref().filter(|_| price_filters) {
+            rewritten.filters.price_min = c.min;
+            rewritten.filters.price_max = c.max;
+        }
+        rewritten
+    });
+    let price_boost = (price_words.as_ref())
+        .filter(|_| !price_filters)
+        .map(|c| (c.min, c.max));
+    Constraints {
+        intent,
+        price_words,
+        price_filters,
+        price_boost,
+        rewritten,
+    }
 }
 
 /// The tier a price intent asks for: the cheapest, or the dearest.
@@ -561,6 +530,47 @@ fn negation_demotion(
         factor: f64::from(factor),
         weight: weight.into(),
     }))
+}
+
+/// The hydration stage: the page's hits from the snapshot's hit tables, each with its tier
+/// and, when asked for, how its score was made.
+fn hydrate_page(
+    snapshot: &Snapshot,
+    page: Vec<Placed>,
+    ranker: &Ranker,
+    stage: &PersonalStage,
+    explain: bool,
+    names: &TierSettings,
+) -> Result<Vec<Hit>> {
+    let mut hits = Vec::with_capacity(page.len());
+    for placed in page {
+        let address = placed.address;
+        let score = placed.key.map_or(0.0, |k| k.secondary);
+        let segment = snapshot.searcher.segment_reader(address.segment_ord);
+        let explained = if explain {
+            let mut explain = explain_hit(ranker, snapshot.searcher, &placed)?;
+            if stage.is_active() && placed.key.is_some() {
+                let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
+                explain.stages.extend(intent);
+                explain.personalization = personal;
+            }
+            explain.score = score;
+            Some(explain)
+        } else {
+            None
+        };
+        let mut shown = snapshot
+            .index
+            .hit_tables()
+            .show(snapshot.searcher, address, |stored| {
+                response::hydrate(stored, score, explained)
+            })?;
+        shown.tier = names
+            .name(snapshot.tiers.of(segment.segment_id(), address.doc_id))
+            .map(str::to_string);
+        hits.push(shown);
+    }
+    Ok(hits)
 }
 
 /// The request as sent but with the price words taken out of its text (relaxing a price

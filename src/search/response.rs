@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::collect::FacetFruits;
 use super::facets::{PathCounts, PriceBucket};
 use super::rank::Explain;
-use super::request::{Filters, Sort};
+use super::request::{FacetRequest, Filters, SearchRequest, Sort};
 use super::{constraints, highlight, query, synonyms, understand};
 use crate::group::Group;
 use crate::index::schema::StoredHit;
@@ -293,6 +294,50 @@ impl FiltersEcho {
             tiers: f.tiers.clone(),
         }
     }
+}
+
+/// The facets stage: the counts of each requested facet, shaped for the answer (the price
+/// facet adds `price_stats` when some match has a price).
+pub(super) fn facets(
+    counts: FacetFruits,
+    req: &SearchRequest,
+    limit: usize,
+    tiers: &TierSettings,
+) -> BTreeMap<String, Facet> {
+    let FacetFruits {
+        category,
+        brand,
+        attrs,
+        price,
+        tier,
+        attr_overrides,
+    } = counts;
+    let mut facets = BTreeMap::new();
+    for facet in &req.facets {
+        let (name, value) = match facet {
+            FacetRequest::Category => (
+                "category".to_string(),
+                category_levels(category.as_ref(), &req.filters.category, limit),
+            ),
+            FacetRequest::Brand => ("brand".to_string(), children(brand.as_ref(), &[], limit)),
+            FacetRequest::Price => {
+                let price = price.clone().unwrap_or_default();
+                if let Some((min, max)) = price.range {
+                    facets.insert("price_stats".into(), Facet::PriceStats { min, max });
+                }
+                ("price".to_string(), Facet::Prices(price.buckets))
+            }
+            FacetRequest::Attribute(name) => {
+                let own = attr_overrides.iter().find(|(n, _)| n == name);
+                let counts = own.map(|(_, c)| c).or(attrs.as_ref());
+                let values = attribute_values(counts, name, limit);
+                (format!("attr.{name}"), values)
+            }
+            FacetRequest::Tier => ("tier".to_string(), tier_counts(tier.as_deref(), tiers)),
+        };
+        facets.insert(name, value);
+    }
+    facets
 }
 
 /// Category counts: the top level, then the children of each level of the filtered path.
