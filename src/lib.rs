@@ -46,12 +46,13 @@
 //! is declined there and the search runs anew on the search threads; a narrow one goes on →
 //! the merchandising rules of the configuration in force are evaluated against the request
 //! ([`rules::RuleSet::evaluate`]): their filters and hides join the query
-//! ([`search::merchandise`]) →
+//! ([`search::ranking::merchandise`]) →
 //! one collector pass ranks every match (text score × priors × price intent × the visitor's
-//! personalization × rule boosts: [`search::rank`], [`search::rerank`] with the visitor's
-//! [`search::personalize::Taste`] and the snapshot's [`search::tiers`]) and counts facets →
-//! pinned products take their positions → hits are hydrated from the segment's hit table in
-//! memory ([`search::hits`], read when a commit brings the segment in).
+//! personalization × rule boosts: [`search::ranking`]: [`search::ranking::rank`],
+//! [`search::ranking::rerank`] with the visitor's [`search::ranking::personalize::Taste`]
+//! and the snapshot's [`search::ranking::tiers`]) and counts facets → pinned products take
+//! their positions → the facets are shaped ([`search::Facet`]) → hits are hydrated from the
+//! segment's hit table in memory ([`search::hits`], read when a commit brings the segment in).
 //! Category pages (`GET /v1/browse`) take the same path without words, with popularity and
 //! recency priors.
 //!

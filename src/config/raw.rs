@@ -217,7 +217,7 @@ pub struct RawConfig {
     /// Rule files to read after this file's rules: paths relative to this file, `*` allowed
     /// in the file name (`rules/*.toml`, matches read in name order).
     pub include: Vec<Spanned<String>>,
-    /// `[[rules]]`: merchandising rules, compiled by [`Config::parse`].
+    /// `[[rules]]`: merchandising rules, compiled by [`super::Config::parse`].
     pub rules: Vec<Spanned<RawRule>>,
     /// `[server]`.
     pub server: RawServer,

@@ -32,8 +32,8 @@ use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
 use crate::search::cost::Inline;
-use crate::search::personalize::Taste;
-use crate::search::tiers::{SnapshotTiers, TierTable};
+use crate::search::ranking::personalize::Taste;
+use crate::search::ranking::tiers::{SnapshotTiers, TierTable};
 use crate::search::{self, SearchIndex, SearchRequest, SearchResponse};
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Suggester};
 
@@ -543,7 +543,7 @@ impl Engine {
                 let paths = engine.search.facet_paths();
                 for visitor in &visitors {
                     if let Some(taste) = engine.taste_of(&config, visitor, &tiers) {
-                        search::rerank::prepare(&taste, &searcher, &paths)?;
+                        search::ranking::rerank::prepare(&taste, &searcher, &paths)?;
                     }
                 }
                 Ok(())

@@ -11,8 +11,8 @@ use std::sync::{Arc, Weak};
 
 use crate::cache::{Bounded, CacheStats};
 use crate::profiles::profile::Profile;
-use crate::search::personalize::{Taste, TasteKeys};
-use crate::search::tiers::SnapshotTiers;
+use crate::search::ranking::personalize::{Taste, TasteKeys};
+use crate::search::ranking::tiers::SnapshotTiers;
 
 /// Recent tastes by canonical profile id, at most `cache.tastes` of them.
 pub struct TasteCache {

@@ -27,7 +27,7 @@ use crate::demo;
 use crate::engine::{BodyFormat, Engine};
 use crate::error::{Error, Result};
 use crate::search::SearchRequest;
-use crate::search::tiers::{NO_TIER, TierTable};
+use crate::search::ranking::tiers::{NO_TIER, TierTable};
 
 /// Mean and paired 95 % confidence interval of one metric.
 #[derive(Debug, Clone, Serialize)]

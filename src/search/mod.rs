@@ -2,32 +2,27 @@
 //!
 //! [`search`] is synchronous and CPU-bound; the engine runs it on its search threads.
 
-pub mod collect;
 pub mod constraints;
 pub mod cost;
 pub mod facets;
 pub mod highlight;
 pub mod hits;
-pub mod merchandise;
-pub mod ords;
-pub mod personalize;
 pub mod query;
-pub mod rank;
+pub mod ranking;
 mod refine;
 pub mod request;
-pub mod rerank;
 mod response;
 pub mod snapshot;
 pub mod state;
 pub mod surface;
 pub mod synonyms;
 pub mod terms;
-pub mod tiers;
 pub mod typo;
 pub mod understand;
 mod vocabulary;
 pub mod warnings;
 
+use ranking::{collect, merchandise, personalize, rank, rerank, tiers};
 use std::time::Instant;
 
 use crate::error::Result;

@@ -257,7 +257,7 @@ pub struct Reading<'a> {
     /// A price range to boost.
     pub price_boost: Option<(Option<f64>, Option<f64>)>,
     /// The request's tier filter.
-    pub tier_filter: Option<super::tiers::TierQuery>,
+    pub tier_filter: Option<super::ranking::tiers::TierQuery>,
     /// The snapshot's kept term weights (none: every term query is weighed anew).
     pub terms: Option<Arc<TermWeights>>,
 }

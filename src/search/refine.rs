@@ -6,7 +6,7 @@
 //!
 //! Each such facet costs one more pass over its matches, counting only.
 
-use super::collect::{FacetFruits, collect_with_facets};
+use super::ranking::collect::{FacetFruits, collect_with_facets};
 use super::*;
 
 /// Counts again, each without its own filter, the requested facets whose filter the request

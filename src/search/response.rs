@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::collect::FacetFruits;
 use super::facets::{PathCounts, PriceBucket};
-use super::rank::Explain;
+use super::ranking::collect::FacetFruits;
+use super::ranking::rank::Explain;
 use super::request::{FacetRequest, Filters, SearchRequest, Sort};
 use super::{constraints, highlight, query, synonyms, understand};
 use crate::group::Group;

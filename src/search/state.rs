@@ -16,9 +16,9 @@ use tantivy::{Searcher, SearcherGeneration, Warmer};
 
 use super::facets::FacetPaths;
 use super::hits::HitTables;
-use super::rank::ColumnCache;
+use super::ranking::rank::ColumnCache;
+use super::ranking::tiers::{SnapshotTiers, TierCache};
 use super::terms::TermWeights;
-use super::tiers::{SnapshotTiers, TierCache};
 use super::typo::{WordMemo, WordMemoCache};
 use super::understand::{Lexicon, LexiconCache};
 use crate::cache::CacheStats;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use tantivy::{DocId, SegmentReader};
 
-use super::facets::{DocFacts, FacetPaths, Facts};
 use super::ords::TasteOrds;
 use super::personalize::{self, CategoryTaste, PersonalExplain, Signals, Taste};
 use super::rank::Stage;
 use super::tiers::{NO_TIER, SnapshotTiers};
+use crate::search::facets::{DocFacts, FacetPaths, Facts};
 use crate::settings::PersonalizationConfig;
 
 /// The stages after the priors for one request: price intent and personalization, applied

@@ -14,12 +14,12 @@ use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query,
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, Term};
 
-use super::query::filter_queries;
 use super::rank::{RankKey, RuleBoost, RuleBoosts};
-use super::request::Filters;
 use crate::error::Result;
 use crate::index::Fields;
 use crate::rules::{FiredPin, Outcome};
+use crate::search::query::filter_queries;
+use crate::search::request::Filters;
 
 /// Adds the rules' filters (required, unscored) and hidden ids (excluded) to a query.
 pub fn restrict(query: Box<dyn Query>, outcome: &Outcome, fields: &Fields) -> Box<dyn Query> {

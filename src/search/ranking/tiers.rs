@@ -21,7 +21,7 @@ use tantivy::query::{
 };
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
-use super::facets::FacetPaths;
+use crate::search::facets::FacetPaths;
 use crate::settings::TierSettings;
 
 /// "No tier": the product has no price.
@@ -176,7 +176,7 @@ fn alive(segment: &SegmentReader) -> impl Iterator<Item = DocId> + '_ {
 }
 
 /// Tiers kept per snapshot and tier settings.
-pub type TierCache = super::snapshot::SnapshotCache<TierSettings, SnapshotTiers>;
+pub type TierCache = crate::search::snapshot::SnapshotCache<TierSettings, SnapshotTiers>;
 
 /// Matches the documents in any of some tiers (a filter: every match scores the same).
 #[derive(Debug, Clone)]

@@ -13,14 +13,14 @@ use tantivy::collector::{Collector, MultiCollector, SegmentCollector};
 use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
-use super::facets::{self, FacetCounts, FacetPaths, PathCounts, PriceRanges};
 use super::rank::{PrimaryBound, RankColumns, RankKey, Ranker};
-#[cfg(test)]
-use super::request::Sort;
-use super::request::{FacetRequest, SearchRequest};
 use super::rerank::{PersonalStage, SegmentStage};
 use super::tiers;
 use crate::error::Result;
+use crate::search::facets::{self, FacetCounts, FacetPaths, PathCounts, PriceRanges};
+#[cfg(test)]
+use crate::search::request::Sort;
+use crate::search::request::{FacetRequest, SearchRequest};
 use crate::settings::SearchConfig;
 
 /// What the collector returns: the page of hits and the number of matches.
@@ -170,7 +170,7 @@ impl SegmentCollector for TopRankedSegment {
         if f64::from(score) < self.text_floor || self.k == 0 {
             return;
         }
-        let relevance = self.ranker.sort == super::request::Sort::Relevance;
+        let relevance = self.ranker.sort == crate::search::request::Sort::Relevance;
         // Whether a primary value cannot beat the page's worst hit while the page is full.
         let full = self.heap.len() >= self.k;
         let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {
@@ -223,18 +223,18 @@ impl SegmentCollector for TopRankedSegment {
 
 /// Facet counts of one search, each present when requested.
 #[derive(Default)]
-pub(super) struct FacetFruits {
-    pub(super) category: Option<PathCounts>,
-    pub(super) brand: Option<PathCounts>,
-    pub(super) attrs: Option<PathCounts>,
-    pub(super) price: Option<facets::PriceFacet>,
-    pub(super) tier: Option<Vec<u64>>,
+pub(in crate::search) struct FacetFruits {
+    pub(in crate::search) category: Option<PathCounts>,
+    pub(in crate::search) brand: Option<PathCounts>,
+    pub(in crate::search) attrs: Option<PathCounts>,
+    pub(in crate::search) price: Option<facets::PriceFacet>,
+    pub(in crate::search) tier: Option<Vec<u64>>,
     /// Counts of attributes whose own filter is set, counted without it.
-    pub(super) attr_overrides: Vec<(String, PathCounts)>,
+    pub(in crate::search) attr_overrides: Vec<(String, PathCounts)>,
 }
 
 /// Runs the top-k collector and the requested facet collectors in one pass.
-pub(super) fn collect_with_facets(
+pub(in crate::search) fn collect_with_facets(
     searcher: &tantivy::Searcher,
     query: &dyn tantivy::query::Query,
     top: Option<TopRankedCollector>,
@@ -282,8 +282,8 @@ mod tests {
     use crate::rules::expr::Expr;
     use crate::rules::{FiredBoost, Outcome};
     use crate::search::SearchIndex;
-    use crate::search::personalize::Taste;
-    use crate::search::rank::RuleBoosts;
+    use crate::search::ranking::personalize::Taste;
+    use crate::search::ranking::rank::RuleBoosts;
     use crate::search::{SearchRequest, query};
     use proptest::prelude::*;
     use tantivy::collector::TopDocs;
@@ -321,7 +321,7 @@ mod tests {
             }],
             ..Outcome::default()
         };
-        crate::search::merchandise::boosts(&outcome, searcher, index.fields()).unwrap()
+        crate::search::ranking::merchandise::boosts(&outcome, searcher, index.fields()).unwrap()
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 
 use tantivy::SegmentReader;
 
-use super::facets::FacetPaths;
+use crate::search::facets::FacetPaths;
 
 /// A taste's brands and attribute values as the ordinals of one segment: the taste names a
 /// few, so they are turned into ordinals once per taste and segment (kept with the taste,

@@ -33,7 +33,7 @@ use serde::Serialize;
 use tantivy::index::SegmentId;
 
 use super::ords::TasteOrds;
-use super::snapshot::Memo;
+use crate::search::snapshot::Memo;
 
 use super::tiers::{NO_TIER, TierTable};
 use crate::profiles::profile::{Profile, Secs};

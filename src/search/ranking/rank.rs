@@ -16,8 +16,8 @@ use tantivy::index::SegmentId;
 use tantivy::query::Weight;
 use tantivy::{BitSet, DocId, Score, SegmentReader};
 
-use super::request::Sort;
-use super::snapshot::Memo;
+use crate::search::request::Sort;
+use crate::search::snapshot::Memo;
 use crate::settings::Weights;
 
 /// The order of a hit: compared on `primary`, then `secondary`, then the id hash (lower first),
@@ -130,7 +130,9 @@ impl ColumnCache {
 /// segments no live searcher holds.
 impl tantivy::Warmer for ColumnCache {
     fn warm(&self, searcher: &tantivy::Searcher) -> tantivy::Result<()> {
-        super::snapshot::warm_segments(searcher, "ranking columns", |segment| self.of(segment));
+        crate::search::snapshot::warm_segments(searcher, "ranking columns", |segment| {
+            self.of(segment)
+        });
         Ok(())
     }
 
