@@ -9,8 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flate2::read::GzDecoder;
 
 use attune::engine::BodyFormat;
-use attune::search::query::{self, AsTyped, Reading, Vocabulary};
-use attune::search::{IndexVocabulary, SearchRequest, constraints, typo};
+use attune::search::query::{self, AsTyped, Reading, Vocabulary, constraints, typo};
+use attune::search::{IndexVocabulary, SearchRequest};
 use attune::{Config, Engine, demo};
 
 const QUERIES: &str = include_str!("../fixtures/esci_queries.txt");

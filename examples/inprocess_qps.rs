@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use attune::eval::baseline::{Matching, PlainBm25, top_ids_of};
-use attune::search::query::{self, Reading};
-use attune::search::{IndexVocabulary, SearchRequest, typo};
+use attune::search::query::{self, Reading, typo};
+use attune::search::{IndexVocabulary, SearchRequest};
 use attune::{Config, Engine};
 
 /// The server's allocator, so in-process and HTTP figures compare the same code.

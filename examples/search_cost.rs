@@ -1,5 +1,5 @@
 //! Calibrates `server.inline_search_matches`: for every query of a list, the matches its plan
-//! is predicted to visit (`attune::search::cost`) and the median time of its search on one
+//! is predicted to visit (`attune::search::query::cost`) and the median time of its search on one
 //! thread, then, for a ladder of limits, the share of searches a limit would run on the
 //! receiving thread and the slowest of them.
 //!
@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use attune::rules::Outcome;
-use attune::search::cost::Inline;
+use attune::search::query::cost::Inline;
 use attune::search::{Personalization, SearchRequest, search_with_rules};
 use attune::{Config, Engine};
 

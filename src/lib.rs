@@ -37,12 +37,12 @@
 //! # A search, end to end
 //! `GET /v1/search?q=…` → [`http::search`] reads the query pairs → [`search::SearchRequest`]
 //! validates them → [`engine::Engine::search`] starts it on the async worker that received it
-//! → price intent and price words are read ([`search::constraints`]) →
+//! → price intent and price words are read ([`search::query::constraints`]) →
 //! [`search::query::plan`] reads the words in the query's language ([`text::Languages`]),
 //! completes the last word, corrects typos, reads brands, categories and attribute values
-//! from the catalog's lexicon ([`search::understand`]) and builds a tantivy query (each
-//! word's weight in each field kept for the index snapshot: [`search::terms`]) → a plan
-//! predicted to visit more matches than `server.inline_search_matches` ([`search::cost`])
+//! from the catalog's lexicon ([`search::query::understand`]) and builds a tantivy query (each
+//! word's weight in each field kept for the index snapshot: [`search::query::terms`]) → a plan
+//! predicted to visit more matches than `server.inline_search_matches` ([`search::query::cost`])
 //! is declined there and the search runs anew on the search threads; a narrow one goes on →
 //! the merchandising rules of the configuration in force are evaluated against the request
 //! ([`rules::RuleSet::evaluate`]): their filters and hides join the query

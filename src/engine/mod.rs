@@ -31,7 +31,7 @@ use crate::profiles::profile::{Preferences, Profile};
 use crate::profiles::view::{PriceTiersView, ProfileView, TierPreference};
 use crate::profiles::{Entry, ProfileStore, now_ms};
 use crate::rules::{Clock, SystemClock};
-use crate::search::cost::Inline;
+use crate::search::query::cost::Inline;
 use crate::search::ranking::personalize::Taste;
 use crate::search::ranking::tiers::{SnapshotTiers, TierTable};
 use crate::search::{self, SearchIndex, SearchRequest, SearchResponse};

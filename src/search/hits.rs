@@ -13,8 +13,8 @@ use std::sync::Arc;
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
+use super::query::surface::SurfaceWords;
 use super::snapshot::Memo;
-use super::surface::SurfaceWords;
 use crate::index::schema::{HitBytes, StoredHit};
 
 /// Where a piece of text lies in a table's text.

@@ -2,26 +2,18 @@
 //!
 //! [`search`] is synchronous and CPU-bound; the engine runs it on its search threads.
 
-pub mod constraints;
-pub mod cost;
 pub mod facets;
 pub mod highlight;
 pub mod hits;
 pub mod query;
 pub mod ranking;
 mod refine;
-pub mod request;
 mod response;
 pub mod snapshot;
 pub mod state;
-pub mod surface;
-pub mod synonyms;
-pub mod terms;
-pub mod typo;
-pub mod understand;
-mod vocabulary;
 pub mod warnings;
 
+use query::{constraints, cost, typo};
 use ranking::{collect, merchandise, personalize, rank, rerank, tiers};
 use std::time::Instant;
 
@@ -32,14 +24,14 @@ use crate::settings::SearchConfig;
 use collect::{TopRanked, TopRankedCollector};
 use cost::Inline;
 use merchandise::{Applied, Placed};
+pub use query::request::{FacetRequest, Filters, SearchRequest, Sort};
+pub use query::vocabulary::IndexVocabulary;
 use rank::{Explain, Ranker, Stage};
-pub use request::{FacetRequest, Filters, SearchRequest, Sort};
 pub use response::{
     CategoryCount, Facet, FiltersEcho, Hit, Paging, PersonalizationEcho, QueryEcho, SearchResponse,
     ValueCount,
 };
 pub use state::SearchIndex;
-pub use vocabulary::IndexVocabulary;
 
 use crate::group::Group;
 use crate::settings::PersonalizationConfig;

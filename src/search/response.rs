@@ -8,10 +8,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::facets::{PathCounts, PriceBucket};
+use super::highlight;
+use super::query::request::{FacetRequest, Filters, SearchRequest, Sort};
+use super::query::{self, constraints, synonyms, understand};
 use super::ranking::collect::FacetFruits;
 use super::ranking::rank::Explain;
-use super::request::{FacetRequest, Filters, SearchRequest, Sort};
-use super::{constraints, highlight, query, synonyms, understand};
 use crate::group::Group;
 use crate::index::schema::StoredHit;
 use crate::settings::TierSettings;

@@ -16,11 +16,11 @@ use tantivy::{Searcher, SearcherGeneration, Warmer};
 
 use super::facets::FacetPaths;
 use super::hits::HitTables;
+use super::query::terms::TermWeights;
+use super::query::typo::{WordMemo, WordMemoCache};
+use super::query::understand::{Lexicon, LexiconCache};
 use super::ranking::rank::ColumnCache;
 use super::ranking::tiers::{SnapshotTiers, TierCache};
-use super::terms::TermWeights;
-use super::typo::{WordMemo, WordMemoCache};
-use super::understand::{Lexicon, LexiconCache};
 use crate::cache::CacheStats;
 use crate::error::Result;
 use crate::index::{Fields, ProductIndex, writer::WriterConfig};

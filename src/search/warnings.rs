@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::facets::FacetPaths;
-use super::request::Filters;
+use super::query::request::Filters;
 
 /// Names listed at most in a warning.
 const MAX_LISTED: usize = 8;

@@ -11,7 +11,7 @@ use levenshtein_automata::DFA;
 use tantivy_fst::Automaton;
 use tantivy_fst::automaton::StartsWith;
 
-use crate::search::typo::{Within, builders};
+use crate::search::query::typo::{Within, builders};
 
 /// The most characters a typed prefix may have to get typo tolerance: longer input is
 /// specific enough for the exact prefix, and the automaton grows with the input.

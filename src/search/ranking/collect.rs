@@ -19,8 +19,8 @@ use super::tiers;
 use crate::error::Result;
 use crate::search::facets::{self, FacetCounts, FacetPaths, PathCounts, PriceRanges};
 #[cfg(test)]
-use crate::search::request::Sort;
-use crate::search::request::{FacetRequest, SearchRequest};
+use crate::search::query::request::Sort;
+use crate::search::query::request::{FacetRequest, SearchRequest};
 use crate::settings::SearchConfig;
 
 /// What the collector returns: the page of hits and the number of matches.
@@ -170,7 +170,7 @@ impl SegmentCollector for TopRankedSegment {
         if f64::from(score) < self.text_floor || self.k == 0 {
             return;
         }
-        let relevance = self.ranker.sort == crate::search::request::Sort::Relevance;
+        let relevance = self.ranker.sort == crate::search::query::request::Sort::Relevance;
         // Whether a primary value cannot beat the page's worst hit while the page is full.
         let full = self.heap.len() >= self.k;
         let beaten = |heap: &BinaryHeap<Reverse<(RankKey, DocId)>>, primary: f64| {

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::index::Fields;
 use crate::rules::{FiredPin, Outcome};
 use crate::search::query::filter_queries;
-use crate::search::request::Filters;
+use crate::search::query::request::Filters;
 
 /// Adds the rules' filters (required, unscored) and hidden ids (excluded) to a query.
 pub fn restrict(query: Box<dyn Query>, outcome: &Outcome, fields: &Fields) -> Box<dyn Query> {

@@ -16,7 +16,7 @@ use tantivy::index::SegmentId;
 use tantivy::query::Weight;
 use tantivy::{BitSet, DocId, Score, SegmentReader};
 
-use crate::search::request::Sort;
+use crate::search::query::request::Sort;
 use crate::search::snapshot::Memo;
 use crate::settings::Weights;
 

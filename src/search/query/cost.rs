@@ -8,7 +8,7 @@
 //! without words browses everything the filters let through, bounded by the whole catalog.
 //! Filters only narrow the matches, so the prediction never falls short for want of them.
 
-use super::query::Plan;
+use super::Plan;
 
 /// A search that was run, or declined before it ran because it was predicted broader than
 /// the limit it was given.
@@ -69,7 +69,7 @@ mod tests {
 
     use super::*;
     use crate::search::query::Completion;
-    use crate::search::synonyms::Expansion;
+    use crate::search::query::synonyms::Expansion;
     use crate::text::Lang;
 
     fn plan(terms: &[&str]) -> Plan {

@@ -7,6 +7,23 @@
 //! out by how informative each word is, so the rarer words count for more. A phrase clause on
 //! the title rewards the words found together and in order. Filters are wrapped to score zero so they
 //! narrow the set without moving the order.
+//!
+//! This folder holds what reads a request into that query: [`request`] validates the
+//! parameters, [`constraints`] reads price words and intent, [`understand`] brands,
+//! categories and attribute values, [`synonyms`] the merchant's synonyms, [`typo`] and
+//! [`surface`] correct and complete words, [`vocabulary`] is a snapshot's words as the planner
+//! asks for them, [`terms`] keeps each word's weights per snapshot, and [`cost`] predicts how
+//! many matches a plan visits.
+
+pub mod constraints;
+pub mod cost;
+pub mod request;
+pub mod surface;
+pub mod synonyms;
+pub mod terms;
+pub mod typo;
+pub mod understand;
+pub mod vocabulary;
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -18,10 +35,9 @@ use tantivy::query::{
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 
-use super::request::{Filters, SearchRequest};
-use super::synonyms;
-use super::terms::{SnapshotTerm, TermWeights};
-use super::understand::{self, Lexicon, Understood};
+use self::request::{Filters, SearchRequest};
+use self::terms::{SnapshotTerm, TermWeights};
+use self::understand::{Lexicon, Understood};
 use crate::index::Fields;
 use crate::index::schema::attr_key;
 use crate::settings::Mode;

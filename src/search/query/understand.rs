@@ -14,9 +14,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use tantivy::{Searcher, Term};
 
-use super::facets::FacetPaths;
 use crate::index::Fields;
 use crate::index::schema::attr_key;
+use crate::search::facets::FacetPaths;
 use crate::settings::{Mode, Modes};
 use crate::text::{self, Analyzer, Lang};
 
@@ -250,7 +250,7 @@ const SIZES: &[&str] = &[
 ];
 
 /// Lexicons kept per snapshot and language.
-pub type LexiconCache = super::snapshot::SnapshotCache<Lang, Lexicon>;
+pub type LexiconCache = crate::search::snapshot::SnapshotCache<Lang, Lexicon>;
 
 /// The filter terms of a constraint: a product with any of them satisfies it.
 pub fn terms(target: &Target, fields: &Fields) -> Vec<Term> {

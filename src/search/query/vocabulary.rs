@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{SearchIndex, hits, query, surface, typo};
+use super::{surface, typo};
+use crate::search::{SearchIndex, hits, query};
 
 /// The words of a snapshot of the index, as the query planner sees them. Each word's
 /// document frequency is read once per plan (the planner asks whether a word is known, how
@@ -43,7 +44,7 @@ impl<'a> IndexVocabulary<'a> {
     }
 
     /// How many products have the analysed word.
-    pub(super) fn doc_freq(&self, term: &str) -> u64 {
+    pub(in crate::search) fn doc_freq(&self, term: &str) -> u64 {
         if let Some(&n) = self.doc_freqs.borrow().get(term) {
             return n;
         }

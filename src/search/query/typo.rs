@@ -11,7 +11,7 @@ use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STAT
 use tantivy::Searcher;
 use tantivy::schema::Field;
 
-use super::snapshot::Memo;
+use crate::search::snapshot::Memo;
 
 /// How many typos a word may have, by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,11 +156,8 @@ pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -
 #[derive(Default)]
 pub struct WordMemo {
     corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
-    last_words: Memo<
-        (String, String, crate::text::Lang),
-        Option<super::query::Completion>,
-        MAX_REMEMBERED_WORDS,
-    >,
+    last_words:
+        Memo<(String, String, crate::text::Lang), Option<super::Completion>, MAX_REMEMBERED_WORDS>,
 }
 
 /// Words remembered per snapshot and kind before the memo starts over.
@@ -191,12 +188,12 @@ impl WordMemo {
         term: &str,
         folded: &str,
         lang: crate::text::Lang,
-        compute: &mut dyn FnMut() -> Option<super::query::Completion>,
-    ) -> Option<super::query::Completion> {
+        compute: &mut dyn FnMut() -> Option<super::Completion>,
+    ) -> Option<super::Completion> {
         let key = (term.to_string(), folded.to_string(), lang);
         self.last_words.get_or(key, compute)
     }
 }
 
 /// The word memo of the latest snapshot.
-pub type WordMemoCache = super::snapshot::SnapshotCache<(), WordMemo>;
+pub type WordMemoCache = crate::search::snapshot::SnapshotCache<(), WordMemo>;
