@@ -147,21 +147,11 @@ pub fn search_with_rules(
         tier_filter: tier_filter(&req.filters.tiers, personal.tiers, &tiers)?,
         terms: Some(index.term_weights()),
     };
-    let taste = personal.taste.and_then(|read| read(&tiers));
     // The request's own strength, else a rule's, else the configured default.
-    let strength = req
-        .personalization
+    let strength = (req.personalization)
         .or(outcome.strength)
         .unwrap_or(personal.config.strength);
-    let stage = Arc::new(PersonalStage {
-        taste: taste.map(|t| (t, strength)),
-        intent: intent
-            .as_ref()
-            .map(|i| tier_target(i.tier, tiers.table.tiers())),
-        config: personal.config.clone(),
-        tiers: tiers.clone(),
-        paths: index.facet_paths(),
-    });
+    let stage = personal_stage(index, personal, strength, intent.as_ref(), &tiers);
     let snapshot = Snapshot {
         index,
         searcher,
@@ -171,29 +161,25 @@ pub fn search_with_rules(
     let attempt = |req: &SearchRequest, budget: typo::Budget| -> Result<Inline<Attempt>> {
         run_once(&snapshot, config, req, budget, &reading, &stage, limit)
     };
-    // Zero results: relax step by step, never touching the filters the request set itself.
-    let mut relaxed = Vec::new();
-    let mut req = req;
-    let mut budget = typo::NORMAL;
-    let mut found = answered!(attempt(req, typo::NORMAL)?);
-    if found.ranked.total == 0 && price_words.is_some() && price_filters {
-        req = original_with_text(&mut dropped_price, typed_req, req);
-        found = answered!(attempt(req, typo::NORMAL)?);
-        relaxed.push("price");
-    }
-    if found.ranked.total == 0 && found.plan.has_text() {
-        budget = typo::WIDE;
-        found = answered!(attempt(req, typo::WIDE)?);
-        if !found.plan.corrections.is_empty() {
-            relaxed.push("typos");
-        }
-    }
+    let relax_price = price_words.is_some() && price_filters;
+    let Collected {
+        attempt,
+        req,
+        budget,
+        relaxed,
+    } = answered!(collect_relaxing(
+        &attempt,
+        typed_req,
+        req,
+        relax_price,
+        &mut dropped_price
+    )?);
     let Attempt {
         plan,
         ranker,
         ranked,
         mut counts,
-    } = found;
+    } = attempt;
     refine::refine(&snapshot, config, req, budget, &reading, &mut counts)?;
     let pins =
         merchandise::find_pins(searcher, fields, outcome, &req.filters, plan.query.as_ref())?;
@@ -516,6 +502,69 @@ fn negation_demotion(
         rule: negated.join(" ").into(),
         factor: f64::from(factor),
         weight: weight.into(),
+    }))
+}
+
+/// The personalization stage of a request: the visitor's taste (None: nothing to
+/// personalize with) at `strength`, and the tier a price intent asks for.
+fn personal_stage(
+    index: &SearchIndex,
+    personal: &Personalization,
+    strength: u8,
+    intent: Option<&constraints::PriceIntent>,
+    tiers: &Arc<SnapshotTiers>,
+) -> Arc<PersonalStage> {
+    let taste = personal.taste.and_then(|read| read(tiers));
+    Arc::new(PersonalStage {
+        taste: taste.map(|t| (t, strength)),
+        intent: intent.map(|i| tier_target(i.tier, tiers.table.tiers())),
+        config: personal.config.clone(),
+        tiers: tiers.clone(),
+        paths: index.facet_paths(),
+    })
+}
+
+/// What the collection stage found: the attempt that answered, the request it answered (the
+/// price words taken back out of the filters when that relaxed it), its typo budget and what
+/// was relaxed, in order.
+struct Collected<'r> {
+    attempt: Attempt,
+    req: &'r SearchRequest,
+    budget: typo::Budget,
+    relaxed: Vec<&'static str>,
+}
+
+/// The collection stage: plans and collects the request, and when it finds nothing relaxes
+/// it step by step, never touching the filters the request set itself: first the price read
+/// from its words (`relax_price`), then a wider typo budget.
+fn collect_relaxing<'r>(
+    attempt: &dyn Fn(&SearchRequest, typo::Budget) -> Result<Inline<Attempt>>,
+    typed: &'r SearchRequest,
+    req: &'r SearchRequest,
+    relax_price: bool,
+    dropped_price: &'r mut Option<SearchRequest>,
+) -> Result<Inline<Collected<'r>>> {
+    let mut relaxed = Vec::new();
+    let mut req = req;
+    let mut budget = typo::NORMAL;
+    let mut found = answered!(attempt(req, typo::NORMAL)?);
+    if found.ranked.total == 0 && relax_price {
+        req = original_with_text(dropped_price, typed, req);
+        found = answered!(attempt(req, typo::NORMAL)?);
+        relaxed.push("price");
+    }
+    if found.ranked.total == 0 && found.plan.has_text() {
+        budget = typo::WIDE;
+        found = answered!(attempt(req, typo::WIDE)?);
+        if !found.plan.corrections.is_empty() {
+            relaxed.push("typos");
+        }
+    }
+    Ok(Inline::Answered(Collected {
+        attempt: found,
+        req,
+        budget,
+        relaxed,
     }))
 }
 
