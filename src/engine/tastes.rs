@@ -24,7 +24,7 @@ pub struct TasteCache {
 
 #[derive(Clone)]
 struct Entry {
-    last_seq: u64,
+    taste_seq: u64,
     /// Held weakly: an entry must not keep an old snapshot's tiers alive, and the allocation
     /// it points to cannot be reused for a newer snapshot while it is held.
     tiers: Weak<SnapshotTiers>,
@@ -56,7 +56,7 @@ impl TasteCache {
         let minute = now_ms.div_euclid(60_000);
         let half_life_bits = half_life_ms.to_bits();
         if let Some(entry) = self.entries.get(profile.id.as_str())
-            && entry.last_seq == profile.last_seq
+            && entry.taste_seq == profile.taste_seq
             && entry.minute == minute
             && entry.half_life_bits == half_life_bits
             && std::ptr::eq(entry.tiers.as_ptr(), Arc::as_ptr(tiers))
@@ -68,7 +68,7 @@ impl TasteCache {
         self.entries.insert(
             profile.id.clone(),
             Entry {
-                last_seq: profile.last_seq,
+                taste_seq: profile.taste_seq,
                 tiers: Arc::downgrade(tiers),
                 half_life_bits,
                 minute,
@@ -109,10 +109,10 @@ impl TasteCache {
 mod tests {
     use super::*;
 
-    fn profile(id: &str, last_seq: u64) -> Profile {
+    fn profile(id: &str, taste_seq: u64) -> Profile {
         Profile {
             id: id.into(),
-            last_seq,
+            taste_seq,
             ..Profile::default()
         }
     }

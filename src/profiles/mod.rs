@@ -194,6 +194,7 @@ impl ProfileStore {
                 let target = self.identify(visitor_id, user_id, seq);
                 if let Some(mut p) = self.profiles.get_mut(target.as_str()) {
                     p.last_seq = p.last_seq.max(seq);
+                    p.taste_seq = p.taste_seq.max(seq);
                 }
             }
             Entry::Preferences { id, preferences } => {
@@ -202,6 +203,7 @@ impl ProfileStore {
                 if p.last_seq < seq {
                     p.preferences = Some(Box::new(preferences.clone()));
                     p.last_seq = seq;
+                    p.taste_seq = seq;
                 }
             }
             Entry::Forget { id } => self.forget(id),
@@ -226,9 +228,18 @@ impl ProfileStore {
         if event.user_id.is_some() {
             profile.identified = true;
         }
+        let (pending, sessions) = (profile.pending.len(), profile.counters.sessions);
         profile.resolve_pending(&|p| self.known(p), &self.config);
         profile.apply(event, product, known.as_ref(), &self.config);
         profile.last_seq = seq;
+        // A search only adds a query, unless it opened a new session (whose affinities start
+        // over) or the catalog brought a pending event's product meanwhile.
+        let searched = event.kind == self::event::EventType::Search
+            && profile.counters.sessions == sessions
+            && profile.pending.len() == pending;
+        if !searched {
+            profile.taste_seq = seq;
+        }
     }
 
     /// Merges an anonymous profile into a user's; returns the user's canonical id.

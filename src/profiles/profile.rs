@@ -275,6 +275,11 @@ pub struct Profile {
     pub order_ids: VecDeque<u64>,
     /// Journal sequence number of the last record applied (for recovery).
     pub last_seq: u64,
+    /// Sequence number of the last record that changed what a taste reads (affinities,
+    /// lists, preferences, the session): a recorded search within a session does not, so a
+    /// visitor's kept taste outlives their own searches.
+    #[serde(default)]
+    pub taste_seq: u64,
     /// Whether the profile belongs to a logged-in user (never evicted as anonymous).
     #[serde(default)]
     pub identified: bool,
@@ -557,6 +562,7 @@ impl Profile {
             }
         }
         self.last_seq = self.last_seq.max(other.last_seq);
+        self.taste_seq = self.taste_seq.max(other.taste_seq);
         self.identified |= other.identified;
     }
 }

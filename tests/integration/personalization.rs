@@ -215,6 +215,39 @@ async fn an_event_derives_the_taste_of_a_visitor_who_searched_so_their_next_sear
     assert!(rank(&after) < rank(&before), "{before:?} then {after:?}");
 }
 
+/// A search a visitor makes is recorded as their search event (in the background); it adds a
+/// query to the profile, not to what the taste reads, so their next search still finds the
+/// taste kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_s_own_recorded_searches_keep_their_taste() {
+    let app = store().await;
+    let shopper = visitor("searcher", Group::Personalized);
+    let click = json!({"type": "click", "visitor_id": shopper, "product_id": "run-2"});
+    app.ndjson("/v1/events", &click.to_string()).await;
+    let query = format!("q=running+shoe&visitor_id={shopper}");
+    search(&app, &query).await;
+    assert_eq!(app.engine.tastes_derived(), 1);
+    // Wait for the recorded search to reach the profile.
+    for _ in 0..200 {
+        let profile = app.get(&format!("/v1/visitors/{shopper}")).await.body;
+        if profile["recent_queries"]
+            .as_array()
+            .is_some_and(|q| !q.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let profile = app.get(&format!("/v1/visitors/{shopper}")).await.body;
+    assert_eq!(profile["recent_queries"], json!(["running shoe"]));
+    search(&app, &query).await;
+    assert_eq!(
+        app.engine.tastes_derived(),
+        1,
+        "the recorded search left the taste kept"
+    );
+}
+
 #[tokio::test]
 async fn explain_shows_every_signal_and_adds_up_to_the_score() {
     let app = store().await;
