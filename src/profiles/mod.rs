@@ -228,16 +228,10 @@ impl ProfileStore {
         if event.user_id.is_some() {
             profile.identified = true;
         }
-        let (pending, sessions) = (profile.pending.len(), profile.counters.sessions);
-        profile.resolve_pending(&|p| self.known(p), &self.config);
-        profile.apply(event, product, known.as_ref(), &self.config);
+        let resolved = profile.resolve_pending(&|p| self.known(p), &self.config);
+        let changed = profile.apply(event, product, known.as_ref(), &self.config);
         profile.last_seq = seq;
-        // A search only adds a query, unless it opened a new session (whose affinities start
-        // over) or the catalog brought a pending event's product meanwhile.
-        let searched = event.kind == self::event::EventType::Search
-            && profile.counters.sessions == sessions
-            && profile.pending.len() == pending;
-        if !searched {
+        if resolved || changed {
             profile.taste_seq = seq;
         }
     }

@@ -349,16 +349,18 @@ impl Profile {
     }
 
     /// Applies one event about `product` (a symbol of its id). `known` is what the catalog
-    /// knows of it (None: unknown yet, kept pending).
+    /// knows of it (None: unknown yet, kept pending). Returns whether it may change what a
+    /// taste reads: every event does but a search within a session, which only adds a query
+    /// (one that opens a session starts its affinities over).
     pub fn apply(
         &mut self,
         event: &Event,
         product: Option<Sym>,
         known: Option<&Known>,
         config: &ProfilesConfig,
-    ) {
+    ) -> bool {
         let at = secs(event.timestamp);
-        self.touch(event.timestamp, config);
+        let opened_session = self.touch(event.timestamp, config);
         if self.source.is_none() {
             self.source = event.source.as_deref().map(Box::from);
         }
@@ -367,7 +369,7 @@ impl Profile {
                 if let Some(q) = &event.query {
                     push_capped(&mut self.queries, (Box::from(q.as_str()), at), MAX_QUERIES);
                 }
-                return;
+                return opened_session;
             }
             EventType::Purchase => self.count_purchase(event),
             EventType::Return => {
@@ -377,7 +379,7 @@ impl Profile {
             _ => {}
         }
         let Some(product) = product else {
-            return;
+            return true;
         };
         self.list_item(event.kind, product, at);
         let paid = event.price.map(|p| p as f32);
@@ -395,27 +397,31 @@ impl Profile {
                 });
             }
         }
+        true
     }
 
-    /// Applies pending events whose product the catalog now knows.
+    /// Applies pending events whose product the catalog now knows; returns whether any was.
     pub fn resolve_pending(
         &mut self,
         lookup: &dyn Fn(Sym) -> Option<Known>,
         config: &ProfilesConfig,
-    ) {
+    ) -> bool {
         if self.pending.is_empty() {
-            return;
+            return false;
         }
         let pending = std::mem::take(&mut self.pending);
+        let waiting = pending.len();
         for p in pending {
             match lookup(p.product) {
                 Some(known) => self.learn(p.kind, &known, p.price, p.at, config),
                 None => self.pending.push(p),
             }
         }
+        self.pending.len() < waiting
     }
 
-    fn touch(&mut self, at_ms: i64, config: &ProfilesConfig) {
+    /// Counts an event at `at_ms`; returns whether it opened a session.
+    fn touch(&mut self, at_ms: i64, config: &ProfilesConfig) -> bool {
         let at = secs(at_ms);
         if self.counters.events == 0 {
             self.counters.first_seen = at_ms;
@@ -437,6 +443,7 @@ impl Profile {
         self.session.last = self.session.last.max(at);
         self.session.events += 1;
         self.counters.last_seen = self.counters.last_seen.max(at_ms);
+        starts_session
     }
 
     fn count_purchase(&mut self, event: &Event) {

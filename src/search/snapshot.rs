@@ -59,6 +59,7 @@ impl<K: PartialEq + Clone, T> SnapshotCache<K, T> {
 
     /// Whether the value kept is the one of this snapshot under `settings` (a search would
     /// not build it).
+    #[cfg(test)]
     pub fn holds(&self, searcher: &Searcher, settings: &K) -> bool {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         current.as_ref().is_some_and(|kept| {
