@@ -13,33 +13,30 @@ pub mod snapshot;
 pub mod state;
 pub mod warnings;
 
-use query::{constraints, cost, typo};
-use ranking::{collect, merchandise, personalize, rank, rerank, tiers};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Result;
-
+use crate::group::Group;
 use crate::rules::Outcome;
-use crate::settings::SearchConfig;
+use crate::settings::{PersonalizationConfig, SearchConfig, TierSettings};
 use collect::{TopRanked, TopRankedCollector};
 use cost::Inline;
 use merchandise::{Applied, Placed};
+use personalize::Taste;
+use query::{constraints, cost, typo};
+use rank::{Explain, Ranker, Stage};
+use ranking::{collect, merchandise, personalize, rank, rerank, tiers};
+use rerank::PersonalStage;
+use tiers::SnapshotTiers;
+
 pub use query::request::{FacetRequest, Filters, SearchRequest, Sort};
 pub use query::vocabulary::IndexVocabulary;
-use rank::{Explain, Ranker, Stage};
 pub use response::{
     CategoryCount, Facet, FiltersEcho, Hit, Paging, PersonalizationEcho, QueryEcho, SearchResponse,
     ValueCount,
 };
 pub use state::SearchIndex;
-
-use crate::group::Group;
-use crate::settings::PersonalizationConfig;
-use crate::settings::TierSettings;
-use personalize::Taste;
-use rerank::PersonalStage;
-use std::sync::Arc;
-use tiers::SnapshotTiers;
 
 /// Who is searching, for personalization, and the settings it follows.
 pub struct Personalization<'a> {
