@@ -21,7 +21,7 @@ pub struct Bounded<K, V> {
 }
 
 /// What a cache holds and how often it answered, for operators.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     /// Which cache.
     pub name: &'static str,

@@ -19,7 +19,7 @@ pub fn stable_hash(id: &str) -> u64 {
 
 /// The measurement group of a visitor: a deterministic hash of the visitor id into 100
 /// buckets; the first `control_share` buckets are the control group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
     /// Gets personalized results.

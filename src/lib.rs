@@ -10,7 +10,8 @@
 //!                               evaluation (relevance, personalization, the BM25 baseline),
 //!                               beside the server so nothing it runs imports evaluation
 //! watch                         the config file watcher
-//! http · demo                   axum router, extractors, one file per resource, errors;
+//! http · demo                   axum router, extractors, one file per resource, errors, the
+//!                               OpenAPI description derived from handlers and types;
 //!                               the embedded demo catalog and importer
 //! engine                        framework-free facade: search pool, ingestion, reloads,
 //!                               tastes, suggestions' rebuilds

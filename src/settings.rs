@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::text::{Lang, Languages};
 
 /// How a constraint is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Matching products score higher; others still match.

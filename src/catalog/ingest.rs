@@ -31,7 +31,7 @@ pub struct RawItem {
 }
 
 /// Why one item of a body was rejected.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ItemError {
     /// 1-based line of the body where the item starts.
     pub line: u64,

@@ -16,10 +16,12 @@ use crate::error::{Error, Result};
 /// Longest accepted product id, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
 
-/// A validated catalog product.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated catalog product. As JSON (what the catalog API takes and returns) only `id`
+/// and `title` are required; fields attune does not know are kept and returned as given.
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Product {
     /// Merchant's identifier, unique in the catalog.
+    #[schema(max_length = 256)]
     pub id: String,
     /// Display title; the strongest text field.
     pub title: String,
@@ -27,17 +29,24 @@ pub struct Product {
     pub description: Option<String>,
     /// Brand or manufacturer.
     pub brand: Option<String>,
-    /// Category path from the root down (`["Home", "Kitchen", "Blenders"]`).
+    /// Category path from the root down (`["Home", "Kitchen", "Blenders"]`); taken as a
+    /// `"Home > Kitchen > Blenders"` string too, always returned as a list.
+    #[schema(required = false)]
     pub category: Vec<String>,
     /// Price in the store currency, never negative.
+    #[schema(minimum = 0)]
     pub price: Option<f64>,
     /// ISO 4217 currency code as given.
     pub currency: Option<String>,
-    /// Attribute name → values (`color` → `["red"]`).
+    /// Attribute name → values (`color` → `["red"]`); a single value is taken as a string
+    /// too, always returned as a list.
+    #[schema(required = false)]
     pub attributes: BTreeMap<String, Vec<String>>,
     /// Merchant tags (`clearance`, `new`).
+    #[schema(required = false)]
     pub tags: Vec<String>,
     /// Whether the product can be bought now (default true).
+    #[schema(required = false, default = true)]
     pub in_stock: bool,
     /// Merchant popularity score, any non-negative scale.
     pub popularity: Option<f64>,
@@ -50,10 +59,13 @@ pub struct Product {
     /// Product page address.
     pub url: Option<String>,
     /// Creation time as given (RFC 3339), with its epoch seconds for sorting.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub created_at: Option<(String, i64)>,
     /// ISO 639-1 language code, when the merchant knows it.
+    #[schema(min_length = 2, max_length = 2)]
     pub lang: Option<String>,
     /// Fields attune does not know, stored and returned as given.
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 

@@ -20,7 +20,7 @@ use crate::durable::sync_dir;
 use crate::error::{Error, Result};
 
 /// What a client learns about an open sync.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SyncInfo {
     /// The sync's id, to pass as `sync_id`.
     pub sync_id: String,

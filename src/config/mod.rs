@@ -56,13 +56,15 @@ pub struct Config {
 
 /// Which configuration is in force: where it was read from, a hash of its text, and (set by
 /// the engine) when it was loaded and how many loads came before.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ConfigVersion {
     /// The main file, when the configuration was read from one.
+    #[schema(value_type = Option<String>)]
     pub path: Option<PathBuf>,
     /// CRC-32 of the main file and its included files, in reading order, in hex.
     pub hash: String,
     /// The files read, the main one first.
+    #[schema(value_type = Vec<String>)]
     pub files: Vec<PathBuf>,
     /// 1 for the configuration the server started with, then one more per reload.
     pub counter: u64,

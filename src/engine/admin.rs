@@ -16,7 +16,7 @@ use crate::rules::{Context, Outcome, Segment};
 use crate::search::{Hit, SearchRequest};
 
 /// What a reload did.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// The version now in force.
     pub version: ConfigVersion,
@@ -29,7 +29,7 @@ pub struct ReloadReport {
 }
 
 /// A candidate configuration and a query to try it on.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// The candidate configuration, as TOML text (included files are read relative to the
@@ -47,7 +47,7 @@ pub struct PreviewRequest {
 }
 
 /// The top hits under the configuration in force and under a candidate, on one snapshot.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Preview {
     /// Hits under the configuration in force.
     pub before: Vec<Hit>,

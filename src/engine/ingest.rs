@@ -23,7 +23,7 @@ const BATCH: usize = 500;
 pub const MAX_LISTED_ERRORS: usize = 1000;
 
 /// The outcome of one ingestion request.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct IngestReport {
     /// Items applied (or staged, in a sync).
     pub upserted: u64,
@@ -151,7 +151,7 @@ pub const MAX_EVENTS_PER_ARRAY: u64 = 1000;
 const EVENT_BATCH: usize = 1000;
 
 /// The outcome of one event ingestion request.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct EventReport {
     /// Events durably recorded and applied.
     pub accepted: u64,

@@ -5,12 +5,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::QueryPairs;
 use crate::engine::Engine;
 use crate::suggest::{AutocompleteRequest, AutocompleteResponse};
 
-/// `GET /v1/autocomplete`.
+/// Suggestions for a prefix
+///
+/// Past queries, brands, categories and products, typo-tolerant, best first.
+#[utoipa::path(get, path = "/v1/autocomplete", params(AutocompleteRequest),
+    responses(
+        (status = 200, description = "suggestions, best first", body = AutocompleteResponse),
+        (status = 503, description = "busy, retry", body = ErrorBody)))]
 pub async fn get_autocomplete(
     State(engine): State<Arc<Engine>>,
     QueryPairs(pairs): QueryPairs,

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind};
@@ -43,13 +44,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Every error answer's body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong, for programs and for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable, for programs: `invalid_field`, `unknown_product`, `overloaded`…
+    pub code: &'a str,
+    /// For people: names the field or line at fault.
+    pub message: &'a str,
+}
+
 /// Builds an error answer.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    let error = ErrorDetail { code, message };
+    (status, Json(ErrorBody { error })).into_response()
 }
 
 /// The answer to a batch of items: 200 with its report, or 422 when items were sent and every

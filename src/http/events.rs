@@ -5,11 +5,26 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::response::Response;
 
-use super::error::{ApiError, batch_answer};
+use super::error::{ApiError, ErrorBody, batch_answer};
 use super::extract::{SMALL_BODY_LIMIT, body_format, feed_body, media_type, sniff_plain_text};
-use crate::engine::Engine;
+use crate::engine::{Engine, EventReport};
+use crate::profiles::event::Event;
 
-/// Records events durably and applies them to the visitors' profiles.
+/// Record visitor events
+///
+/// One event, a JSON array of up to 1,000, or NDJSON; `text/plain` (what
+/// `navigator.sendBeacon` sends) holding JSON or NDJSON of at most 1 MiB. Recorded durably,
+/// then applied to the visitors' profiles.
+#[utoipa::path(post, path = "/v1/events",
+    request_body(content(
+        (Events = "application/json"),
+        (Event = "application/x-ndjson"),
+        (String = "text/plain"))),
+    responses(
+        (status = 200, description = "recorded; durable and applied when sent", body = EventReport),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "unsupported content type", body = ErrorBody),
+        (status = 422, description = "invalid_items: every event was rejected (the report is in the body too)", body = ErrorBody)))]
 pub async fn post_events(
     State(engine): State<Arc<Engine>>,
     request: Request,
@@ -34,4 +49,15 @@ pub async fn post_events(
     let recorded = report.accepted + report.duplicates;
     let (failed, first) = (report.failed, report.errors.first().cloned());
     Ok(batch_answer(report, failed, recorded, first.as_ref()))
+}
+
+/// A JSON body of `POST /v1/events`: one event or an array of them.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // read by the API description; bodies are split and parsed item by item
+enum Events {
+    /// One event.
+    One(Box<Event>),
+    /// Up to 1,000 events.
+    Many(Vec<Event>),
 }

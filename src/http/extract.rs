@@ -164,3 +164,9 @@ pub async fn sniff_plain_text(
         Request::from_parts(parts, axum::body::Body::from(bytes)),
     ))
 }
+
+/// The `{id}` of a path, as the API description names it: a product, a sync or a visitor.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+#[allow(dead_code)] // read by the API description, not by handlers (they take a `Path`)
+pub struct IdInPath(#[param(max_length = 256)] String);

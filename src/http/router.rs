@@ -10,11 +10,11 @@ use tower_http::trace::TraceLayer;
 
 use super::error::{method_not_allowed, not_found, panic_response};
 use super::extract::SMALL_BODY_LIMIT;
-use super::{admin, autocomplete, events, health, products, search, syncs, visitors};
+use super::{admin, autocomplete, events, health, openapi, products, search, syncs, visitors};
 use crate::engine::Engine;
 
 /// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
-/// and `docs/openapi.json` to the same set.
+/// and the API description ([`super::openapi`]) to the same set.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/openapi.json"),
@@ -47,7 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/health", get(health::get_health))
-        .route("/openapi.json", get(health::get_openapi))
+        .route("/openapi.json", get(openapi::get_openapi))
         .route(
             "/v1/products",
             post(products::post_products).get(products::get_products),

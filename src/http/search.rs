@@ -5,15 +5,89 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, QueryPairs};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::search::{SearchRequest, SearchResponse};
+use crate::search::{SearchRequest, SearchResponse, Sort};
 
-/// `GET /v1/search`.
+/// The parameters of a search, by query string or as the fields of a JSON body (checked
+/// against what the request parser reads by a test of the API description).
+#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the API description; requests are parsed by `SearchRequest`
+pub struct SearchParameters {
+    /// The shopper's words; empty browses.
+    q: Option<String>,
+    /// The visitor whose profile personalizes the order (and who is recorded as searching).
+    visitor_id: Option<String>,
+    /// Category path prefix, `A > B`, case-insensitive.
+    category: Option<String>,
+    /// Any of these brands (repeat the parameter; a list in a body).
+    #[param(style = Form, explode)]
+    brand: Option<Vec<String>>,
+    /// Lowest price, inclusive.
+    #[param(minimum = 0)]
+    #[schema(minimum = 0)]
+    price_min: Option<f64>,
+    /// Highest price, inclusive.
+    #[param(minimum = 0)]
+    #[schema(minimum = 0)]
+    price_max: Option<f64>,
+    /// Only products in stock (or out of stock).
+    in_stock: Option<bool>,
+    /// `attr.<name>=<value>`, repeatable (an object of lists in a body): the values of one
+    /// attribute are OR-ed, attributes AND-ed.
+    #[param(style = DeepObject, explode)]
+    attr: Option<std::collections::BTreeMap<String, String>>,
+    /// The order (default `relevance`).
+    sort: Option<Sort>,
+    /// Hits to skip; `offset + limit` at most 10,000.
+    #[param(maximum = 10000)]
+    #[schema(maximum = 10000)]
+    offset: Option<usize>,
+    /// Hits to return (default 10).
+    #[param(maximum = 100)]
+    #[schema(maximum = 100)]
+    limit: Option<usize>,
+    /// 1-based page, with `hits_per_page` (instead of `offset` and `limit`); the answer then
+    /// carries `page`, `hits_per_page` and `total_pages`.
+    #[param(minimum = 1)]
+    #[schema(minimum = 1)]
+    page: Option<usize>,
+    /// Hits per page, with `page` (default 10).
+    #[param(maximum = 100)]
+    #[schema(maximum = 100)]
+    hits_per_page: Option<usize>,
+    /// Comma-separated facets to count: `category`, `brand`, `price`, `tier`, `attr.<name>`.
+    facets: Option<String>,
+    /// Any of these price tiers (repeat the parameter; a list in a body): `budget`, `mid`,
+    /// `premium`, `luxury` by default.
+    #[param(style = Form, explode)]
+    tier: Option<Vec<String>>,
+    /// Personalization strength for this request (0–100); 0 is unpersonalized.
+    #[param(maximum = 100)]
+    #[schema(maximum = 100)]
+    personalization: Option<u8>,
+    /// Whether each hit explains its score.
+    explain: Option<bool>,
+    /// Whether each hit carries `_highlight`: its title and a description snippet with the
+    /// matched words in `<em>` (HTML-escaped).
+    highlight: Option<bool>,
+    /// Comma-separated hit fields to return (`id` always comes): title, brand, category,
+    /// price, currency, tier, image_url, url, in_stock, rating, review_count, attributes,
+    /// score, explain, _highlight.
+    fields: Option<String>,
+}
+
+/// Search and browse
+#[utoipa::path(get, path = "/v1/search", params(SearchParameters),
+    responses(
+        (status = 200, description = "results", body = SearchResponse),
+        (status = 503, description = "busy, retry", body = ErrorBody)))]
 pub async fn get_search(
     State(engine): State<Arc<Engine>>,
     QueryPairs(pairs): QueryPairs,
@@ -22,7 +96,15 @@ pub async fn get_search(
     search(&engine, req).await
 }
 
-/// `POST /v1/search`.
+/// Search with a JSON body
+///
+/// The same fields as the query string's; `attr` is an object of lists.
+#[utoipa::path(post, path = "/v1/search", request_body = SearchParameters,
+    responses(
+        (status = 200, description = "results", body = SearchResponse),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "unsupported content type", body = ErrorBody),
+        (status = 503, description = "busy, retry", body = ErrorBody)))]
 pub async fn post_search(
     State(engine): State<Arc<Engine>>,
     JsonBody(body): JsonBody<Value>,
@@ -31,7 +113,14 @@ pub async fn post_search(
     search(&engine, req).await
 }
 
-/// `GET /v1/browse`: a category page.
+/// A category page
+///
+/// Ordered by popularity and recency, personalized; filters, facets, sort and paging as
+/// search's, `category` required and no `q`.
+#[utoipa::path(get, path = "/v1/browse", params(SearchParameters),
+    responses(
+        (status = 200, description = "results", body = SearchResponse),
+        (status = 503, description = "busy, retry", body = ErrorBody)))]
 pub async fn get_browse(
     State(engine): State<Arc<Engine>>,
     QueryPairs(pairs): QueryPairs,
@@ -43,9 +132,15 @@ pub async fn get_browse(
 /// Most searches one multi-search runs.
 pub const MAX_QUERIES: usize = 10;
 
-/// `POST /v1/multi-search`: `{"queries": [search body, …]}` (each the body of `POST
-/// /v1/search`) → `{"results": [answer, …]}` in the same order, the searches run at once. Every query is validated before any runs;
-/// the first invalid one answers 422 naming `queries[i].field`.
+/// Several searches in one request, answered in order
+///
+/// Each query is the body of a `POST /v1/search`; the searches run at once. Every query is
+/// validated before any runs: the first invalid one answers 422 naming `queries[i].field`.
+#[utoipa::path(post, path = "/v1/multi-search", request_body = MultiSearch,
+    responses(
+        (status = 200, description = "one answer per search", body = MultiSearchResults),
+        (status = 415, description = "unsupported content type", body = ErrorBody),
+        (status = 503, description = "busy, retry", body = ErrorBody)))]
 pub async fn post_multi_search(
     State(engine): State<Arc<Engine>>,
     JsonBody(body): JsonBody<Value>,
@@ -84,7 +179,24 @@ pub async fn post_multi_search(
     }))
     .await;
     let results = answers.into_iter().collect::<Result<Vec<Value>, Error>>()?;
-    Ok(Json(json!({"results": results})).into_response())
+    Ok(Json(MultiSearchResults { results }).into_response())
+}
+
+/// The body of `POST /v1/multi-search` (read query by query, to name the one at fault).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by the API description
+struct MultiSearch {
+    /// The searches, at most 10.
+    #[schema(max_items = 10, min_items = 1)]
+    queries: Vec<SearchParameters>,
+}
+
+/// The answer of `POST /v1/multi-search`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MultiSearchResults {
+    /// One answer per search, in the order of the queries.
+    #[schema(value_type = Vec<SearchResponse>)]
+    pub results: Vec<Value>,
 }
 
 /// One search of a multi-search, as JSON.

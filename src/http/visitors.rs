@@ -4,16 +4,21 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::error::ApiError;
-use super::extract::JsonBody;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{IdInPath, JsonBody};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::profiles::profile::Preferences;
 use crate::profiles::view::ProfileView;
 
-/// `GET /v1/visitors/{id}`: the profile ranking uses, decayed to now.
+/// The profile ranking uses, decayed to now
+#[utoipa::path(get, path = "/v1/visitors/{id}", params(IdInPath),
+    responses(
+        (status = 200, description = "the profile", body = ProfileView),
+        (status = 404, description = "unknown visitor", body = ErrorBody)))]
 pub async fn get_visitor(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
@@ -21,13 +26,20 @@ pub async fn get_visitor(
     Ok(Json(engine.visitor(&id)?))
 }
 
-/// `POST /v1/visitors/{id}/identify`: merges the anonymous profile into the user's (or, for
-/// a device already merged into another user, hands the device to this one).
+/// Merge an anonymous visitor into a user
+///
+/// The anonymous profile's history joins the user's (or, for a device already merged into
+/// another user, the device is handed to this one).
+#[utoipa::path(post, path = "/v1/visitors/{id}/identify", params(IdInPath),
+    request_body = IdentifyBody,
+    responses(
+        (status = 200, description = "merged", body = Identified),
+        (status = 415, description = "unsupported content type", body = ErrorBody)))]
 pub async fn identify_visitor(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Identified>, ApiError> {
     let Value::Object(mut body) = body else {
         return Err(Error::Malformed("the body must be a JSON object".into()).into());
     };
@@ -46,10 +58,41 @@ pub async fn identify_visitor(
         );
     }
     let profile_id = engine.identify(&id, user).await?;
-    Ok(Json(json!({"visitor_id": id, "profile_id": profile_id})))
+    Ok(Json(Identified {
+        profile_id,
+        visitor_id: id,
+    }))
 }
 
-/// `PUT /v1/visitors/{id}/preferences`: replaces the stated preferences.
+/// The body of `POST /v1/visitors/{id}/identify` (read field by field, to name the one at
+/// fault).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by the API description
+struct IdentifyBody {
+    /// The user the visitor logged in as.
+    #[schema(min_length = 1, max_length = 256)]
+    user_id: String,
+}
+
+/// The answer of `POST /v1/visitors/{id}/identify`. (Fields in name order, as the answer has
+/// always listed them.)
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Identified {
+    /// The profile the visitor's events now go to (the user's).
+    pub profile_id: String,
+    /// The visitor id from the path.
+    pub visitor_id: String,
+}
+
+/// Replace stated preferences (zero-party data)
+///
+/// The fields sent replace those stated before (`null` clears one) and the others stay, so
+/// `{"personalize": false}` opts out without losing what the shopper told us.
+#[utoipa::path(put, path = "/v1/visitors/{id}/preferences", params(IdInPath),
+    request_body = Preferences,
+    responses(
+        (status = 200, description = "the profile", body = ProfileView),
+        (status = 415, description = "unsupported content type", body = ErrorBody)))]
 pub async fn put_preferences(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
@@ -105,12 +148,24 @@ fn merged_preferences(engine: &Engine, id: &str, body: Value) -> Result<Value, E
     Ok(Value::Object(merged))
 }
 
-/// `DELETE /v1/visitors/{id}`: erases the profile, its aliases and its events (idempotent:
-/// `found` says whether there was anything left in memory).
+/// Erase the profile, its aliases and its events from memory and disk
+///
+/// Idempotent: `found` says whether there was anything left in memory.
+#[utoipa::path(delete, path = "/v1/visitors/{id}", params(IdInPath),
+    responses((status = 200, description = "erased; found is false when nothing was left", body = Forgotten)))]
 pub async fn delete_visitor(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Forgotten>, ApiError> {
     let found = engine.forget_visitor(&id).await?;
-    Ok(Json(json!({"deleted": id, "found": found})))
+    Ok(Json(Forgotten { deleted: id, found }))
+}
+
+/// The answer of `DELETE /v1/visitors/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Forgotten {
+    /// The visitor id from the path.
+    pub deleted: String,
+    /// Whether there was anything left in memory to erase.
+    pub found: bool,
 }

@@ -42,7 +42,7 @@ const DOCSTORE_BLOCK_BYTES: usize = 4096;
 const DOCSTORE_CACHE_BLOCKS: usize = 8000;
 
 /// Counts of a bulk delete.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct DeleteReport {
     /// How many of the ids existed and were deleted.
     pub deleted: usize,
@@ -51,7 +51,7 @@ pub struct DeleteReport {
 }
 
 /// What a replace-all (sync commit) did.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReplaceReport {
     /// Products in the catalog after the replace.
     pub products: u64,

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::settings::EventWeights;
 
 /// What the visitor did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     /// Looked at a product page.
@@ -72,7 +72,7 @@ impl EventType {
 }
 
 /// A validated event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// What happened.
     #[serde(rename = "type")]
@@ -104,6 +104,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u32>,
     /// When it happened, epoch milliseconds.
+    #[schema(required = false, schema_with = timestamp_schema)]
     pub timestamp: i64,
     /// Acquisition source (campaign, referrer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +116,25 @@ pub struct Event {
     /// The visitor's measurement group when the event arrived (set by the server, not
     /// the storefront), so lift can be computed from the event stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub group: Option<crate::group::Group>,
+}
+
+/// An event's time as a storefront sends it (the API description's view of `timestamp`).
+fn timestamp_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    let epoch_ms = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .description(Some("epoch milliseconds"));
+    OneOfBuilder::new()
+        .item(text)
+        .item(epoch_ms)
+        .description(Some("When it happened (default: when it arrived)."))
+        .build()
+        .into()
 }
 
 /// How far in the future a timestamp may be (clock skew of storefronts), in milliseconds.
@@ -163,7 +182,6 @@ impl Event {
         Ok(event)
     }
 
-    /// Units, one when not given.
     /// A search a visitor made, as the server records it for them.
     pub fn search(
         visitor_id: String,
@@ -190,6 +208,7 @@ impl Event {
         }
     }
 
+    /// Units, one when not given.
     pub fn units(&self) -> u32 {
         self.quantity.unwrap_or(1).max(1)
     }

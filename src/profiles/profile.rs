@@ -176,7 +176,7 @@ pub struct Session {
 }
 
 /// Counters of a profile.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Counters {
     /// Events applied.
     pub events: u64,
@@ -197,7 +197,7 @@ pub struct Counters {
 }
 
 /// Zero-party data: what the shopper said they like.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
     /// Preferred category paths (`Shoes > Running`).

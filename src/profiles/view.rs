@@ -11,7 +11,7 @@ use super::profile::{Affinities, NO_SYM, Preferences, Profile, Recent, secs};
 use super::symbols::{Sym, Symbols};
 
 /// Where the visitor is in their relationship with the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// One session, no order.
@@ -41,7 +41,7 @@ impl Lifecycle {
 }
 
 /// One affinity.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AffinityView {
     /// Category path, brand, or `name=value`.
     pub value: String,
@@ -54,7 +54,7 @@ pub struct AffinityView {
 }
 
 /// A profile decayed to one moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProfileView {
     /// The canonical profile id.
     pub profile_id: String,
@@ -100,7 +100,7 @@ pub struct ProfileView {
 }
 
 /// The price tiers a visitor engages with: the `tier` signal's targets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriceTiersView {
     /// Over every category (used for categories new to the visitor).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,7 +110,7 @@ pub struct PriceTiersView {
 }
 
 /// A tier preference: the nearest tier's name and the weighted mean tier (0 = cheapest).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TierPreference {
     /// Name of the nearest tier.
     pub tier: String,
@@ -119,7 +119,7 @@ pub struct TierPreference {
 }
 
 /// The current session.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Events in the session.
     pub events: u32,

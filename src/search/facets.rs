@@ -441,7 +441,7 @@ impl FacetTree {
 
 /// One price range and how many hits fall in it. (Fields in name order, as the answer has
 /// always listed them.)
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PriceBucket {
     /// Matching products in the range.
     pub count: u64,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::text::Analyzer;
 
 /// The marked texts of one hit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Highlight {
     /// The title, escaped, its matched words in `<em>`.
     pub title: String,

@@ -203,9 +203,7 @@ pub fn search_with_rules(
         hits,
         total,
         warnings,
-        paging: req
-            .page
-            .map(|page| response::Paging::of(page, req.limit, total)),
+        paging: response::Paging::of(req.page, req.limit, total),
         facets,
         query: QueryEcho {
             q: typed_req.q.clone(),

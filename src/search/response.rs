@@ -17,17 +17,20 @@ use crate::group::Group;
 use crate::index::schema::StoredHit;
 use crate::settings::TierSettings;
 
-/// One search hit, as returned to the storefront.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One search hit, as returned to the storefront. A request with `fields` gets only the fields
+/// it names, and `id`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     /// Product id.
     pub id: String,
     /// Title.
+    #[schema(required = false)]
     pub title: String,
     /// Brand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
     /// Category path.
+    #[schema(required = false)]
     pub category: Vec<String>,
     /// Price.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +64,7 @@ pub struct Hit {
     #[serde(rename = "_highlight", skip_serializing_if = "Option::is_none")]
     pub highlight: Option<highlight::Highlight>,
     /// Relevance score after every ranking stage.
+    #[schema(required = false)]
     pub score: f64,
     /// How the score was made, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,11 +72,12 @@ pub struct Hit {
 }
 
 /// How the engine read the request.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct QueryEcho {
     /// The words as sent.
     pub q: String,
     /// The language the words were read in (ISO 639-1).
+    #[schema(value_type = String)]
     pub lang: crate::text::Lang,
     /// The analysed words matched and scored.
     pub terms: Vec<String>,
@@ -115,15 +120,15 @@ pub struct QueryEcho {
 }
 
 /// The answer to a search.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SearchResponse {
     /// The requested page of hits.
     pub hits: Vec<Hit>,
     /// Matching products in all.
     pub total: u64,
     /// With `page`: the page, its size and how many pages the matches fill.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub paging: Option<Paging>,
+    #[serde(flatten)]
+    pub paging: Paging,
     /// Facet counts, by requested facet name.
     pub facets: BTreeMap<String, Facet>,
     /// How the query was read.
@@ -155,30 +160,38 @@ impl SearchResponse {
     }
 }
 
-/// Where a page sits among the matches, for a request made with `page` and `hits_per_page`.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+/// Where a page sits among the matches, for a request made with `page` and `hits_per_page`
+/// (none of it otherwise).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Paging {
     /// The page (1-based).
-    pub page: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
     /// Hits per page.
-    pub hits_per_page: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hits_per_page: Option<usize>,
     /// Pages the matches fill (0 without matches).
-    pub total_pages: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
 }
 
 impl Paging {
-    pub(super) fn of(page: usize, hits_per_page: usize, total: u64) -> Paging {
+    /// The paging of `total` matches by `hits_per_page`, when a `page` was asked for.
+    pub(super) fn of(page: Option<usize>, hits_per_page: usize, total: u64) -> Paging {
+        let Some(page) = page else {
+            return Paging::default();
+        };
         let per = hits_per_page.max(1) as u64;
         Paging {
-            page,
-            hits_per_page,
-            total_pages: total.div_ceil(per),
+            page: Some(page),
+            hits_per_page: Some(hits_per_page),
+            total_pages: Some(total.div_ceil(per)),
         }
     }
 }
 
 /// What the answer says of personalization.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PersonalizationEcho {
     /// Whether the order was personalized.
     pub applied: bool,
@@ -212,7 +225,7 @@ pub(super) fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain
 }
 
 /// The counts of one requested facet.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Facet {
     /// Categories: the top level, then the children of each level of the filtered path.
@@ -233,7 +246,7 @@ pub enum Facet {
 
 /// A category of a facet, with its full path and depth. (Fields in name order, as the
 /// answer has always listed them.)
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CategoryCount {
     /// Matching products in the category.
     pub count: u64,
@@ -246,7 +259,7 @@ pub struct CategoryCount {
 }
 
 /// A facet value and how many matching products have it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ValueCount {
     /// Matching products.
     pub count: u64,
@@ -256,7 +269,7 @@ pub struct ValueCount {
 
 /// The filters in force, as the answer echoes them. (Fields in name order, as the answer has
 /// always listed them: `attr.<name>` keys come first.)
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FiltersEcho {
     /// `attr.<name>` → the values asked for.
     #[serde(flatten)]

@@ -36,7 +36,7 @@ pub use request::{AutocompleteRequest, AutocompleteResponse};
 pub use suggestions::Suggestions;
 
 /// What a suggestion is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A past query that finds products.
@@ -62,7 +62,7 @@ impl Kind {
 }
 
 /// One suggestion, as answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Suggestion {
     /// The text to show (and search for).
     pub text: String,

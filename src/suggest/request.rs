@@ -6,14 +6,17 @@ use super::Suggestion;
 use crate::error::{Error, Result};
 use crate::settings::SuggestConfig;
 
-/// A validated autocomplete request.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated autocomplete request (its fields are the query-string parameters).
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AutocompleteRequest {
     /// What the shopper has typed so far (empty: the most popular suggestions).
+    #[param(required = false)]
     pub q: String,
-    /// The visitor, whose brands and categories are boosted.
+    /// The visitor, whose brands and categories are boosted (unknown ids get no boost).
     pub visitor_id: Option<String>,
-    /// Suggestions to return.
+    /// Suggestions to return (default 8, at most 20 unless configured otherwise).
+    #[param(required = false, minimum = 1)]
     pub limit: usize,
 }
 
@@ -48,7 +51,7 @@ impl AutocompleteRequest {
 }
 
 /// The answer to an autocomplete request.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AutocompleteResponse {
     /// Best first.
     pub suggestions: Vec<Suggestion>,

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// A price range read from a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriceConstraint {
     /// Lowest price, inclusive.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,7 +21,7 @@ pub struct PriceConstraint {
 
 /// A price tier the shopper asks for with words ("cheap", "luxury"): a preference, not a
 /// filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// The cheaper products of their category.
@@ -31,7 +31,7 @@ pub enum Tier {
 }
 
 /// Price intent read from a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriceIntent {
     /// The tier asked for.
     pub tier: Tier,

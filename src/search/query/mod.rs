@@ -73,7 +73,7 @@ impl Plan {
 }
 
 /// A query word replaced by the closest word of the index.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Correction {
     /// The analysed word as typed.
     pub from: String,
@@ -139,7 +139,7 @@ impl Vocabulary for AsTyped {
 }
 
 /// The last word of a query being typed, completed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Completion {
     /// The word as typed (lowercased, folded).
     pub from: String,

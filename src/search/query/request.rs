@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::settings::SearchConfig;
 
 /// How hits are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     /// Text relevance with the popularity and stock prior.
@@ -119,7 +119,7 @@ pub struct SearchRequest {
 }
 
 /// Every parameter a search takes, besides `attr.<name>`.
-const PARAMETERS: &[&str] = &[
+pub const PARAMETERS: &[&str] = &[
     "q",
     "visitor_id",
     "category",

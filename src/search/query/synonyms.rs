@@ -16,7 +16,7 @@ use crate::text::{Analyzer, Lang};
 const MAX_PHRASE_WORDS: usize = 3;
 
 /// A synonym applied to a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Expansion {
     /// The analysed words of the query that matched a source.
     pub from: String,

@@ -24,7 +24,7 @@ use crate::text::{self, Analyzer, Lang};
 const MAX_NAME_WORDS: usize = 3;
 
 /// What a constraint applies to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// A catalog brand.
@@ -48,7 +48,7 @@ pub enum Target {
 }
 
 /// A constraint read from the query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Understood {
     /// What it applies to.
     #[serde(flatten)]

@@ -409,7 +409,7 @@ impl Taste {
 }
 
 /// How personalization moved one hit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PersonalExplain {
     /// Every signal with its weight.
     pub signals: [Signal; 7],
@@ -519,7 +519,7 @@ pub struct Signals {
 }
 
 /// One signal as explained: its value and weight.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Signal {
     /// Signal name.
     pub signal: &'static str,

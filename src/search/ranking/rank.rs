@@ -224,7 +224,7 @@ fn text_value(has_text: bool, text_score: Score) -> f64 {
 }
 
 /// What each stage did to one hit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Explain {
     /// Weighted BM25 text score (1 when browsing without words).
     pub text: f64,
@@ -238,12 +238,13 @@ pub struct Explain {
 }
 
 /// One ranking stage's effect on a hit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Stage {
     /// Stage name (`popularity`, `stock`, `rule`, `pin`).
     pub stage: &'static str,
     /// The merchandising rule behind a `rule` or `pin` stage.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub rule: Option<Arc<str>>,
     /// The input value the stage read, when it read one.
     #[serde(skip_serializing_if = "Option::is_none")]
