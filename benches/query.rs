@@ -11,6 +11,7 @@ use flate2::read::GzDecoder;
 use attune::engine::BodyFormat;
 use attune::search::query::{self, AsTyped, Reading, Vocabulary, constraints, typo};
 use attune::search::{IndexVocabulary, SearchRequest};
+use attune::settings::CacheConfig;
 use attune::{Config, Engine, demo};
 
 const QUERIES: &str = include_str!("../fixtures/esci_queries.txt");
@@ -57,7 +58,7 @@ fn bench_query(c: &mut Criterion) {
             &searcher,
             index,
             typo::NORMAL,
-            std::sync::Arc::new(typo::WordMemo::default()),
+            std::sync::Arc::new(typo::WordMemo::new(CacheConfig::default().words)),
         );
         let vocabulary: &dyn Vocabulary = if with_index {
             &index_vocabulary

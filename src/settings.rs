@@ -244,6 +244,9 @@ pub struct CacheConfig {
     pub tastes: usize,
     /// Products whose facts (category, brand, attributes, price) events read from memory.
     pub product_facts: usize,
+    /// Words whose correction (and, apart, whose completion as a last word) is remembered
+    /// for the catalog as it is, until a write changes it.
+    pub words: usize,
 }
 
 impl Default for CacheConfig {
@@ -251,6 +254,7 @@ impl Default for CacheConfig {
         CacheConfig {
             tastes: 4096,
             product_facts: 500_000,
+            words: 20_000,
         }
     }
 }

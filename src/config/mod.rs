@@ -422,6 +422,7 @@ mod tests {
             ("[index]\nwriter_threads = 0", "index.writer_threads"),
             ("[cache]\ntastes = 0", "cache.tastes"),
             ("[cache]\nproduct_facts = 0", "cache.product_facts"),
+            ("[cache]\nwords = 0", "cache.words"),
             ("[suggest]\nmax_limit = 5", "suggest.default_limit"),
             ("[suggest]\npersonal_boost = -1", "suggest.personal_boost"),
             (

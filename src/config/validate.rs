@@ -315,6 +315,7 @@ fn cache_config(c: &CacheConfig) -> Result<CacheConfig, ConfigError> {
     for (key, size) in [
         ("cache.tastes", c.tastes),
         ("cache.product_facts", c.product_facts),
+        ("cache.words", c.words),
     ] {
         if size == 0 {
             return Err(invalid(key, "must be at least 1"));

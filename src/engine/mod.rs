@@ -93,6 +93,7 @@ impl Engine {
                 ..WriterConfig::default()
             },
             &config.tiers,
+            &config.cache,
         )?;
         let index = search.products().clone();
         let syncs = SyncManager::open(&data.join("syncs"), config.index.sync_ttl)?;

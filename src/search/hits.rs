@@ -251,8 +251,13 @@ mod tests {
     /// An index with a segment per batch of products (and the deletions after them).
     fn index_of(batches: Vec<Vec<Product>>, deleted: &[&str]) -> (tempfile::TempDir, SearchIndex) {
         let dir = tempfile::tempdir().unwrap();
-        let search =
-            SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default()).unwrap();
+        let search = SearchIndex::open(
+            dir.path(),
+            WriterConfig::default(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap();
         let index = search.products();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

@@ -24,7 +24,7 @@ use super::ranking::tiers::{SnapshotTiers, TierCache};
 use crate::cache::CacheStats;
 use crate::error::Result;
 use crate::index::{Fields, ProductIndex, writer::WriterConfig};
-use crate::settings::TierSettings;
+use crate::settings::{CacheConfig, TierSettings};
 use crate::text::Lang;
 
 /// The product index with what search derives from its snapshots.
@@ -43,6 +43,8 @@ struct SnapshotState {
     lexicons: LexiconCache,
     tiers: TierCache,
     words: WordMemoCache,
+    /// Words each word memo keeps (`[cache] words`).
+    words_kept: usize,
     /// What a commit's warm-up builds the lexicon and the tiers with: the language queries
     /// are read in and the tier settings in force (a reload may change them).
     warm_with: Mutex<(Lang, TierSettings)>,
@@ -50,8 +52,13 @@ struct SnapshotState {
 
 impl SearchIndex {
     /// Opens (or creates) the index in `dir` with search's warmers; `tiers` are the tier
-    /// settings in force.
-    pub fn open(dir: &Path, config: WriterConfig, tiers: &TierSettings) -> Result<SearchIndex> {
+    /// settings in force, `cache` the sizes of the caches.
+    pub fn open(
+        dir: &Path,
+        config: WriterConfig,
+        tiers: &TierSettings,
+        cache: &CacheConfig,
+    ) -> Result<SearchIndex> {
         let lang = config.languages.default_lang();
         let state = Arc::new(SnapshotState {
             facet_paths: Arc::default(),
@@ -61,6 +68,7 @@ impl SearchIndex {
             lexicons: LexiconCache::default(),
             tiers: TierCache::default(),
             words: WordMemoCache::default(),
+            words_kept: cache.words,
             warm_with: Mutex::new((lang, tiers.clone())),
         });
         // The per-segment tables first: the lexicon and the tiers read the facet paths.
@@ -160,7 +168,7 @@ impl SnapshotState {
     }
 
     fn words(&self, searcher: &Searcher) -> tantivy::Result<Arc<WordMemo>> {
-        self.words.get(searcher, &(), || Ok(Default::default()))
+        (self.words).get(searcher, &(), || Ok(WordMemo::new(self.words_kept)))
     }
 
     fn warm_with(&self) -> MutexGuard<'_, (Lang, TierSettings)> {
@@ -205,7 +213,13 @@ mod tests {
     fn a_commit_builds_the_snapshot_state_before_any_search() {
         let dir = tempfile::tempdir().unwrap();
         let settings = TierSettings::default();
-        let search = SearchIndex::open(dir.path(), WriterConfig::default(), &settings).unwrap();
+        let search = SearchIndex::open(
+            dir.path(),
+            WriterConfig::default(),
+            &settings,
+            &Default::default(),
+        )
+        .unwrap();
         let lang = WriterConfig::default().languages.default_lang();
         for batch in [lamps(0..10), lamps(10..20)] {
             search.products().commit_now(batch);

@@ -443,7 +443,7 @@ async fn opting_out_keeps_what_the_shopper_stated() {
 /// its `[cache]` size.
 #[tokio::test]
 async fn the_caches_report_their_entries_hits_and_misses() {
-    let app = TestApp::with_config("[cache]\ntastes = 1\nproduct_facts = 8")
+    let app = TestApp::with_config("[cache]\ntastes = 1\nproduct_facts = 8\nwords = 2")
         .load_small_catalog()
         .await;
     let cache = |body: &serde_json::Value, name: &str| {
@@ -477,8 +477,15 @@ async fn the_caches_report_their_entries_hits_and_misses() {
         "{after}"
     );
 
+    for typo in ["shoo", "botle", "sneeker"] {
+        app.get(&format!("/v1/search?q={typo}+x")).await;
+    }
     let all = app.get("/v1/admin/caches").await.body;
-    for name in ["facet_paths", "rank_columns", "hit_tables", "corrections"] {
+    for name in ["facet_paths", "rank_columns", "hit_tables"] {
         cache(&all, name);
     }
+    let words = cache(&all, "corrections");
+    assert_eq!(words["capacity"], 2);
+    assert!(words["entries"].as_u64() <= Some(2), "{words}");
+    assert!(words["misses"].as_u64() >= Some(3), "{words}");
 }

@@ -11,7 +11,7 @@ use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STAT
 use tantivy::Searcher;
 use tantivy::schema::Field;
 
-use crate::search::snapshot::Memo;
+use crate::cache::Bounded;
 
 /// How many typos a word may have, by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,17 +153,20 @@ pub fn complete(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -
 /// walks of term dictionaries (a tenth of a search's time on the Best Buy query mix), and
 /// shoppers' words repeat. Kept per snapshot, so a write that changes the vocabulary starts
 /// it over.
-#[derive(Default)]
 pub struct WordMemo {
-    corrections: Memo<(String, Budget), Option<String>, MAX_REMEMBERED_WORDS>,
-    last_words:
-        Memo<(String, String, crate::text::Lang), Option<super::Completion>, MAX_REMEMBERED_WORDS>,
+    corrections: Bounded<(String, Budget), Option<String>>,
+    last_words: Bounded<(String, String, crate::text::Lang), Option<super::Completion>>,
 }
 
-/// Words remembered per snapshot and kind before the memo starts over.
-const MAX_REMEMBERED_WORDS: usize = 20_000;
-
 impl WordMemo {
+    /// An empty memo keeping at most `words` words of each kind (`[cache] words`).
+    pub fn new(words: usize) -> WordMemo {
+        WordMemo {
+            corrections: Bounded::new(words),
+            last_words: Bounded::new(words),
+        }
+    }
+
     /// What the memos hold and how often they answered.
     pub fn stats(&self) -> [crate::cache::CacheStats; 2] {
         [

@@ -342,7 +342,7 @@ mod tests {
             taste in prop::option::of((0..BRANDS.len(), 0..BRANDS.len(), 1u8..=100)),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let index = SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default()).unwrap();
+            let index = SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default(), &Default::default()).unwrap();
             let products: Vec<Product> = docs.iter().enumerate().map(|(i, (words, pop, stock, brand))| {
                 let title: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
                 Product::from_json(serde_json::json!({"id": format!("p{i}"), "title": title.join(" "),
