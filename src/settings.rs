@@ -324,8 +324,16 @@ pub struct SearchConfig {
 pub struct PersonalizationConfig {
     /// Strength of a request that sets none (0: unpersonalized … 100: full).
     pub strength: u8,
-    /// Largest share of its own score a product can gain (or lose) by personalization.
+    /// Largest share of its own score a product can gain (or lose) by personalization when
+    /// it is not among the comparably relevant matches (outside the band).
     pub max_boost: f32,
+    /// How far below the best text score of a search's matches a match still counts as
+    /// comparably relevant (0.35: at least 65 % of the best): among those, the visitor's fit
+    /// decides (`band_boost`).
+    pub band: f32,
+    /// How decisively the visitor's fit orders the comparably relevant matches: at full
+    /// strength a match's score is multiplied by `exp(band_boost × boost)`.
+    pub band_boost: f32,
     /// Percentage of visitors in the control group (always unpersonalized).
     pub control_share: u8,
     /// Signal weights.
@@ -353,6 +361,9 @@ pub struct PersonalizationWeights {
     pub session_brand: f32,
     /// Fit of a product's price to the range the visitor stated.
     pub price: f32,
+    /// The visitor's affinity to the product's department (its top-level category), long-term
+    /// or in the session: what chooses the reading of a query whose matches span departments.
+    pub department: f32,
 }
 
 impl Default for PersonalizationWeights {
@@ -365,6 +376,7 @@ impl Default for PersonalizationWeights {
             session_category: 0.3,
             session_brand: 0.15,
             price: 0.4,
+            department: 0.5,
         }
     }
 }
@@ -374,6 +386,8 @@ impl Default for PersonalizationConfig {
         PersonalizationConfig {
             strength: 100,
             max_boost: 0.5,
+            band: 0.6,
+            band_boost: 4.0,
             control_share: 5,
             weights: PersonalizationWeights::default(),
             price_intent: 0.3,

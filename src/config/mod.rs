@@ -423,6 +423,15 @@ mod tests {
             ("[cache]\ntastes = 0", "cache.tastes"),
             ("[cache]\nproduct_facts = 0", "cache.product_facts"),
             ("[cache]\nwords = 0", "cache.words"),
+            ("[personalization]\nband = 1.5", "personalization.band"),
+            (
+                "[personalization]\nband_boost = -1",
+                "personalization.band_boost",
+            ),
+            (
+                "[personalization.weights]\ndepartment = -1",
+                "personalization.weights",
+            ),
             ("[suggest]\nmax_limit = 5", "suggest.default_limit"),
             ("[suggest]\npersonal_boost = -1", "suggest.personal_boost"),
             (

@@ -369,17 +369,15 @@ fn personalization_config(p: &PersonalizationConfig) -> Result<PersonalizationCo
             "must be a percentage between 0 and 100",
         ));
     }
-    if !(0.0..=1.0).contains(&p.max_boost) {
-        return Err(invalid(
-            "personalization.max_boost",
-            "must be between 0 and 1",
-        ));
-    }
-    if !(0.0..=1.0).contains(&p.price_intent) {
-        return Err(invalid(
-            "personalization.price_intent",
-            "must be between 0 and 1",
-        ));
+    for (key, value, highest) in [
+        ("personalization.max_boost", p.max_boost, 1.0),
+        ("personalization.price_intent", p.price_intent, 1.0),
+        ("personalization.band", p.band, 1.0),
+        ("personalization.band_boost", p.band_boost, 10.0),
+    ] {
+        if !(0.0..=highest).contains(&value) {
+            return Err(invalid(key, &format!("must be between 0 and {highest}")));
+        }
     }
     let w = p.weights;
     let all = [
@@ -389,6 +387,8 @@ fn personalization_config(p: &PersonalizationConfig) -> Result<PersonalizationCo
         w.tier,
         w.session_category,
         w.session_brand,
+        w.price,
+        w.department,
     ];
     if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
         return Err(invalid(

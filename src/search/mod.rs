@@ -174,6 +174,7 @@ pub fn search_with_rules(
     let Attempt {
         plan,
         ranker,
+        stage,
         ranked,
         mut counts,
     } = attempt;
@@ -361,6 +362,9 @@ fn explain_hit(ranker: &Ranker, searcher: &tantivy::Searcher, placed: &Placed) -
 struct Attempt {
     plan: query::Plan,
     ranker: Ranker,
+    /// The personalization stage as this query ranked with it (its band measured from the
+    /// query's best match).
+    stage: Arc<PersonalStage>,
     ranked: TopRanked,
     counts: collect::FacetFruits,
 }
@@ -436,6 +440,13 @@ fn run_once(
         columns: index.rank_columns(),
     };
     let (offset, limit) = applied.window(req.offset, req.limit);
+    // Among the matches comparably relevant to the best one, the visitor's fit decides.
+    let stage = if stage.applies_taste() && ranker.has_text && req.sort == Sort::Relevance {
+        let best = collect::best_text(searcher, plan.query.as_ref())?;
+        Arc::new(stage.banded(best, plan.word_bonus))
+    } else {
+        stage.clone()
+    };
     let top =
         TopRankedCollector::new(ranker.clone(), offset, limit).with_stage(Some(stage.clone()));
     let (ranked, counts) = if req.facets.is_empty() {
@@ -460,6 +471,7 @@ fn run_once(
     Ok(Inline::Answered(Attempt {
         plan,
         ranker,
+        stage,
         ranked,
         counts,
     }))
@@ -516,6 +528,7 @@ fn personal_stage(
         config: personal.config.clone(),
         tiers: tiers.clone(),
         paths: index.facet_paths(),
+        band_floor: None,
     })
 }
 
@@ -580,8 +593,10 @@ fn hydrate_page(
         let segment = snapshot.searcher.segment_reader(address.segment_ord);
         let explained = if explain {
             let mut explain = explain_hit(ranker, snapshot.searcher, &placed)?;
-            if stage.is_active() && placed.key.is_some() {
-                let (intent, personal) = stage.for_segment(segment)?.explain(address.doc_id);
+            if let (true, Some(key)) = (stage.is_active(), placed.key) {
+                let in_band = stage.in_band(key.text);
+                let (intent, personal) =
+                    stage.for_segment(segment)?.explain(address.doc_id, in_band);
                 explain.stages.extend(intent);
                 explain.personalization = personal;
             }

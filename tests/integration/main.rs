@@ -4,6 +4,7 @@ mod autocomplete;
 mod catalog;
 mod common;
 mod crash;
+mod deciding;
 mod demo;
 mod errors;
 mod languages;

@@ -266,7 +266,8 @@ async fn explain_shows_every_signal_and_adds_up_to_the_score() {
             score *= stage["factor"].as_f64().unwrap();
         }
         let p = &e["personalization"];
-        assert_eq!(p["signals"].as_array().unwrap().len(), 7);
+        assert_eq!(p["signals"].as_array().unwrap().len(), 8);
+        assert!(p["in_band"].is_boolean(), "{hit}");
         score *= p["factor"].as_f64().unwrap();
         let shown = hit["score"].as_f64().unwrap();
         assert!((score - shown).abs() < 1e-6 * shown.max(1.0), "{hit}");

@@ -82,6 +82,7 @@ mod tests {
             corrections: Vec::new(),
             completion: None,
             synonyms: Vec::new(),
+            word_bonus: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Plan {
     pub completion: Option<Completion>,
     /// Synonyms applied.
     pub synonyms: Vec<synonyms::Expansion>,
+    /// The smallest coverage bonus one word of the query earns (None with one word, where
+    /// every match has the same coverage): a match within it of the best has the best's words.
+    pub word_bonus: Option<f32>,
 }
 
 impl Plan {
@@ -315,6 +318,7 @@ pub fn plan(
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut expansions = Vec::new();
     let mut understood = Vec::new();
+    let mut word_bonus = None;
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
         let coverage = if words.terms.len() > 1 {
@@ -323,6 +327,11 @@ pub fn plan(
             0.0
         };
         let shares = coverage_shares(&words.terms, vocabulary);
+        word_bonus = (coverage > 0.0).then(|| {
+            shares
+                .iter()
+                .fold(f32::INFINITY, |m, s| m.min(coverage * s))
+        });
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .terms
             .iter()
@@ -416,6 +425,7 @@ pub fn plan(
         negated: words.negated,
         corrections,
         synonyms: expansions,
+        word_bonus,
     }
 }
 

@@ -67,8 +67,10 @@ pub struct TopRankedSegment {
     heap: BinaryHeap<Reverse<(RankKey, DocId)>>,
     total: u64,
     stage: Option<SegmentStage>,
-    /// The largest factor the stage can apply (1 without one).
-    stage_max: f64,
+    /// The largest factor the stage can apply outside the band and in it (1 without one).
+    stage_max: (f64, f64),
+    /// The text score from which a match is in the band (∞ without one).
+    band_floor: f64,
     /// The bound of a document's primary sort value from its text score, if the sort has one.
     bound: Option<PrimaryBound>,
     /// The text score a match needs to have a chance at the page, from the bound, the stage's
@@ -99,7 +101,10 @@ impl Collector for TopRankedCollector {
                 .as_ref()
                 .map(|s| s.for_segment(reader))
                 .transpose()?,
-            stage_max: self.stage.as_ref().map_or(1.0, |s| s.max_factor()),
+            stage_max: self.stage.as_ref().map_or((1.0, 1.0), |s| s.max_factors()),
+            band_floor: (self.stage.as_ref())
+                .and_then(|s| s.band_floor)
+                .unwrap_or(f64::INFINITY),
             bound: self.ranker.primary_bound(),
             text_floor: if k == 0 {
                 f64::INFINITY
@@ -183,10 +188,16 @@ impl SegmentCollector for TopRankedSegment {
         let read = self.stage.as_ref().map(|stage| stage.read(doc));
         let mut key = self.ranker.key(&self.columns, doc, score);
         if let (Some(stage), Some(read)) = (&mut self.stage, read) {
-            if relevance && beaten(&self.heap, key.primary * self.stage_max) {
+            let in_band = f64::from(score) >= self.band_floor;
+            let max = if in_band {
+                self.stage_max.1
+            } else {
+                self.stage_max.0
+            };
+            if relevance && beaten(&self.heap, key.primary * max) {
                 return;
             }
-            let factor = stage.factor(read);
+            let factor = stage.factor(read, in_band);
             if relevance {
                 key.primary *= factor;
             }
@@ -204,7 +215,14 @@ impl SegmentCollector for TopRankedSegment {
         if self.heap.len() >= self.k
             && let (Some(bound), Some(Reverse((worst, _)))) = (self.bound, self.heap.peek())
         {
-            self.text_floor = bound.text_floor(worst.primary / self.stage_max);
+            // Below the band a match can gain the outside factor at most; from the band's
+            // floor up, the band's.
+            let (outside, inside) = self.stage_max;
+            let below_band = bound.text_floor(worst.primary / outside);
+            let in_band = bound
+                .text_floor(worst.primary / inside)
+                .max(self.band_floor);
+            self.text_floor = below_band.min(in_band);
         }
     }
 
@@ -218,6 +236,67 @@ impl SegmentCollector for TopRankedSegment {
                 .collect(),
             total: self.total,
         }
+    }
+}
+
+/// The best text score among a query's matches (0 without any): where the band of
+/// comparably relevant matches is measured from. A pass of its own before the ranking one,
+/// which needs the band from its first match on; it reads no fast field, and tantivy's
+/// pruning skips what cannot beat the best so far where the query allows it.
+pub(in crate::search) fn best_text(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+) -> Result<f32> {
+    Ok(searcher.search(query, &BestText)?)
+}
+
+struct BestText;
+
+struct BestTextSegment(Score);
+
+impl Collector for BestText {
+    type Fruit = Score;
+    type Child = BestTextSegment;
+
+    fn for_segment(&self, _: SegmentOrdinal, _: &SegmentReader) -> tantivy::Result<Self::Child> {
+        Ok(BestTextSegment(0.0))
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Score> {
+        let alive = reader.alive_bitset();
+        let mut best: Score = 0.0;
+        weight.for_each_pruning(best, reader, &mut |doc, score| {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                best = best.max(score);
+            }
+            best
+        })?;
+        Ok(best)
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Score>) -> tantivy::Result<Score> {
+        Ok(fruits.into_iter().fold(0.0, Score::max))
+    }
+}
+
+impl SegmentCollector for BestTextSegment {
+    type Fruit = Score;
+
+    fn collect(&mut self, _: DocId, score: Score) {
+        self.0 = self.0.max(score);
+    }
+
+    fn harvest(self) -> Score {
+        self.0
     }
 }
 
@@ -331,7 +410,9 @@ mod tests {
         /// (tantivy's own top-k over the same keys, no bound), with or without a rule that
         /// boosts or buries a brand (a boost raises the bound), and with or without a
         /// visitor who likes one brand and dislikes another (the taste's largest factor
-        /// widens the bound twice: on the text score, then on the priors).
+        /// widens the bound twice: on the text score, then on the priors), and with or
+        /// without a band of comparably relevant matches (where the visitor's fit decides,
+        /// with a larger factor than below the band).
         #[test]
         fn the_bounded_top_k_equals_ranking_every_match(
             docs in catalog(),
@@ -340,6 +421,7 @@ mod tests {
             limit in 1usize..8,
             rule in prop::option::of((0..BRANDS.len(), prop_oneof![0.1f64..1.0, 1.0f64..20.0])),
             taste in prop::option::of((0..BRANDS.len(), 0..BRANDS.len(), 1u8..=100)),
+            band in prop::option::of(0.0f32..=1.0),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let index = SearchIndex::open(dir.path(), WriterConfig::default(), &Default::default(), &Default::default()).unwrap();
@@ -359,13 +441,20 @@ mod tests {
             let stage = taste.map(|(liked, disliked, strength)| {
                 let lower = |b: usize| BRANDS[b].to_lowercase();
                 let taste = Taste::of_brands(&[(&lower(liked), 1.0, 0.5), (&lower(disliked), -0.5, -1.0)]);
-                Arc::new(PersonalStage {
+                let mut config = Config::default().personalization;
+                config.band = band.unwrap_or(0.0);
+                let stage = PersonalStage {
                     taste: Some((Arc::new(taste), strength)),
                     intent: None,
-                    config: Config::default().personalization,
+                    config,
                     tiers: index.tiers(&searcher, &Config::default().tiers).unwrap(),
                     paths: index.facet_paths(),
-                })
+                    band_floor: None,
+                };
+                match band {
+                    Some(_) => Arc::new(stage.banded(best_text(&searcher, plan.query.as_ref()).unwrap(), plan.word_bonus)),
+                    None => Arc::new(stage),
+                }
             });
 
             let collector = TopRankedCollector::new(ranker.clone(), offset, limit).with_stage(stage.clone());
@@ -375,13 +464,13 @@ mod tests {
                 move |segment: &SegmentReader| {
                     let ranker = oracle_ranker.clone();
                     let cols = ranker.columns(segment).unwrap();
-                    let stage = stage.as_ref().map(|s| std::cell::RefCell::new(s.for_segment(segment).unwrap()));
+                    let stage = stage.as_ref().map(|s| (s.clone(), std::cell::RefCell::new(s.for_segment(segment).unwrap())));
                     move |doc: DocId, score: Score| {
                         let mut key = ranker.key(&cols, doc, score);
-                        if let Some(stage) = &stage {
+                        if let Some((whole, stage)) = &stage {
                             let mut stage = stage.borrow_mut();
                             let read = stage.read(doc);
-                            let factor = stage.factor(read);
+                            let factor = stage.factor(read, whole.in_band(score));
                             key.primary *= factor;
                             key.secondary *= factor;
                         }

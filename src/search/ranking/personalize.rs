@@ -2,13 +2,27 @@
 //! request ([`Taste`]), scored against each matching product (its category, brand, attribute
 //! values and tier).
 //!
-//! The blend, for a candidate with base score `s` (text × priors):
+//! The blend, for a candidate with base score `s` (text × priors) and text score `t`, among
+//! matches whose best text score is `best`:
 //!
 //! ```text
 //! boost  = Σ weight_k × signal_k            signal_k in [-1, 1]
-//! factor = 1 + strength/100 × max_boost × tanh(boost / max_boost)
+//! outside the band (t < (1 − band) × best):
+//!   factor = 1 + strength/100 × max_boost × tanh(boost / max_boost)
+//! in the band (t ≥ (1 − band) × best):
+//!   factor = max(exp(strength/100 × band_boost × boost), the factor outside)
 //! score  = s × factor
 //! ```
+//!
+//! **The band** holds the matches comparably relevant to the query: at least `1 − band` (40 %
+//! by default) of the best text score. Among them the visitor's fit decides: a product the
+//! visitor's taste lifts is multiplied by `exp(band_boost × boost)` (×7.4 for a department
+//! affinity of 1 alone, more when its category, brand or tier fit too), beyond the text and
+//! prior differences inside the band. A match outside the band is a
+//! clearly weaker text match: it keeps the bounded factor, so it can never overtake the
+//! best match, whatever the visitor likes. Strength scales the exponent (0: today's plain
+//! order; 100: decisive within the band), and a boost of 0 (a neutral profile) changes
+//! nothing anywhere.
 //!
 //! Signals: `category` (the strongest affinity among the levels of the product's path,
 //! a level `i` of `n` counting `i/n`, so "Shoes > Running" also informs "Shoes"), `brand`,
@@ -99,6 +113,10 @@ pub struct Taste {
     attributes: HashMap<Arc<str>, f32>,
     session_categories: HashMap<Path, f32>,
     session_brands: HashMap<Arc<str>, f32>,
+    /// The strongest long-term category affinity within each department (top-level
+    /// category), and the same of the session.
+    departments: HashMap<Arc<str>, f32>,
+    session_departments: HashMap<Arc<str>, f32>,
     tier_by_category: HashMap<Path, f32>,
     tier_overall: Option<f32>,
     /// The price range the visitor stated (lowest, highest).
@@ -219,6 +237,8 @@ impl Taste {
                 taste.price_range = Some((lowest, stated.price_max.unwrap_or(f64::INFINITY)));
             }
         }
+        taste.departments = departments(&taste.categories);
+        taste.session_departments = departments(&taste.session_categories);
         taste.learn_tiers(profile, key, tiers);
         taste
     }
@@ -365,6 +385,7 @@ impl Taste {
             }
             let tier = self.tier_overall.is_some() || !self.tier_by_category.is_empty();
             Signals {
+                department: max(&self.departments).max(max(&self.session_departments)),
                 category: max(&self.categories),
                 brand: max(&self.brands),
                 attribute: max(&self.attributes),
@@ -378,9 +399,16 @@ impl Taste {
 
     /// What the taste says of a category path.
     pub fn of_category(&self, path: &[String]) -> CategoryTaste {
+        let department = |of: &HashMap<Arc<str>, f32>| {
+            (path.first()).map_or(0.0, |d| of.get(d.as_str()).copied().unwrap_or(0.0))
+        };
         CategoryTaste {
             long_term: path_affinity(&self.categories, path),
             session: path_affinity(&self.session_categories, path),
+            department: strongest(
+                department(&self.departments),
+                department(&self.session_departments),
+            ),
             tier: (1..=path.len())
                 .rev()
                 .find_map(|depth| self.tier_by_category.get(&path[..depth]).copied())
@@ -412,12 +440,16 @@ impl Taste {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PersonalExplain {
     /// Every signal with its weight.
-    pub signals: [Signal; 7],
+    pub signals: [Signal; 8],
     /// The weighted sum of the signals.
     pub boost: f32,
     /// The request's strength (0–100).
     pub strength: u8,
-    /// The factor applied: `1 + strength/100 × max_boost × tanh(boost / max_boost)`.
+    /// Whether the hit is among the comparably relevant matches (its text score within the
+    /// band of the best), where the visitor's fit decides.
+    pub in_band: bool,
+    /// The factor applied: in the band `max(exp(strength/100 × band_boost × boost), the
+    /// factor outside)`, outside it `1 + strength/100 × max_boost × tanh(boost / max_boost)`.
     pub factor: f64,
 }
 
@@ -430,6 +462,8 @@ pub struct CategoryTaste {
     pub session: f32,
     /// The visitor's mean tier there (or overall when the category is new to them).
     pub tier: Option<f32>,
+    /// The affinity to its department, long-term or in the session (the stronger).
+    pub department: f32,
 }
 
 /// The signals of a product from what the taste says of its parts.
@@ -452,6 +486,7 @@ pub fn combine(
         session_category: category.session,
         session_brand: brand.1,
         price: 0.0,
+        department: category.department,
     }
 }
 
@@ -473,6 +508,20 @@ fn relative<K: std::hash::Hash + Eq>(scores: impl Iterator<Item = (K, f32)>) -> 
         return HashMap::default();
     }
     scores.into_iter().map(|(k, v)| (k, v / max)).collect()
+}
+
+/// The strongest affinity of each department among the category paths under it.
+fn departments(categories: &HashMap<Path, f32>) -> HashMap<Arc<str>, f32> {
+    let mut by_department: HashMap<Arc<str>, f32> = HashMap::default();
+    for (path, affinity) in categories {
+        if let Some(department) = path.first() {
+            let entry = by_department
+                .entry(department.as_str().into())
+                .or_insert(0.0);
+            *entry = strongest(*entry, *affinity);
+        }
+    }
+    by_department
 }
 
 /// The strongest affinity among a path's levels, level `i` of `n` counting `i/n`.
@@ -516,6 +565,8 @@ pub struct Signals {
     pub session_brand: f32,
     /// Fit of the price to the range the visitor stated.
     pub price: f32,
+    /// The affinity to the product's department.
+    pub department: f32,
 }
 
 /// One signal as explained: its value and weight.
@@ -531,7 +582,7 @@ pub struct Signal {
 
 impl Signals {
     /// Each signal with its weight.
-    pub fn weighted(&self, w: &PersonalizationWeights) -> [Signal; 7] {
+    pub fn weighted(&self, w: &PersonalizationWeights) -> [Signal; 8] {
         let s = |signal, value, weight| Signal {
             signal,
             value,
@@ -549,6 +600,7 @@ impl Signals {
             ),
             s("session_brand", self.session_brand, w.session_brand),
             s("price", self.price, w.price),
+            s("department", self.department, w.department),
         ]
     }
 
@@ -562,7 +614,17 @@ impl Signals {
             + self.session_category * w.session_category
             + self.session_brand * w.session_brand
             + self.price * w.price
+            + self.department * w.department
     }
+}
+
+/// The score factor of a boost among the comparably relevant matches (the band): decisive,
+/// `exp(strength/100 × band_boost × boost)`, and never below [`factor`] (a dislike demotes no
+/// more inside the band than outside, so the band only ever lifts).
+pub fn band_factor(boost: f32, strength: u8, max_boost: f32, band_boost: f32) -> f64 {
+    let outside = factor(boost, strength, max_boost);
+    let exponent = f64::from(strength) / 100.0 * f64::from(band_boost) * f64::from(boost);
+    outside.max(exponent.exp())
 }
 
 /// The score factor of a boost at a strength (0–100), smoothly bounded by `max_boost`.

@@ -23,6 +23,7 @@ use crate::settings::PersonalizationConfig;
 /// The stages after the priors for one request: price intent and personalization, applied
 /// to every match in the collector (a document that cannot reach the current top page even
 /// with the largest factor is skipped, as for the priors).
+#[derive(Clone)]
 pub struct PersonalStage {
     /// The visitor's taste and the strength to apply it with (None: unpersonalized).
     pub taste: Option<(Arc<Taste>, u8)>,
@@ -34,9 +35,32 @@ pub struct PersonalStage {
     pub tiers: Arc<SnapshotTiers>,
     /// Decoded facet dictionaries.
     pub paths: Arc<FacetPaths>,
+    /// The text score from which a match is among the comparably relevant ones, where the
+    /// visitor's fit decides (None: no band, as without a taste, words or relevance order).
+    pub band_floor: Option<f64>,
 }
 
 impl PersonalStage {
+    /// The stage for one query whose best text score among its matches is `best_text`. The
+    /// band reaches `band` below it, and for a query of several words no further than the
+    /// smallest bonus one word earns (`word_bonus`): a match missing one of the best match's
+    /// words is not comparably relevant.
+    pub fn banded(&self, best_text: f32, word_bonus: Option<f32>) -> PersonalStage {
+        let best = f64::from(best_text);
+        let within_words = word_bonus.map_or(f64::NEG_INFINITY, |b| best - f64::from(b));
+        let floor = (best * (1.0 - f64::from(self.config.band))).max(within_words);
+        PersonalStage {
+            band_floor: Some(floor),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a match of this text score is in the band.
+    pub fn in_band(&self, text: f32) -> bool {
+        self.band_floor
+            .is_some_and(|floor| f64::from(text) >= floor)
+    }
+
     /// Whether the stage would change anything.
     pub fn is_active(&self) -> bool {
         self.intent.is_some() || self.applies_taste()
@@ -47,8 +71,9 @@ impl PersonalStage {
         applied(&self.taste).is_some()
     }
 
-    /// The largest factor the stage can apply.
-    pub fn max_factor(&self) -> f64 {
+    /// The largest factor the stage can apply to a match outside the band and to one in it
+    /// (the same without a taste).
+    pub fn max_factors(&self) -> (f64, f64) {
         let intent = if self.intent.is_some() {
             1.0 + f64::from(self.config.price_intent)
         } else {
@@ -56,15 +81,15 @@ impl PersonalStage {
         };
         // The largest boost this visitor's taste can give any product: a tight bound lets the
         // collector skip more documents.
-        let personal = match &self.taste {
-            Some((taste, strength)) => personalize::factor(
-                taste.ceiling(&self.config.weights),
-                *strength,
-                self.config.max_boost,
-            ),
-            None => 1.0,
+        let Some((taste, strength)) = &self.taste else {
+            return (intent, intent);
         };
-        intent * personal
+        let ceiling = taste.ceiling(&self.config.weights);
+        let c = &self.config;
+        (
+            intent * personalize::factor(ceiling, *strength, c.max_boost),
+            intent * personalize::band_factor(ceiling, *strength, c.max_boost, c.band_boost),
+        )
     }
 
     /// The per-segment state.
@@ -87,6 +112,7 @@ impl PersonalStage {
             intent: self.intent,
             config: self.config.clone(),
             factors: Factors::new(),
+            band_factors: Factors::new(),
         })
     }
 }
@@ -112,6 +138,7 @@ pub struct SegmentStage {
     intent: Option<u8>,
     config: PersonalizationConfig,
     factors: Factors,
+    band_factors: Factors,
 }
 
 impl SegmentStage {
@@ -125,22 +152,31 @@ impl SegmentStage {
         }
     }
 
-    /// The factor of one document: what [`SegmentStage::explain`] reports, computed without
-    /// building the report (this runs for every match that can reach the page).
-    pub fn factor(&mut self, read: DocRead) -> f64 {
+    /// The factor of one document, in the band of comparably relevant matches or not: what
+    /// [`SegmentStage::explain`] reports, computed without building the report (this runs for
+    /// every match that can reach the page).
+    pub fn factor(&mut self, read: DocRead, in_band: bool) -> f64 {
         let intent = self.intent_stage(read.tier).map_or(1.0, |s| s.factor);
-        let max_boost = self.config.max_boost;
         let personal = match self.personal(read) {
-            Some((_, boost, strength)) => self
-                .factors
-                .get(boost, || personalize::factor(boost, strength, max_boost)),
+            Some((_, boost, strength)) => {
+                let config = &self.config;
+                let factors = match in_band {
+                    true => &mut self.band_factors,
+                    false => &mut self.factors,
+                };
+                factors.get(boost, || personal_factor(config, boost, strength, in_band))
+            }
             None => 1.0,
         };
         intent * personal
     }
 
     /// What each part of the stage does to one document.
-    pub fn explain(&mut self, doc: DocId) -> (Option<Stage>, Option<PersonalExplain>) {
+    pub fn explain(
+        &mut self,
+        doc: DocId,
+        in_band: bool,
+    ) -> (Option<Stage>, Option<PersonalExplain>) {
         let read = self.read(doc);
         let intent = self.intent_stage(read.tier);
         let personal = self
@@ -149,7 +185,8 @@ impl SegmentStage {
                 signals: signals.weighted(&self.config.weights),
                 boost,
                 strength,
-                factor: personalize::factor(boost, strength, self.config.max_boost),
+                in_band,
+                factor: personal_factor(&self.config, boost, strength, in_band),
             });
         (intent, personal)
     }
@@ -209,6 +246,15 @@ impl Factors {
             }
             None => compute(),
         }
+    }
+}
+
+/// The personalization factor of a boost, in the band or outside it.
+fn personal_factor(config: &PersonalizationConfig, boost: f32, strength: u8, in_band: bool) -> f64 {
+    if in_band {
+        personalize::band_factor(boost, strength, config.max_boost, config.band_boost)
+    } else {
+        personalize::factor(boost, strength, config.max_boost)
     }
 }
 
