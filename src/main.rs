@@ -39,12 +39,14 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Personalization: NDCG@10 and HR@10 of held-out items, personalized vs the control
-    /// order, on simulated shoppers and replayed purchase histories, with paired intervals.
+    /// order, on simulated shoppers, replayed purchase histories and ambiguous queries, with
+    /// paired intervals.
     EvalPersonal {
-        /// The shared data folder (with `pcpartpicker_catalog` and `online_retail_uci`).
+        /// The shared data folder (with `pcpartpicker_catalog`, `online_retail_uci` and
+        /// `esci_srw150`).
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        /// Simulated shoppers.
+        /// Simulated shoppers (in each simulation).
         #[arg(long, default_value_t = 400)]
         shoppers: usize,
     },

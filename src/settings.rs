@@ -328,8 +328,8 @@ pub struct PersonalizationConfig {
     /// it is not among the comparably relevant matches (outside the band).
     pub max_boost: f32,
     /// How far below the best text score of a search's matches a match still counts as
-    /// comparably relevant (0.35: at least 65 % of the best): among those, the visitor's fit
-    /// decides (`band_boost`).
+    /// comparably relevant (0.6: at least 40 % of the best; products of a category the
+    /// whole query names always are): among those, the visitor's fit decides (`band_boost`).
     pub band: f32,
     /// How decisively the visitor's fit orders the comparably relevant matches: at full
     /// strength a match's score is multiplied by `exp(band_boost × boost)`.

@@ -9,11 +9,17 @@
 //!   category's name;
 //! - **replayed purchase histories** of `online_retail_uci` (France and Germany): each
 //!   customer's earlier invoices become purchase events and the items of their last invoice
-//!   are the targets, each searched for by the last word of its description.
+//!   are the targets, each searched for by the last word of its description;
+//! - **ambiguous queries** on the ESCI catalog (`esci_srw150`, real products under 30
+//!   departments): a word is ambiguous when at least [`AMBIGUOUS_MIN`] titles in each of two
+//!   or more departments (top-level categories) hold it, and it is a product word rather
+//!   than a function word (at most [`AMBIGUOUS_MAX`] titles in all); each shopper's events
+//!   are all in one department, they type one ambiguous word their department sells, and the
+//!   targets are that department's products whose title holds the word.
 //!
 //! Also a neutral-profile check: visitors with no events must get exactly the plain order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -120,7 +126,13 @@ pub async fn evaluate(data: &Path, work: &Path, shoppers: usize) -> Result<Vec<S
     )
     .await?;
     let replayed = replay(&data.join("online_retail_uci"), &work.join("retail")).await?;
-    Ok(vec![simulated, replayed])
+    let ambiguous = ambiguous(
+        &data.join("esci_srw150/products.ndjson.gz"),
+        &work.join("ambiguous"),
+        shoppers,
+    )
+    .await?;
+    Ok(vec![simulated, replayed, ambiguous])
 }
 
 /// An engine where every visitor is personalized (the control order is asked for by
@@ -449,6 +461,128 @@ async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
     .await
 }
 
+/// The fewest titles in a department that make a word one of its readings.
+pub const AMBIGUOUS_MIN: usize = 5;
+/// The most titles a word may hold in all to count as a product word.
+pub const AMBIGUOUS_MAX: usize = 300;
+
+/// Shoppers with a department taste type words whose matches span departments.
+async fn ambiguous(path: &Path, work: &Path, shoppers: usize) -> Result<SetupReport> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut text = String::new();
+    GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    let products = text
+        .lines()
+        .map(serde_json::from_str::<serde_json::Value>)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+    let readings = Readings::of(&products);
+    let words: Vec<(&String, Vec<&str>)> = readings.ambiguous().collect();
+    if words.is_empty() {
+        return Err(Error::Internal(format!(
+            "{}: no ambiguous words",
+            path.display()
+        )));
+    }
+    let mut rng = fastrand::Rng::with_seed(20261205);
+    let mut events = Vec::new();
+    let mut cases = Vec::new();
+    for s in 0..shoppers {
+        let shopper = format!("shopper-{s}");
+        let (word, departments) = &words[rng.usize(..words.len())];
+        let department = departments[rng.usize(..departments.len())];
+        // Twelve events in the department, none of them the word's products: the taste is
+        // the department's, not an earlier look at the answer.
+        let answers = &readings.titles[*word][department];
+        let pool: Vec<usize> = (readings.departments[department].iter())
+            .filter(|i| !answers.contains(i))
+            .copied()
+            .collect();
+        if pool.is_empty() {
+            continue; // a department that sells nothing else gives no taste
+        }
+        for e in 0..12 {
+            let item = &products[pool[rng.usize(..pool.len())]];
+            let kind = if e % 6 == 5 { "add_to_cart" } else { "view" };
+            events.push(json!({"type": kind, "visitor_id": shopper, "product_id": item["id"]}));
+        }
+        cases.push(Case {
+            shopper,
+            q: readings.surface[*word].clone(),
+            targets: answers
+                .iter()
+                .filter_map(|i| products[*i]["id"].as_str().map(str::to_string))
+                .collect(),
+        });
+    }
+    run("ambiguous queries (ESCI)", work, &products, &events, &cases).await
+}
+
+/// Where each title word (stemmed) is found, by department.
+struct Readings<'a> {
+    /// Stem → department → products whose title holds it.
+    titles: BTreeMap<String, BTreeMap<&'a str, BTreeSet<usize>>>,
+    /// Stem → its most common spelling in titles.
+    surface: BTreeMap<String, String>,
+    /// Department → its products.
+    departments: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Readings<'a> {
+    fn of(products: &'a [serde_json::Value]) -> Readings<'a> {
+        let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+        let mut titles: BTreeMap<String, BTreeMap<&str, BTreeSet<usize>>> = BTreeMap::new();
+        let mut spellings: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        let mut departments: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, product) in products.iter().enumerate() {
+            let Some(department) = product["category"][0].as_str() else {
+                continue;
+            };
+            departments.entry(department).or_default().push(i);
+            let title = product["title"].as_str().unwrap_or_default().to_lowercase();
+            let words = title.split(|c: char| !c.is_alphanumeric());
+            for word in words.filter(|w| w.len() >= 3 && w.chars().all(char::is_alphabetic)) {
+                let stem = stemmer.stem(word).into_owned();
+                *(spellings.entry(stem.clone()).or_default())
+                    .entry(word.to_string())
+                    .or_default() += 1;
+                titles
+                    .entry(stem)
+                    .or_default()
+                    .entry(department)
+                    .or_default()
+                    .insert(i);
+            }
+        }
+        let surface = spellings
+            .into_iter()
+            .filter_map(|(stem, counts)| {
+                let most = counts.into_iter().max_by_key(|(w, n)| (*n, w.clone()))?;
+                Some((stem, most.0))
+            })
+            .collect();
+        Readings {
+            titles,
+            surface,
+            departments,
+        }
+    }
+
+    /// The ambiguous words, each with the departments where it has a reading.
+    fn ambiguous(&self) -> impl Iterator<Item = (&String, Vec<&'a str>)> + '_ {
+        self.titles.iter().filter_map(|(stem, by_department)| {
+            let total: usize = by_department.values().map(BTreeSet::len).sum();
+            let readings: Vec<&str> = (by_department.iter())
+                .filter(|(_, items)| items.len() >= AMBIGUOUS_MIN)
+                .map(|(d, _)| *d)
+                .collect();
+            (readings.len() >= 2 && total <= AMBIGUOUS_MAX).then_some((stem, readings))
+        })
+    }
+}
+
 /// A sortable key of `M/D/YYYY H:MM`.
 fn date_key(text: &str) -> i64 {
     let mut parts = text
@@ -488,6 +622,27 @@ mod tests {
         assert!(p.interval.0 < 0.5 && p.interval.1 > 0.5);
         let none = Paired::of(&[(0.3, 0.3), (0.7, 0.7)]);
         assert_eq!(none.interval, (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_word_is_ambiguous_when_two_departments_sell_it_under_that_name() {
+        let product = |id: usize, department: &str, title: &str| json!({"id": format!("p{id}"), "title": title, "category": [department, "Any"]});
+        let mut products = Vec::new();
+        for i in 0..AMBIGUOUS_MIN {
+            products.push(product(i, "Kitchen", "Mixing bowl"));
+            products.push(product(100 + i, "Pets", "Dog bowls"));
+            products.push(product(200 + i, "Kitchen", "Chef knife"));
+        }
+        // One pet knife is not a reading of "knife" in Pets; "bowl" is the commoner spelling.
+        products.push(product(300, "Pets", "Knife toy"));
+        products.push(product(301, "Kitchen", "Serving bowl"));
+        let readings = Readings::of(&products);
+        let ambiguous: Vec<(&String, Vec<&str>)> = readings.ambiguous().collect();
+        assert_eq!(ambiguous.len(), 1, "{ambiguous:?}");
+        assert_eq!(ambiguous[0].1, vec!["Kitchen", "Pets"]);
+        let stem = ambiguous[0].0;
+        assert_eq!(readings.surface[stem], "bowl");
+        assert_eq!(readings.titles[stem]["Pets"].len(), AMBIGUOUS_MIN);
     }
 
     #[test]

@@ -440,10 +440,14 @@ fn run_once(
         columns: index.rank_columns(),
     };
     let (offset, limit) = applied.window(req.offset, req.limit);
-    // Among the matches comparably relevant to the best one, the visitor's fit decides.
-    let stage = if stage.applies_taste() && ranker.has_text && req.sort == Sort::Relevance {
-        let best = collect::best_text(searcher, plan.query.as_ref())?;
-        Arc::new(stage.banded(best, plan.word_bonus))
+    // Among the matches comparably relevant to the best one, the visitor's fit decides;
+    // without words every match is as relevant as any other.
+    let stage = if stage.applies_taste() && req.sort == Sort::Relevance {
+        let best = match ranker.has_text {
+            true => Some(collect::best_text(searcher, plan.query.as_ref())?),
+            false => None,
+        };
+        Arc::new(stage.banded(best, plan.named_categories()))
     } else {
         stage.clone()
     };
@@ -528,7 +532,7 @@ fn personal_stage(
         config: personal.config.clone(),
         tiers: tiers.clone(),
         paths: index.facet_paths(),
-        band_floor: None,
+        band: None,
     })
 }
 
@@ -594,9 +598,9 @@ fn hydrate_page(
         let explained = if explain {
             let mut explain = explain_hit(ranker, snapshot.searcher, &placed)?;
             if let (true, Some(key)) = (stage.is_active(), placed.key) {
-                let in_band = stage.in_band(key.text);
-                let (intent, personal) =
-                    stage.for_segment(segment)?.explain(address.doc_id, in_band);
+                let (intent, personal) = stage
+                    .for_segment(segment)?
+                    .explain(address.doc_id, key.text);
                 explain.stages.extend(intent);
                 explain.personalization = personal;
             }

@@ -10,7 +10,10 @@ use crate::common::{TestApp, ids};
 const AMBIGUOUS: &str = include_str!("../../fixtures/ambiguous_catalog.ndjson");
 
 async fn store() -> TestApp {
-    let app = TestApp::new();
+    loaded(TestApp::new()).await
+}
+
+async fn loaded(app: TestApp) -> TestApp {
     let r = app.ndjson("/v1/products", AMBIGUOUS).await;
     assert_eq!(r.body["failed"], 0, "{}", r.body);
     app
@@ -167,4 +170,38 @@ async fn a_visitor_without_affinity_sees_the_plain_order() {
     let plain = ids(&search(&app, "q=bowl").await);
     let stranger = ids(&search(&app, "q=bowl&visitor_id=never-seen").await);
     assert_eq!(stranger, plain);
+}
+
+#[tokio::test]
+async fn a_query_that_names_a_category_puts_all_its_products_in_the_band() {
+    // A narrow band (10 % of the best text score), so that only the category puts the
+    // cleaver in it.
+    let app = loaded(TestApp::with_config("[personalization]\nband = 0.1\n")).await;
+    let cook = shopper(&app, "cook", &["kit-knife", "kit-pan"]).await;
+    let text = |h: &Value| h["explain"]["text"].as_f64().unwrap();
+    let hit = |body: &Value, id: &str| {
+        (body["hits"].as_array().unwrap().iter())
+            .find(|h| h["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not found: {body}"))
+            .clone()
+    };
+    let plain = search(&app, "q=cutlery").await;
+    assert_eq!(first(&plain, 1), ["tool-cutlery-tray"], "{plain}");
+
+    // "cutlery" names the kitchen's Cutlery: the cleaver is one, whatever its title says.
+    let q = format!("q=cutlery&visitor_id={cook}&explain=true");
+    let body = search(&app, &q).await;
+    let (cleaver, tray) = (hit(&body, "kit-cleaver"), hit(&body, "tool-cutlery-tray"));
+    assert!(text(&cleaver) < 0.9 * text(&tray), "the premise: {body}");
+    assert_eq!(cleaver["explain"]["personalization"]["in_band"], true);
+    assert_eq!(first(&body, 2), ["kit-knife", "kit-cleaver"], "{body}");
+
+    // "cutlery tray" names no category: the cleaver's text alone decides, and the best
+    // match's is far above it.
+    let q = format!("q=cutlery+tray&visitor_id={cook}&explain=true");
+    let body = search(&app, &q).await;
+    let (cleaver, tray) = (hit(&body, "kit-cleaver"), hit(&body, "tool-cutlery-tray"));
+    assert!(text(&cleaver) < 0.9 * text(&tray), "the premise: {body}");
+    assert_eq!(cleaver["explain"]["personalization"]["in_band"], false);
+    assert_eq!(first(&body, 1), ["tool-cutlery-tray"], "{body}");
 }

@@ -82,7 +82,6 @@ mod tests {
             corrections: Vec::new(),
             completion: None,
             synonyms: Vec::new(),
-            word_bonus: None,
         }
     }
 

@@ -63,12 +63,23 @@ pub struct Plan {
     pub completion: Option<Completion>,
     /// Synonyms applied.
     pub synonyms: Vec<synonyms::Expansion>,
-    /// The smallest coverage bonus one word of the query earns (None with one word, where
-    /// every match has the same coverage): a match within it of the best has the best's words.
-    pub word_bonus: Option<f32>,
 }
 
 impl Plan {
+    /// The category paths that the query's words, all of them, name: the shopper asked for
+    /// the category.
+    pub fn named_categories(&self) -> Vec<Vec<String>> {
+        let words = self.terms.join(" ");
+        (self.understood.iter())
+            .filter(|u| u.words == words)
+            .filter_map(|u| match &u.target {
+                understand::Target::Category { paths } => Some(paths.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// Whether the request has words to score (otherwise it browses).
     pub fn has_text(&self) -> bool {
         !self.terms.is_empty()
@@ -318,7 +329,6 @@ pub fn plan(
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut expansions = Vec::new();
     let mut understood = Vec::new();
-    let mut word_bonus = None;
     if !words.terms.is_empty() {
         // With one word every match has the same coverage: the bonus would change no order.
         let coverage = if words.terms.len() > 1 {
@@ -327,11 +337,6 @@ pub fn plan(
             0.0
         };
         let shares = coverage_shares(&words.terms, vocabulary);
-        word_bonus = (coverage > 0.0).then(|| {
-            shares
-                .iter()
-                .fold(f32::INFINITY, |m, s| m.min(coverage * s))
-        });
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .terms
             .iter()
@@ -425,7 +430,6 @@ pub fn plan(
         negated: words.negated,
         corrections,
         synonyms: expansions,
-        word_bonus,
     }
 }
 

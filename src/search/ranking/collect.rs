@@ -69,7 +69,7 @@ pub struct TopRankedSegment {
     stage: Option<SegmentStage>,
     /// The largest factor the stage can apply outside the band and in it (1 without one).
     stage_max: (f64, f64),
-    /// The text score from which a match is in the band (∞ without one).
+    /// The lowest text score a match in the band can have (∞ without one).
     band_floor: f64,
     /// The bound of a document's primary sort value from its text score, if the sort has one.
     bound: Option<PrimaryBound>,
@@ -102,9 +102,7 @@ impl Collector for TopRankedCollector {
                 .map(|s| s.for_segment(reader))
                 .transpose()?,
             stage_max: self.stage.as_ref().map_or((1.0, 1.0), |s| s.max_factors()),
-            band_floor: (self.stage.as_ref())
-                .and_then(|s| s.band_floor)
-                .unwrap_or(f64::INFINITY),
+            band_floor: (self.stage.as_ref()).map_or(f64::INFINITY, |s| s.band_text_floor()),
             bound: self.ranker.primary_bound(),
             text_floor: if k == 0 {
                 f64::INFINITY
@@ -188,7 +186,7 @@ impl SegmentCollector for TopRankedSegment {
         let read = self.stage.as_ref().map(|stage| stage.read(doc));
         let mut key = self.ranker.key(&self.columns, doc, score);
         if let (Some(stage), Some(read)) = (&mut self.stage, read) {
-            let in_band = f64::from(score) >= self.band_floor;
+            let in_band = stage.in_band(read, score);
             let max = if in_band {
                 self.stage_max.1
             } else {
@@ -449,10 +447,10 @@ mod tests {
                     config,
                     tiers: index.tiers(&searcher, &Config::default().tiers).unwrap(),
                     paths: index.facet_paths(),
-                    band_floor: None,
+                    band: None,
                 };
                 match band {
-                    Some(_) => Arc::new(stage.banded(best_text(&searcher, plan.query.as_ref()).unwrap(), plan.word_bonus)),
+                    Some(_) => Arc::new(stage.banded(Some(best_text(&searcher, plan.query.as_ref()).unwrap()), Vec::new())),
                     None => Arc::new(stage),
                 }
             });
@@ -467,10 +465,11 @@ mod tests {
                     let stage = stage.as_ref().map(|s| (s.clone(), std::cell::RefCell::new(s.for_segment(segment).unwrap())));
                     move |doc: DocId, score: Score| {
                         let mut key = ranker.key(&cols, doc, score);
-                        if let Some((whole, stage)) = &stage {
+                        if let Some((_, stage)) = &stage {
                             let mut stage = stage.borrow_mut();
                             let read = stage.read(doc);
-                            let factor = stage.factor(read, whole.in_band(score));
+                            let in_band = stage.in_band(read, score);
+                            let factor = stage.factor(read, in_band);
                             key.primary *= factor;
                             key.secondary *= factor;
                         }

@@ -7,15 +7,17 @@
 //!
 //! ```text
 //! boost  = Σ weight_k × signal_k            signal_k in [-1, 1]
-//! outside the band (t < (1 − band) × best):
+//! outside the band:
 //!   factor = 1 + strength/100 × max_boost × tanh(boost / max_boost)
-//! in the band (t ≥ (1 − band) × best):
+//! in the band (t ≥ (1 − band) × best, or in a category the query names):
 //!   factor = max(exp(strength/100 × band_boost × boost), the factor outside)
 //! score  = s × factor
 //! ```
 //!
 //! **The band** holds the matches comparably relevant to the query: at least `1 − band` (40 %
-//! by default) of the best text score. Among them the visitor's fit decides: a product the
+//! by default) of the best text score, and every product of a category that the query's
+//! words, all of them, name (the shopper asked for the category: its products answer whatever
+//! their titles say); without words every match. Among them the visitor's fit decides: a product the
 //! visitor's taste lifts is multiplied by `exp(band_boost × boost)` (×7.4 for a department
 //! affinity of 1 alone, more when its category, brand or tier fit too), beyond the text and
 //! prior differences inside the band. A match outside the band is a

@@ -35,30 +35,45 @@ pub struct PersonalStage {
     pub tiers: Arc<SnapshotTiers>,
     /// Decoded facet dictionaries.
     pub paths: Arc<FacetPaths>,
-    /// The text score from which a match is among the comparably relevant ones, where the
-    /// visitor's fit decides (None: no band, as without a taste, words or relevance order).
-    pub band_floor: Option<f64>,
+    /// The comparably relevant matches of the query, where the visitor's fit decides (None:
+    /// no band, as without a taste or in another order than relevance).
+    pub band: Option<Band>,
+}
+
+/// The matches of one query comparably relevant to its best: those whose text score is at
+/// least `floor`, and every product of a category the query's words name as a whole (the
+/// shopper asked for the category: any of its products answers).
+#[derive(Debug, Clone, Default)]
+pub struct Band {
+    /// The text score from which a match is in the band (−∞: every match).
+    pub floor: f64,
+    /// Category paths the query names; their products (and their subcategories') are in the
+    /// band whatever their text score.
+    pub categories: Vec<Vec<String>>,
 }
 
 impl PersonalStage {
-    /// The stage for one query whose best text score among its matches is `best_text`. The
-    /// band reaches `band` below it, and for a query of several words no further than the
-    /// smallest bonus one word earns (`word_bonus`): a match missing one of the best match's
-    /// words is not comparably relevant.
-    pub fn banded(&self, best_text: f32, word_bonus: Option<f32>) -> PersonalStage {
-        let best = f64::from(best_text);
-        let within_words = word_bonus.map_or(f64::NEG_INFINITY, |b| best - f64::from(b));
-        let floor = (best * (1.0 - f64::from(self.config.band))).max(within_words);
+    /// The stage for one query whose best text score among its matches is `best_text` (None:
+    /// a request without words, where every match is in the band) and whose words name the
+    /// `categories`. The band reaches `band` (a share of the best text score) below it.
+    pub fn banded(&self, best_text: Option<f32>, categories: Vec<Vec<String>>) -> PersonalStage {
+        let floor = best_text.map_or(f64::NEG_INFINITY, |best| {
+            f64::from(best) * (1.0 - f64::from(self.config.band))
+        });
         PersonalStage {
-            band_floor: Some(floor),
+            band: Some(Band { floor, categories }),
             ..self.clone()
         }
     }
 
-    /// Whether a match of this text score is in the band.
-    pub fn in_band(&self, text: f32) -> bool {
-        self.band_floor
-            .is_some_and(|floor| f64::from(text) >= floor)
+    /// The lowest text score a match in the band can have (∞ without a band, −∞ when the
+    /// query names categories, whose products are in it whatever their text).
+    pub fn band_text_floor(&self) -> f64 {
+        match &self.band {
+            None => f64::INFINITY,
+            Some(band) if !band.categories.is_empty() => f64::NEG_INFINITY,
+            Some(band) => band.floor,
+        }
     }
 
     /// Whether the stage would change anything.
@@ -113,6 +128,11 @@ impl PersonalStage {
             config: self.config.clone(),
             factors: Factors::new(),
             band_factors: Factors::new(),
+            band: self
+                .band
+                .as_ref()
+                .map(|band| SegmentBand::new(band, reader, &self.paths))
+                .transpose()?,
         })
     }
 }
@@ -139,6 +159,32 @@ pub struct SegmentStage {
     config: PersonalizationConfig,
     factors: Factors,
     band_factors: Factors,
+    band: Option<SegmentBand>,
+}
+
+/// The band over one segment: its floor, and which category ordinals the query names.
+struct SegmentBand {
+    floor: f64,
+    named: Vec<bool>,
+}
+
+impl SegmentBand {
+    fn new(
+        band: &Band,
+        reader: &SegmentReader,
+        paths: &FacetPaths,
+    ) -> tantivy::Result<SegmentBand> {
+        let named = if band.categories.is_empty() {
+            Vec::new()
+        } else {
+            let within = |path: &Vec<String>| band.categories.iter().any(|c| path.starts_with(c));
+            paths.of(reader, "category")?.iter().map(within).collect()
+        };
+        Ok(SegmentBand {
+            floor: band.floor,
+            named,
+        })
+    }
 }
 
 impl SegmentStage {
@@ -171,13 +217,21 @@ impl SegmentStage {
         intent * personal
     }
 
-    /// What each part of the stage does to one document.
-    pub fn explain(
-        &mut self,
-        doc: DocId,
-        in_band: bool,
-    ) -> (Option<Stage>, Option<PersonalExplain>) {
+    /// Whether a match of this text score is among the comparably relevant ones.
+    pub fn in_band(&self, read: DocRead, text: f32) -> bool {
+        let Some(band) = &self.band else {
+            return false;
+        };
+        f64::from(text) >= band.floor
+            || (!band.named.is_empty()
+                && (self.features.facts.of(read.facts).0)
+                    .is_some_and(|ord| band.named.get(ord as usize) == Some(&true)))
+    }
+
+    /// What each part of the stage does to one document of this text score.
+    pub fn explain(&mut self, doc: DocId, text: f32) -> (Option<Stage>, Option<PersonalExplain>) {
         let read = self.read(doc);
+        let in_band = self.in_band(read, text);
         let intent = self.intent_stage(read.tier);
         let personal = self
             .personal(read)
