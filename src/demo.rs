@@ -118,7 +118,9 @@ pub fn example_requests(base: &str) -> String {
         format!("curl '{base}/v1/search?q=runni&highlight=true&fields=title,price,in_stock,_highlight&hits_per_page=3&page=1'"),
         format!("curl '{base}/v1/search?category=Home+%26+Kitchen&sort=price_asc&limit=5'"),
         format!("curl '{base}/v1/search?q=led+light&explain=true&limit=2'"),
-        format!("curl '{base}/v1/search?q=cheap+knife&visitor_id=demo-cook&limit=3'"),
+        // One ambiguous query, two personas: the cook's kitchen bowls, the pet owner's dog bowls.
+        format!("curl '{base}/v1/search?q=bowl&visitor_id=demo-cook&fields=title,category&limit=3'"),
+        format!("curl '{base}/v1/search?q=bowl&visitor_id=demo-pets&fields=title,category&limit=3'"),
         format!("curl '{base}/v1/browse?category=Home+%26+Kitchen&visitor_id=demo-cook&facets=tier&limit=3'"),
         format!("curl '{base}/v1/autocomplete?q=wat'"),
         format!(
