@@ -247,6 +247,9 @@ pub struct CacheConfig {
     /// Words whose correction (and, apart, whose completion as a last word) is remembered
     /// for the catalog as it is, until a write changes it.
     pub words: usize,
+    /// Queries whose best text score (where a personalized search's band of comparably
+    /// relevant matches is measured from) is remembered for the catalog as it is.
+    pub queries: usize,
 }
 
 impl Default for CacheConfig {
@@ -255,6 +258,7 @@ impl Default for CacheConfig {
             tastes: 4096,
             product_facts: 500_000,
             words: 20_000,
+            queries: 20_000,
         }
     }
 }

@@ -316,6 +316,7 @@ fn cache_config(c: &CacheConfig) -> Result<CacheConfig, ConfigError> {
         ("cache.tastes", c.tastes),
         ("cache.product_facts", c.product_facts),
         ("cache.words", c.words),
+        ("cache.queries", c.queries),
     ] {
         if size == 0 {
             return Err(invalid(key, "must be at least 1"));

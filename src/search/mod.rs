@@ -444,7 +444,7 @@ fn run_once(
     // without words every match is as relevant as any other.
     let stage = if stage.applies_taste() && req.sort == Sort::Relevance {
         let best = match ranker.has_text {
-            true => Some(collect::best_text(searcher, plan.query.as_ref())?),
+            true => Some(best_text(index, searcher, plan.query.as_ref())?),
             false => None,
         };
         Arc::new(stage.banded(best, plan.named_categories()))
@@ -514,6 +514,25 @@ fn negation_demotion(
         factor: f64::from(factor),
         weight: weight.into(),
     }))
+}
+
+/// The best text score among a query's matches, remembered per snapshot: measuring it is a
+/// scoring pass of its own over the matches, as costly as ranking them, while a store's
+/// queries repeat (the description of the planned query is the key, so anything that changes
+/// the plan, from a synonym to a filter, is another query).
+fn best_text(
+    index: &SearchIndex,
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+) -> Result<f32> {
+    let memo = index.best_texts(searcher)?;
+    let key = format!("{query:?}");
+    if let Some(best) = memo.get(&key) {
+        return Ok(best);
+    }
+    let best = collect::best_text(searcher, query)?;
+    memo.insert(key, best);
+    Ok(best)
 }
 
 /// The personalization stage of a request: the visitor's taste (None: nothing to

@@ -21,11 +21,15 @@ use super::query::typo::{WordMemo, WordMemoCache};
 use super::query::understand::{Lexicon, LexiconCache};
 use super::ranking::rank::ColumnCache;
 use super::ranking::tiers::{SnapshotTiers, TierCache};
-use crate::cache::CacheStats;
+use crate::cache::{Bounded, CacheStats};
 use crate::error::Result;
 use crate::index::{Fields, ProductIndex, writer::WriterConfig};
 use crate::settings::{CacheConfig, TierSettings};
 use crate::text::Lang;
+
+/// The best text score of queries in one snapshot, by the query's description.
+pub type BestTexts = Bounded<String, f32>;
+type BestTextCache = super::snapshot::SnapshotCache<(), BestTexts>;
 
 /// The product index with what search derives from its snapshots.
 #[derive(Clone)]
@@ -45,6 +49,9 @@ struct SnapshotState {
     words: WordMemoCache,
     /// Words each word memo keeps (`[cache] words`).
     words_kept: usize,
+    best_texts: BestTextCache,
+    /// Queries each best-text memo keeps (`[cache] queries`).
+    queries_kept: usize,
     /// What a commit's warm-up builds the lexicon and the tiers with: the language queries
     /// are read in and the tier settings in force (a reload may change them).
     warm_with: Mutex<(Lang, TierSettings)>,
@@ -69,6 +76,8 @@ impl SearchIndex {
             tiers: TierCache::default(),
             words: WordMemoCache::default(),
             words_kept: cache.words,
+            best_texts: BestTextCache::default(),
+            queries_kept: cache.queries,
             warm_with: Mutex::new((lang, tiers.clone())),
         });
         // The per-segment tables first: the lexicon and the tiers read the facet paths.
@@ -127,13 +136,22 @@ impl SearchIndex {
         Ok(self.state.words(searcher)?)
     }
 
-    /// What search's caches hold and how often they answered (the word memos: the latest
-    /// snapshot's).
+    /// The best text score of each query searched with a band in a snapshot, by the query's
+    /// description: a visitor's search of a query searched before knows its band before
+    /// ranking (see [`crate::search::ranking::rerank::Band`]).
+    pub fn best_texts(&self, searcher: &Searcher) -> Result<Arc<BestTexts>> {
+        Ok(self.state.best_texts(searcher)?)
+    }
+
+    /// What search's caches hold and how often they answered (the word memos and the best
+    /// text scores: the latest snapshot's).
     pub fn cache_stats(&self) -> Result<Vec<CacheStats>> {
+        let searcher = self.searcher();
         let mut stats = self.state.facet_paths.stats().to_vec();
         stats.push(self.state.rank_columns.stats());
         stats.push(self.state.hit_tables.stats());
-        stats.extend(self.words(&self.searcher())?.stats());
+        stats.extend(self.words(&searcher)?.stats());
+        stats.push(self.best_texts(&searcher)?.stats("best_text_scores"));
         Ok(stats)
     }
 
@@ -169,6 +187,10 @@ impl SnapshotState {
 
     fn words(&self, searcher: &Searcher) -> tantivy::Result<Arc<WordMemo>> {
         (self.words).get(searcher, &(), || Ok(WordMemo::new(self.words_kept)))
+    }
+
+    fn best_texts(&self, searcher: &Searcher) -> tantivy::Result<Arc<BestTexts>> {
+        (self.best_texts).get(searcher, &(), || Ok(BestTexts::new(self.queries_kept)))
     }
 
     fn warm_with(&self) -> MutexGuard<'_, (Lang, TierSettings)> {

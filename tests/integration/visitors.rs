@@ -439,13 +439,14 @@ async fn opting_out_keeps_what_the_shopper_stated() {
 }
 
 /// The caches say what they hold: a visitor's taste is built by their first search and found
-/// kept by the next, an event's product facts are read once, and a cache holds no more than
-/// its `[cache]` size.
+/// kept by the next, an event's product facts are read once, a query's best text score is
+/// measured once for every visitor, and a cache holds no more than its `[cache]` size.
 #[tokio::test]
 async fn the_caches_report_their_entries_hits_and_misses() {
-    let app = TestApp::with_config("[cache]\ntastes = 1\nproduct_facts = 8\nwords = 2")
-        .load_small_catalog()
-        .await;
+    let app =
+        TestApp::with_config("[cache]\ntastes = 1\nproduct_facts = 8\nwords = 2\nqueries = 2")
+            .load_small_catalog()
+            .await;
     let cache = |body: &serde_json::Value, name: &str| {
         let caches = body["caches"].as_array().unwrap();
         let found = caches.iter().find(|c| c["name"] == name);
@@ -470,11 +471,28 @@ async fn the_caches_report_their_entries_hits_and_misses() {
     assert_eq!(tastes["entries"], 1);
     assert!(tastes["hits"].as_u64() >= Some(1), "{tastes}");
     app.get("/v1/search?q=shoe&visitor_id=v2").await;
-    let after = cache(&app.get("/v1/admin/caches").await.body, "tastes");
+    let all = app.get("/v1/admin/caches").await.body;
+    let after = cache(&all, "tastes");
     assert_eq!(after["entries"], 1, "a cache of one taste keeps one");
     assert!(
         after["misses"].as_u64() > tastes["misses"].as_u64(),
         "{after}"
+    );
+    let best = cache(&all, "best_text_scores");
+    assert_eq!(
+        (best["entries"].as_u64(), best["misses"].as_u64()),
+        (Some(1), Some(1)),
+        "{best}"
+    );
+    assert_eq!(best["hits"], 2, "{best}");
+    for q in ["bottle", "lamp", "red+shoe"] {
+        app.get(&format!("/v1/search?q={q}&visitor_id=v1")).await;
+    }
+    let best = cache(&app.get("/v1/admin/caches").await.body, "best_text_scores");
+    assert_eq!(
+        (best["entries"].as_u64(), best["capacity"].as_u64()),
+        (Some(2), Some(2)),
+        "{best}"
     );
 
     for typo in ["shoo", "botle", "sneeker"] {

@@ -9,7 +9,7 @@
 //! The words stay in the text to match (a product that says "red" in its title without a
 //! colour attribute still ranks), but are never required: matching is any-word.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 use tantivy::{Searcher, Term};
@@ -268,7 +268,7 @@ pub fn terms(target: &Target, fields: &Fields) -> Vec<Term> {
                     &tantivy::schema::Facet::from_path(lower.iter()),
                 )
             })
-            .collect::<HashSet<_>>()
+            .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
         Target::Attribute { values, .. } => values
