@@ -123,6 +123,8 @@ pub fn example_requests(base: &str) -> String {
         format!("curl '{base}/v1/search?q=bowl&visitor_id=demo-pets&fields=title,category&limit=3'"),
         format!("curl '{base}/v1/browse?category=Home+%26+Kitchen&visitor_id=demo-cook&facets=tier&limit=3'"),
         format!("curl '{base}/v1/autocomplete?q=wat'"),
+        format!("curl '{base}/v1/recommendations?type=similar&product_id=B08FXD5SNC&visitor_id=demo-cook&limit=3'"),
+        format!("curl '{base}/v1/recommendations?type=recently_viewed&visitor_id=demo-cook&limit=3'"),
         format!(
             "curl -X POST '{base}/v1/multi-search' -H 'content-type: application/json' -d '{{\"queries\":[{{\"q\":\"mug\",\"limit\":2}},{{\"q\":\"knife\",\"limit\":2}}]}}'"
         ),

@@ -15,8 +15,9 @@
 //!                               the embedded demo catalog and importer
 //! engine                        framework-free facade: search pool, ingestion, reloads,
 //!                               tastes, suggestions' rebuilds
-//! suggest · config              autocomplete (FSTs, rebuilt and swapped); the TOML loader
-//!                               (raw tables → validation → settings and compiled rules)
+//! suggest · config · recommend  autocomplete (FSTs, rebuilt and swapped); the TOML loader
+//!                               (raw tables → validation → settings and compiled rules);
+//!                               recommendation requests and answers
 //! search                        request → query plan → collect + rank → facets → hydrate;
 //!                               what it derives from index snapshots (SearchIndex, warmers)
 //! rules                         merchandising: `when` → `then`, compiled to index queries
@@ -56,6 +57,13 @@
 //! segment's hit table in memory ([`search::hits`], read when a commit brings the segment in).
 //! Category pages (`GET /v1/browse`) take the same path without words, with popularity and
 //! recency priors.
+//!
+//! # A recommendation, end to end
+//! `GET /v1/recommendations?type=…` → [`http::recommend`] → [`recommend::RecommendRequest`]
+//! validates it → [`engine::Engine::recommend`] runs it on the search threads: `similar`
+//! searches the product's title within its category and then its parents (so rules, the
+//! visitor's re-ranking and the control group apply as to any search), `recently_viewed`
+//! reads the visitor's profile and hydrates the products from the catalog.
 //!
 //! # A reload, end to end
 //! The file changes ([`watch`]) or `POST /v1/admin/reload` arrives → [`Config::load`] parses
@@ -97,6 +105,7 @@ pub mod http;
 pub mod index;
 pub mod mailbox;
 pub mod profiles;
+pub mod recommend;
 pub mod rules;
 pub mod search;
 pub mod server;

@@ -40,6 +40,7 @@ use crate::suggest::{AutocompleteRequest, AutocompleteResponse, BuildStats, Sugg
 mod admin;
 mod ingest;
 mod pool;
+mod recommend;
 mod tastes;
 #[cfg(test)]
 mod tests;

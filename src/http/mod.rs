@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod products;
+pub mod recommend;
 pub mod router;
 pub mod search;
 pub mod serve;

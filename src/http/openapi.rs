@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{AnyOf, Schema};
 use utoipa::openapi::{Content, Ref};
 use utoipa::openapi::{RefOr, Required};
 
-use super::{admin, autocomplete, events, health, products, search, syncs, visitors};
+use super::{admin, autocomplete, events, health, products, recommend, search, syncs, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,7 @@ use super::{admin, autocomplete, events, health, products, search, syncs, visito
         search::get_browse,
         search::post_multi_search,
         autocomplete::get_autocomplete,
+        recommend::get_recommendations,
         events::post_events,
         visitors::get_visitor,
         visitors::delete_visitor,

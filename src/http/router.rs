@@ -10,7 +10,9 @@ use tower_http::trace::TraceLayer;
 
 use super::error::{method_not_allowed, not_found, panic_response};
 use super::extract::SMALL_BODY_LIMIT;
-use super::{admin, autocomplete, events, health, openapi, products, search, syncs, visitors};
+use super::{
+    admin, autocomplete, events, health, openapi, products, recommend, search, syncs, visitors,
+};
 use crate::engine::Engine;
 
 /// Every route as (method, path), in OpenAPI path syntax. A test holds this list, the router
@@ -32,6 +34,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/browse"),
     ("post", "/v1/multi-search"),
     ("get", "/v1/autocomplete"),
+    ("get", "/v1/recommendations"),
     ("post", "/v1/events"),
     ("get", "/v1/visitors/{id}"),
     ("delete", "/v1/visitors/{id}"),
@@ -72,6 +75,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/browse", get(search::get_browse))
         .route("/v1/multi-search", post(search::post_multi_search))
         .route("/v1/autocomplete", get(autocomplete::get_autocomplete))
+        .route("/v1/recommendations", get(recommend::get_recommendations))
         .route("/v1/events", post(events::post_events))
         .route(
             "/v1/visitors/{id}",

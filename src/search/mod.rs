@@ -34,7 +34,7 @@ pub use query::request::{FacetRequest, Filters, SearchRequest, Sort};
 pub use query::vocabulary::IndexVocabulary;
 pub use response::{
     CategoryCount, Facet, FiltersEcho, Hit, Paging, PersonalizationEcho, QueryEcho, SearchResponse,
-    ValueCount,
+    ValueCount, hit_of,
 };
 pub use state::SearchIndex;
 

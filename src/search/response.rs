@@ -202,6 +202,14 @@ pub struct PersonalizationEcho {
     pub strength: u8,
 }
 
+/// The hit of a product read from the catalog rather than found by a search (a
+/// recommendation from a profile's history): score 0, no explain.
+pub fn hit_of(product: &crate::catalog::Product, tier: Option<String>) -> Hit {
+    let mut hit = hydrate(crate::index::schema::StoredHit::of(product), 0.0, None);
+    hit.tier = tier;
+    hit
+}
+
 /// Builds a hit from the document's stored hit fields.
 pub(super) fn hydrate(stored: StoredHit<'_>, score: f64, explain: Option<Explain>) -> Hit {
     Hit {

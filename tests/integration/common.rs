@@ -150,6 +150,14 @@ impl TestApp {
         .await
     }
 
+    /// Posts events as a JSON array, all of which must be accepted.
+    pub async fn events(&self, events: Vec<Value>) {
+        let r = self
+            .json(Method::POST, "/v1/events", &Value::Array(events))
+            .await;
+        assert_eq!(r.body["failed"], 0, "{}", r.body);
+    }
+
     /// Ids of the hits of a search.
     pub async fn search_ids(&self, query: &str) -> Vec<String> {
         let r = self.get(&format!("/v1/search?{query}")).await;

@@ -33,14 +33,7 @@ async fn shopper(app: &TestApp, name: &str, products: &[&str]) -> String {
         json!({"type": "purchase", "visitor_id": id, "product_id": products[0],
         "price": 30.0, "order_id": format!("{id}-order")}),
     );
-    let r = app
-        .json(
-            axum::http::Method::POST,
-            "/v1/events",
-            &Value::Array(events),
-        )
-        .await;
-    assert_eq!(r.body["failed"], 0, "{}", r.body);
+    app.events(events).await;
     id
 }
 

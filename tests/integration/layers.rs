@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["profiles"],
     &["rules"],
     &["search"],
-    &["suggest", "config"],
+    &["suggest", "config", "recommend"],
     &["engine"],
     &["demo", "http"],
     &["watch"],

@@ -12,6 +12,7 @@ mod layers;
 mod openapi;
 mod personalization;
 mod process;
+mod recommendations;
 mod rules;
 mod search;
 mod server;

@@ -114,6 +114,16 @@ fn the_search_parameters_are_the_ones_parsed() {
     assert_eq!(parameter_names(&spec["paths"]["/v1/browse"]["get"]), parsed);
 }
 
+/// The documented recommendation parameters are the ones the request parser reads.
+#[test]
+fn the_recommendation_parameters_are_the_ones_parsed() {
+    let parsed: BTreeSet<String> = (attune::recommend::PARAMETERS.iter())
+        .map(|p| p.to_string())
+        .collect();
+    let operation = &spec()["paths"]["/v1/recommendations"]["get"];
+    assert_eq!(parameter_names(operation), parsed);
+}
+
 /// A product with every documented field set comes back with exactly those fields.
 #[tokio::test]
 async fn the_product_schema_lists_the_fields_a_product_has() {
@@ -239,6 +249,18 @@ async fn answers_are_what_the_document_describes() {
             .await
             .body,
     );
+    for query in [
+        format!("type=similar&product_id=shoe-1&visitor_id={visitor}&explain=true"),
+        format!("type=recently_viewed&visitor_id={visitor}"),
+    ] {
+        let r = app.get(&format!("/v1/recommendations?{query}")).await;
+        assert!(
+            !r.body["items"].as_array().unwrap().is_empty(),
+            "{}",
+            r.body
+        );
+        check("Recommendations", &r.body);
+    }
     check("Product", &app.get("/v1/products/shoe-1").await.body);
     check(
         "ProductsFound",

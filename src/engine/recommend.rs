@@ -1,0 +1,112 @@
+//! Recommendations, answered from the catalog, the profiles and search.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::group::Group;
+use crate::recommend::{self, Kind, RecommendRequest, Recommendations};
+use crate::search::{self, PersonalizationEcho, SearchRequest};
+
+impl Engine {
+    /// Answers a recommendation request on the search threads.
+    pub async fn recommend(self: &Arc<Self>, req: RecommendRequest) -> Result<Recommendations> {
+        self.on_pool("recommend", move |engine| engine.recommend_now(&req))
+            .await
+    }
+
+    /// Answers a recommendation request on the calling thread.
+    pub fn recommend_now(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        match req.kind {
+            Kind::Similar => self.similar(req),
+            Kind::RecentlyViewed => self.recently_viewed(req),
+        }
+    }
+
+    /// The product's title searched within its category, then within each parent category
+    /// and the whole catalog, until `limit` other products in stock are found.
+    fn similar(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let id = req.product_id.as_deref().unwrap_or_default();
+        let product = self.product(id)?;
+        let config = self.config();
+        let q = recommend::title_query(&product.title);
+        let mut seen: HashSet<String> = HashSet::from([product.id.clone()]);
+        let mut items = Vec::new();
+        let mut echo = None;
+        for depth in (0..=product.category.len()).rev() {
+            if items.len() >= req.limit {
+                break;
+            }
+            // Enough to fill the list after the products already in it (and this one).
+            let wanted = (req.limit + seen.len()).min(recommend::MAX_LIMIT);
+            let mut pairs = vec![
+                ("q".to_string(), q.clone()),
+                ("in_stock".to_string(), "true".to_string()),
+                ("limit".to_string(), wanted.to_string()),
+                ("explain".to_string(), req.explain.to_string()),
+            ];
+            if depth > 0 {
+                pairs.push(("category".into(), product.category[..depth].join(" > ")));
+            }
+            if let Some(visitor) = &req.visitor_id {
+                pairs.push(("visitor_id".into(), visitor.clone()));
+            }
+            let found = self.search_now(&SearchRequest::from_pairs(pairs, &config.search)?)?;
+            echo.get_or_insert(found.personalization);
+            let fresh = found.hits.into_iter().filter(|h| seen.insert(h.id.clone()));
+            items.extend(fresh.take(req.limit - items.len()));
+        }
+        Ok(Recommendations {
+            kind: Kind::Similar,
+            items,
+            personalization: echo.unwrap_or_else(|| self.unpersonalized(req)),
+        })
+    }
+
+    /// What the visitor viewed, newest first, in stock, without the product looked at.
+    fn recently_viewed(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let visitor = req.visitor_id.as_deref().unwrap_or_default();
+        let viewed = match self.visitor(visitor) {
+            Ok(profile) => profile.recently_viewed,
+            Err(Error::UnknownVisitor(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let config = self.config();
+        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
+        let mut items = Vec::new();
+        for id in viewed
+            .iter()
+            .filter(|id| req.product_id.as_ref() != Some(id))
+        {
+            if items.len() >= req.limit {
+                break;
+            }
+            let product = match self.product(id) {
+                Ok(product) if product.in_stock => product,
+                // Deleted since, or out of stock: not worth showing.
+                Ok(_) | Err(Error::UnknownProduct(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let tier = tiers.table.tier(&product.category, product.price);
+            let tier = config.tiers.name(tier).map(str::to_string);
+            items.push(search::hit_of(&product, tier));
+        }
+        Ok(Recommendations {
+            kind: Kind::RecentlyViewed,
+            items,
+            personalization: self.unpersonalized(req),
+        })
+    }
+
+    /// The personalization echo of items the visitor's profile did not re-rank.
+    fn unpersonalized(&self, req: &RecommendRequest) -> PersonalizationEcho {
+        let config = self.config();
+        PersonalizationEcho {
+            applied: false,
+            group: (req.visitor_id.as_deref())
+                .map(|v| Group::of(v, config.personalization.control_share)),
+            strength: config.personalization.strength,
+        }
+    }
+}

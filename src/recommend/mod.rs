@@ -1,0 +1,201 @@
+//! Recommendations: what a product page, a cart or a visitor's pages show besides search
+//! results, in the same hit shape.
+//!
+//! Built so far:
+//! - `similar`: content-based alternatives to a product: its own title searched within its
+//!   category, in stock only, widening to the parent categories (then the whole catalog)
+//!   until the list is full. Being searches, they apply the merchandising rules (hidden
+//!   products stay hidden), the visitor's re-ranking and the control group, and explain each
+//!   item's score as search does.
+//! - `recently_viewed`: the visitor's profile, newest first, in stock only, without the
+//!   product being looked at.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::search::{Hit, PersonalizationEcho};
+
+/// Most items one request returns.
+pub const MAX_LIMIT: usize = 100;
+/// Items returned without `limit`.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Title words searched for `similar` (a title is a product's name, its first words the most
+/// telling; more words only widen the matches).
+pub const TITLE_WORDS: usize = 16;
+
+/// The parameters a request reads.
+pub const PARAMETERS: &[&str] = &["type", "product_id", "visitor_id", "limit", "explain"];
+
+/// A kind of recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = RecommendationKind)]
+pub enum Kind {
+    /// Alternatives to `product_id`: the same kind of product, by its title and category.
+    Similar,
+    /// What the visitor viewed, newest first.
+    RecentlyViewed,
+}
+
+impl Kind {
+    const NAMES: &[(&str, Kind)] = &[
+        ("similar", Kind::Similar),
+        ("recently_viewed", Kind::RecentlyViewed),
+    ];
+
+    fn parse(name: &str) -> Result<Kind> {
+        let found = Self::NAMES.iter().find(|(n, _)| *n == name.trim());
+        found.map(|(_, kind)| *kind).ok_or_else(|| {
+            let names: Vec<&str> = Self::NAMES.iter().map(|(n, _)| *n).collect();
+            Error::invalid("type", format!("must be one of {}", names.join(", ")))
+        })
+    }
+}
+
+/// A validated recommendation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecommendRequest {
+    /// What to recommend.
+    pub kind: Kind,
+    /// The product the recommendations are for (required by `similar`).
+    pub product_id: Option<String>,
+    /// The visitor they are for (required by `recently_viewed`).
+    pub visitor_id: Option<String>,
+    /// Items to return.
+    pub limit: usize,
+    /// Whether each item explains its score.
+    pub explain: bool,
+}
+
+impl RecommendRequest {
+    /// Reads a request from query-string pairs; an unknown, repeated-in-error or missing
+    /// parameter is a 400 naming it.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<RecommendRequest> {
+        let mut kind = None;
+        let mut product_id = None;
+        let mut visitor_id = None;
+        let mut limit = DEFAULT_LIMIT;
+        let mut explain = false;
+        for (name, value) in pairs {
+            let text = || Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            match name.as_str() {
+                "type" => kind = Some(Kind::parse(&value)?),
+                "product_id" => product_id = text(),
+                "visitor_id" => visitor_id = text(),
+                "limit" => {
+                    limit = (value.trim().parse::<usize>().ok())
+                        .filter(|l| *l <= MAX_LIMIT)
+                        .ok_or_else(|| {
+                            Error::invalid("limit", format!("must be between 0 and {MAX_LIMIT}"))
+                        })?;
+                }
+                "explain" => {
+                    explain = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| Error::invalid("explain", "must be true or false"))?;
+                }
+                _ => return Err(Error::invalid(name, "unknown parameter")),
+            }
+        }
+        let kind = kind.ok_or_else(|| Error::invalid("type", "is required"))?;
+        match kind {
+            Kind::Similar if product_id.is_none() => {
+                return Err(Error::invalid("product_id", "is required by type=similar"));
+            }
+            Kind::RecentlyViewed if visitor_id.is_none() => {
+                return Err(Error::invalid(
+                    "visitor_id",
+                    "is required by type=recently_viewed",
+                ));
+            }
+            _ => {}
+        }
+        Ok(RecommendRequest {
+            kind,
+            product_id,
+            visitor_id,
+            limit,
+            explain,
+        })
+    }
+}
+
+/// Recommended items.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Recommendations {
+    /// What was recommended.
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// The items, best first, in the hit shape of search (`score` is the search score for
+    /// `similar`, 0 for `recently_viewed`, which is in recency order).
+    pub items: Vec<Hit>,
+    /// Whether the visitor's profile re-ranked the items.
+    pub personalization: PersonalizationEcho,
+}
+
+/// The words of a title searched for products similar to it.
+pub fn title_query(title: &str) -> String {
+    let words: Vec<&str> = title.split_whitespace().take(TITLE_WORDS).collect();
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        (list.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_names_its_type_and_what_the_type_needs() {
+        let similar =
+            RecommendRequest::from_pairs(pairs(&[("type", "similar"), ("product_id", "p1")]))
+                .unwrap();
+        assert_eq!(similar.kind, Kind::Similar);
+        assert_eq!(similar.limit, DEFAULT_LIMIT);
+        let error = |list: &[(&str, &str)]| match RecommendRequest::from_pairs(pairs(list)) {
+            Err(Error::InvalidField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(error(&[("product_id", "p1")]), "type");
+        assert_eq!(error(&[("type", "trendy")]), "type");
+        assert_eq!(error(&[("type", "similar")]), "product_id");
+        assert_eq!(error(&[("type", "recently_viewed")]), "visitor_id");
+        assert_eq!(
+            error(&[("type", "similar"), ("product_id", "p"), ("limit", "101")]),
+            "limit"
+        );
+        assert_eq!(
+            error(&[("type", "similar"), ("product_id", "p"), ("colour", "red")]),
+            "colour"
+        );
+    }
+
+    #[test]
+    fn every_parameter_named_is_read() {
+        for name in PARAMETERS {
+            let value = match *name {
+                "type" => "similar",
+                "limit" => "5",
+                "explain" => "true",
+                _ => "x",
+            };
+            let list = [("type", "similar"), ("product_id", "p"), (name, value)];
+            assert!(RecommendRequest::from_pairs(pairs(&list)).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_long_title_is_searched_by_its_first_words() {
+        let title = (0..40)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(title_query(&title).split(' ').count(), TITLE_WORDS);
+        assert_eq!(title_query("  Chef   Knife "), "Chef Knife");
+    }
+}

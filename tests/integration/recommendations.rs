@@ -1,0 +1,136 @@
+//! Recommendation widgets: `similar` (alternatives to a product) and `recently_viewed` (the
+//! visitor's views), on the small catalog.
+
+use attune::group::Group;
+use serde_json::{Value, json};
+
+use crate::common::{RULES, TestApp};
+
+fn items(body: &Value) -> Vec<String> {
+    (body["items"].as_array())
+        .unwrap_or_else(|| panic!("no items: {body}"))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn recommend(app: &TestApp, query: &str) -> Value {
+    let r = app.get(&format!("/v1/recommendations?{query}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+/// A visitor of the personalized group.
+fn personalized(name: &str) -> String {
+    (0..)
+        .map(|i| format!("{name}-{i}"))
+        .find(|id| Group::of(id, 5) == Group::Personalized)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn similar_items_share_the_category_first_then_its_parents_and_are_in_stock() {
+    let app = TestApp::new().load_small_catalog().await;
+    // Running shoes first (shoe-3 is one, but out of stock), then other shoes: the one
+    // whose title shares a word before the sneaker; nothing outside shoes matches.
+    let body = recommend(&app, "type=similar&product_id=shoe-1&limit=5").await;
+    assert_eq!(body["type"], "similar");
+    assert_eq!(items(&body), ["shoe-2", "shoe-4", "shoe-5"], "{body}");
+    let body = recommend(&app, "type=similar&product_id=shoe-1&limit=1").await;
+    assert_eq!(items(&body), ["shoe-2"]);
+    // A blender's first alternative is the other blender.
+    let body = recommend(&app, "type=similar&product_id=blender-2&limit=1").await;
+    assert_eq!(items(&body), ["blender-1"]);
+    // Items are hits: title, price, tier, score; explain on request.
+    let body = recommend(&app, "type=similar&product_id=shoe-1&explain=true").await;
+    let first = &body["items"][0];
+    assert_eq!(first["title"], "Road Running Shoe");
+    assert!(first["score"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(first["explain"]["text"].as_f64().unwrap() > 0.0, "{first}");
+    assert_eq!(body["personalization"]["applied"], false);
+}
+
+#[tokio::test]
+async fn similar_items_obey_the_merchandising_rules() {
+    let app = TestApp::with_config_files(&[("attune.toml", RULES)])
+        .load_small_catalog()
+        .await;
+    // "acme-week" hides shoe-2 from anything about running.
+    let body = recommend(&app, "type=similar&product_id=shoe-1&limit=3").await;
+    assert!(!items(&body).contains(&"shoe-2".to_string()), "{body}");
+}
+
+#[tokio::test]
+async fn similar_items_are_reranked_for_the_visitor() {
+    let app = TestApp::new().load_small_catalog().await;
+    let fan = personalized("zoom-fan");
+    let events: Vec<Value> = ["shoe-5", "shoe-2", "shoe-5"]
+        .iter()
+        .map(|p| json!({"type": "view", "visitor_id": fan, "product_id": p}))
+        .collect();
+    app.events(events).await;
+    let q = format!("type=similar&product_id=shoe-4&visitor_id={fan}");
+    let body = recommend(&app, &q).await;
+    assert_eq!(body["personalization"]["applied"], true, "{body}");
+    assert_eq!(body["personalization"]["group"], "personalized");
+}
+
+#[tokio::test]
+async fn recently_viewed_is_the_visitor_s_views_newest_first_in_stock() {
+    let app = TestApp::new().load_small_catalog().await;
+    let view = |p: &str, at: i64| json!({"type": "view", "visitor_id": "v1", "product_id": p, "timestamp": at});
+    let events = vec![
+        view("shoe-1", 1_700_000_000_000),
+        view("shoe-3", 1_700_000_001_000),
+        view("lamp-1", 1_700_000_002_000),
+        view("bottle-1", 1_700_000_003_000),
+    ];
+    app.events(events).await;
+    let body = recommend(&app, "type=recently_viewed&visitor_id=v1").await;
+    // shoe-3 is out of stock.
+    assert_eq!(items(&body), ["bottle-1", "lamp-1", "shoe-1"], "{body}");
+    assert_eq!(body["items"][1]["title"], "LED Desk Lamp");
+    // The same tier as search shows for it.
+    let search = app.get("/v1/search?q=desk+lamp&limit=1").await.body;
+    assert_eq!(search["hits"][0]["id"], "lamp-1");
+    assert_eq!(
+        body["items"][1]["tier"], search["hits"][0]["tier"],
+        "{body}"
+    );
+    assert!(body["items"][1]["tier"].is_string(), "{body}");
+    // On the lamp's page, the lamp is not recommended to its viewer.
+    let body = recommend(
+        &app,
+        "type=recently_viewed&visitor_id=v1&product_id=lamp-1&limit=1",
+    )
+    .await;
+    assert_eq!(items(&body), ["bottle-1"]);
+    // A visitor never seen has viewed nothing.
+    let body = recommend(&app, "type=recently_viewed&visitor_id=nobody").await;
+    assert_eq!(items(&body), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_bad_request_names_the_field_and_an_unknown_product_is_a_404() {
+    let app = TestApp::new().load_small_catalog().await;
+    for (query, field) in [
+        ("product_id=shoe-1", "type"),
+        ("type=bestsellers", "type"),
+        ("type=similar", "product_id"),
+        ("type=recently_viewed", "visitor_id"),
+        ("type=similar&product_id=shoe-1&limit=500", "limit"),
+        ("type=similar&product_id=shoe-1&colour=red", "colour"),
+    ] {
+        let r = app.get(&format!("/v1/recommendations?{query}")).await;
+        assert_eq!(r.status, 422, "{query}: {}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{query}: {message}"
+        );
+    }
+    let r = app
+        .get("/v1/recommendations?type=similar&product_id=no-such")
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}
