@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::group::Group;
+use crate::profiles::related::Relation;
 use crate::recommend::{self, Kind, RecommendRequest, Recommendations};
 use crate::search::{self, PersonalizationEcho, SearchRequest};
 
@@ -21,6 +22,8 @@ impl Engine {
         match req.kind {
             Kind::Similar => self.similar(req),
             Kind::RecentlyViewed => self.recently_viewed(req),
+            Kind::AlsoViewed => self.neighbours(req, Relation::Viewed),
+            Kind::BoughtTogether => self.neighbours(req, Relation::Bought),
         }
     }
 
@@ -64,6 +67,55 @@ impl Engine {
         })
     }
 
+    /// The product's neighbours in a relation, best first, in stock; its `similar` items when
+    /// it has none yet.
+    fn neighbours(&self, req: &RecommendRequest, relation: Relation) -> Result<Recommendations> {
+        let id = req.product_id.as_deref().unwrap_or_default();
+        self.product(id)?;
+        let symbols = self.profiles.symbols();
+        let neighbours = (symbols.get(id))
+            .map(|sym| self.profiles.related().neighbours(relation, sym))
+            .unwrap_or_default();
+        let config = self.config();
+        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
+        let mut items = Vec::new();
+        for (neighbour, cosine, _) in neighbours {
+            if items.len() >= req.limit {
+                break;
+            }
+            let Some(product) = self.in_stock(&symbols.name(neighbour))? else {
+                continue;
+            };
+            let tier = tiers.table.tier(&product.category, product.price);
+            let mut hit = search::hit_of(&product, config.tiers.name(tier).map(str::to_string));
+            hit.score = f64::from(cosine);
+            items.push(hit);
+        }
+        if items.is_empty() {
+            // Nobody has paired it yet (a new product): its alternatives stand in.
+            let similar = self.similar(req)?;
+            return Ok(Recommendations {
+                kind: req.kind,
+                ..similar
+            });
+        }
+        Ok(Recommendations {
+            kind: req.kind,
+            items,
+            personalization: self.unpersonalized(req),
+        })
+    }
+
+    /// A product of the catalog that can be bought now (None: deleted since, or out of
+    /// stock: not worth showing).
+    fn in_stock(&self, id: &str) -> Result<Option<crate::catalog::Product>> {
+        match self.product(id) {
+            Ok(product) if product.in_stock => Ok(Some(product)),
+            Ok(_) | Err(Error::UnknownProduct(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the visitor viewed, newest first, in stock, without the product looked at.
     fn recently_viewed(&self, req: &RecommendRequest) -> Result<Recommendations> {
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
@@ -82,11 +134,8 @@ impl Engine {
             if items.len() >= req.limit {
                 break;
             }
-            let product = match self.product(id) {
-                Ok(product) if product.in_stock => product,
-                // Deleted since, or out of stock: not worth showing.
-                Ok(_) | Err(Error::UnknownProduct(_)) => continue,
-                Err(e) => return Err(e),
+            let Some(product) = self.in_stock(id)? else {
+                continue;
             };
             let tier = tiers.table.tier(&product.category, product.price);
             let tier = config.tiers.name(tier).map(str::to_string);

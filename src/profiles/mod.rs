@@ -11,6 +11,7 @@ pub mod event;
 pub mod facts;
 pub mod journal;
 pub mod profile;
+pub mod related;
 pub mod symbols;
 pub mod synthetic;
 pub mod view;
@@ -83,6 +84,8 @@ pub struct ProfileStore {
     facts: Arc<dyn FactsSource>,
     /// The sequence number of the latest entry applied (what derived data was built from).
     applied: std::sync::atomic::AtomicU64,
+    /// Which products go together, counted from every event applied.
+    related: related::Related,
 }
 
 impl ProfileStore {
@@ -101,6 +104,7 @@ impl ProfileStore {
             aliases: DashMap::new(),
             config,
             facts,
+            related: related::Related::default(),
         }
     }
 
@@ -125,6 +129,11 @@ impl ProfileStore {
     fn known(&self, product: Sym) -> Option<Known> {
         let facts = self.facts.facts(&self.symbols.name(product))?;
         Some(Known::of(&facts, &self.symbols))
+    }
+
+    /// Which products go together.
+    pub fn related(&self) -> &related::Related {
+        &self.related
     }
 
     /// Number of profiles in memory.
@@ -222,6 +231,15 @@ impl ProfileStore {
             .map(|id| self.symbols.intern(id));
         let known = product.and_then(|p| self.known(p));
         let mut profile = self.slot(&target);
+        // Counted even when the profile already reflects the entry (a replay over a snapshot
+        // taken after it): the counts' own snapshot holds every entry before the rotation and
+        // none after, and only entries from the rotation on are replayed.
+        if let Some(product) = product
+            && let Some((relation, partners)) =
+                profile.partners(event, product, related::PARTNERS, &self.config)
+        {
+            self.related.add(relation, product, &partners);
+        }
         if profile.last_seq >= seq {
             return;
         }

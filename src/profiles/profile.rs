@@ -352,6 +352,35 @@ impl Profile {
     /// knows of it (None: unknown yet, kept pending). Returns whether it may change what a
     /// taste reads: every event does but a search within a session, which only adds a query
     /// (one that opens a session starts its affinities over).
+    /// What an event on `product` goes together with, before it is applied: for a view or a
+    /// click the products viewed earlier in the same session, for a purchase those bought
+    /// earlier in it (an order's lines arrive together), newest first, at most `limit`. None
+    /// when the event opens a new session or is of another kind.
+    pub fn partners(
+        &self,
+        event: &Event,
+        product: Sym,
+        limit: usize,
+        config: &ProfilesConfig,
+    ) -> Option<(super::related::Relation, Vec<Sym>)> {
+        use super::related::Relation;
+        let (relation, list) = match event.kind {
+            EventType::View | EventType::Click => (Relation::Viewed, &self.viewed),
+            EventType::Purchase => (Relation::Bought, &self.bought),
+            _ => return None,
+        };
+        let at = secs(event.timestamp);
+        let timeout = (config.session_timeout_ms / 1000) as u32;
+        let in_session =
+            self.counters.sessions > 0 && at.saturating_sub(self.session.last) <= timeout;
+        let partners = (list.iter().rev())
+            .filter(|r| in_session && r.at >= self.session.started && r.product != product)
+            .map(|r| r.product)
+            .take(limit)
+            .collect();
+        Some((relation, partners))
+    }
+
     pub fn apply(
         &mut self,
         event: &Event,

@@ -9,6 +9,10 @@
 //!   item's score as search does.
 //! - `recently_viewed`: the visitor's profile, newest first, in stock only, without the
 //!   product being looked at.
+//! - `also_viewed` and `bought_together`: the product's neighbours in the related-products
+//!   counts the journal keeps ([`crate::profiles::related`]): viewed in the same session,
+//!   bought in the same order, scored by cosine; a product nobody has paired yet gets its
+//!   `similar` items instead.
 
 use serde::Serialize;
 
@@ -35,12 +39,18 @@ pub enum Kind {
     Similar,
     /// What the visitor viewed, newest first.
     RecentlyViewed,
+    /// What shoppers who viewed `product_id` viewed in the same session.
+    AlsoViewed,
+    /// What shoppers who bought `product_id` bought with it.
+    BoughtTogether,
 }
 
 impl Kind {
     const NAMES: &[(&str, Kind)] = &[
         ("similar", Kind::Similar),
         ("recently_viewed", Kind::RecentlyViewed),
+        ("also_viewed", Kind::AlsoViewed),
+        ("bought_together", Kind::BoughtTogether),
     ];
 
     fn parse(name: &str) -> Result<Kind> {
@@ -100,8 +110,12 @@ impl RecommendRequest {
         }
         let kind = kind.ok_or_else(|| Error::invalid("type", "is required"))?;
         match kind {
-            Kind::Similar if product_id.is_none() => {
-                return Err(Error::invalid("product_id", "is required by type=similar"));
+            Kind::Similar | Kind::AlsoViewed | Kind::BoughtTogether if product_id.is_none() => {
+                let name = Self::name(kind);
+                return Err(Error::invalid(
+                    "product_id",
+                    format!("is required by type={name}"),
+                ));
             }
             Kind::RecentlyViewed if visitor_id.is_none() => {
                 return Err(Error::invalid(
@@ -121,6 +135,14 @@ impl RecommendRequest {
     }
 }
 
+impl RecommendRequest {
+    fn name(kind: Kind) -> &'static str {
+        (Kind::NAMES.iter())
+            .find(|(_, k)| *k == kind)
+            .map_or("", |(n, _)| n)
+    }
+}
+
 /// Recommended items.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recommendations {
@@ -128,7 +150,8 @@ pub struct Recommendations {
     #[serde(rename = "type")]
     pub kind: Kind,
     /// The items, best first, in the hit shape of search (`score` is the search score for
-    /// `similar`, 0 for `recently_viewed`, which is in recency order).
+    /// `similar`, the cosine of the co-occurrence counts for `also_viewed` and
+    /// `bought_together`, 0 for `recently_viewed`, which is in recency order).
     pub items: Vec<Hit>,
     /// Whether the visitor's profile re-ranked the items.
     pub personalization: PersonalizationEcho,

@@ -134,3 +134,95 @@ async fn a_bad_request_names_the_field_and_an_unknown_product_is_a_404() {
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+/// Views of sessions (one visitor each) and purchases of orders, a minute apart.
+fn history() -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut t = 1_700_000_000_000i64;
+    let mut event = |kind: &str, visitor: &str, product: &str| {
+        t += 60_000;
+        let mut e =
+            json!({"type": kind, "visitor_id": visitor, "product_id": product, "timestamp": t});
+        if kind == "purchase" {
+            e["order_id"] = json!(format!("{visitor}-order"));
+            e["price"] = json!(10.0);
+        }
+        events.push(e);
+    };
+    for (visitor, products) in [
+        ("s1", &["shoe-1", "bottle-1", "lamp-1"][..]),
+        ("s2", &["shoe-1", "bottle-1"]),
+        ("s3", &["shoe-1", "blender-1"]),
+        ("s4", &["lamp-1", "bottle-1", "shoe-1"]),
+    ] {
+        for p in products {
+            event("view", visitor, p);
+        }
+    }
+    for (visitor, products) in [
+        ("b1", &["shoe-2", "bottle-2"][..]),
+        ("b2", &["shoe-2", "bottle-2", "shoe-3"]),
+        ("b3", &["shoe-2", "shoe-3", "mug-1"]),
+    ] {
+        for p in products {
+            event("purchase", visitor, p);
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn also_viewed_and_bought_together_come_from_the_events_with_support() {
+    let app = TestApp::new().load_small_catalog().await;
+    app.events(history()).await;
+    // bottle-1 shares three sessions with shoe-1, lamp-1 two; blender-1 one: no support.
+    let body = recommend(&app, "type=also_viewed&product_id=shoe-1").await;
+    assert_eq!(body["type"], "also_viewed");
+    assert_eq!(items(&body), ["bottle-1", "lamp-1"], "{body}");
+    let score = |i: usize| body["items"][i]["score"].as_f64().unwrap();
+    // Cosine: 3 / √(4 × 3) and 2 / √(4 × 2).
+    assert!((score(0) - 3.0 / 12f64.sqrt()).abs() < 1e-6, "{body}");
+    assert!((score(1) - 2.0 / 8f64.sqrt()).abs() < 1e-6, "{body}");
+    // shoe-3 was bought with shoe-2 twice but is out of stock; mug-1 once.
+    let body = recommend(&app, "type=bought_together&product_id=shoe-2").await;
+    assert_eq!(items(&body), ["bottle-2"], "{body}");
+    // Views are not purchases.
+    let body = recommend(&app, "type=bought_together&product_id=bottle-1").await;
+    assert!(!items(&body).contains(&"shoe-1".to_string()), "{body}");
+}
+
+#[tokio::test]
+async fn a_product_nobody_paired_gets_its_similar_items() {
+    let app = TestApp::new().load_small_catalog().await;
+    app.events(history()).await;
+    let body = recommend(&app, "type=also_viewed&product_id=blender-2&limit=1").await;
+    assert_eq!(body["type"], "also_viewed");
+    assert_eq!(items(&body), ["blender-1"]);
+}
+
+#[tokio::test]
+async fn the_counts_survive_a_restart_from_the_snapshot_and_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let engine = crate::common::open_engine(dir.path(), attune::Config::default());
+        TestApp {
+            router: attune::http::router(engine.clone()),
+            engine,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    };
+    let app = open().load_small_catalog().await;
+    let events = history();
+    let (before, after) = events.split_at(6);
+    app.events(before.to_vec()).await;
+    app.engine.snapshot_profiles().await.unwrap();
+    app.events(after.to_vec()).await;
+    let query = "type=also_viewed&product_id=shoe-1";
+    let expected = recommend(&app, query).await;
+    app.engine.close();
+    drop(app);
+    let app = open();
+    let again = recommend(&app, query).await;
+    assert_eq!(items(&again), items(&expected));
+    assert_eq!(again["items"][0]["score"], expected["items"][0]["score"]);
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::dedup::RecentIds;
 use super::super::{Entry, ProfileStore};
+use crate::profiles::related::RelatedCounts;
 use serde::{Deserialize, Serialize};
 
 use super::super::Alias;
@@ -34,6 +35,8 @@ enum Line {
     Symbols(Vec<String>),
     /// Event ids seen lately: (key, first seen in epoch ms), oldest first.
     EventIds(Vec<(u64, i64)>),
+    /// Which products go together, counted from every entry before the rotation.
+    Related(Box<RelatedCounts>),
 }
 
 pub(super) fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
@@ -195,6 +198,7 @@ pub(super) fn load_snapshot(
                     recent.insert(key, at);
                 }
             }
+            Line::Related(counts) => store.related().restore(*counts),
         }
     }
     store.restore(symbols, profiles, aliases);
@@ -207,6 +211,7 @@ pub(super) fn write_snapshot(
     dir: &Path,
     store: &ProfileStore,
     recent: Vec<(u64, i64)>,
+    related: &RelatedCounts,
     rotation_seq: u64,
 ) -> Result<()> {
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
@@ -237,6 +242,9 @@ pub(super) fn write_snapshot(
         .iter()
         .map(|n| n.to_string())
         .collect();
+    put(serde_json::to_vec(&Line::Related(Box::new(
+        related.clone(),
+    ))))?;
     put(serde_json::to_vec(&Line::Symbols(names)))?;
     put(serde_json::to_vec(&Line::EventIds(recent)))?;
     let file = out

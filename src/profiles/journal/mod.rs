@@ -103,7 +103,8 @@ impl Journal {
         if recovered.erasures {
             // A crash came between an erasure and the snapshot that purges the log of the
             // visitor's events: finish it before anything else is written.
-            match write_snapshot(dir, &store, recent.entries(), next_seq) {
+            let related = store.related().snapshot();
+            match write_snapshot(dir, &store, recent.entries(), &related, next_seq) {
                 Ok(()) => tracing::info!("finished an erasure a restart interrupted"),
                 Err(e) => {
                     // Still pending: the next snapshot or a repeated erasure request purges.
@@ -131,7 +132,13 @@ impl Journal {
                         tracing::info!(evicted, "evicted idle anonymous profiles");
                     }
                     let recent = snapshot_shared.recent().entries();
-                    let result = write_snapshot(&snapshot_dir, &store, recent, job.rotation_seq);
+                    let result = write_snapshot(
+                        &snapshot_dir,
+                        &store,
+                        recent,
+                        &job.related,
+                        job.rotation_seq,
+                    );
                     match &result {
                         Ok(()) => {
                             (snapshot_shared.purged_before)
@@ -209,6 +216,9 @@ type PendingAppend = (Vec<Entry>, u64, oneshot::Sender<Result<Appended>>);
 
 struct SnapshotJob {
     rotation_seq: u64,
+    /// The related-products counts as they stood at the rotation (taken by the log thread,
+    /// between two turns: every entry before it counted, none after).
+    related: crate::profiles::related::RelatedCounts,
     replies: Vec<oneshot::Sender<Result<()>>>,
 }
 
@@ -353,6 +363,7 @@ fn run(
                 Ok(rotation_seq) => {
                     let job = SnapshotJob {
                         rotation_seq,
+                        related: store.related().snapshot(),
                         replies: snapshot_replies,
                     };
                     let _ = snapshots.send(job);
@@ -460,11 +471,16 @@ mod tests {
         assert_eq!(rotation, 6);
         let rest: Vec<&Entry> = all[5..].iter().collect();
         log.write(&rest).unwrap();
+        let mut related = Default::default();
         for (i, e) in all.iter().enumerate() {
             live.apply(i as u64 + 1, e);
+            if i + 1 == 5 {
+                // The log thread takes the related-products counts at the rotation.
+                related = live.related().snapshot();
+            }
         }
-        // The snapshot sees everything, although it is labelled with rotation 6.
-        write_snapshot(dir.path(), &live, Vec::new(), rotation).unwrap();
+        // The snapshot sees every profile, although it is labelled with rotation 6.
+        write_snapshot(dir.path(), &live, Vec::new(), &related, rotation).unwrap();
 
         let recovered = store();
         let next = recover(dir.path(), &recovered, &mut recent())
@@ -476,6 +492,25 @@ mod tests {
         }
         assert_eq!(recovered.get("u").unwrap().counters.events, 5);
         assert_eq!(recovered.resolve("a"), "u");
+        // Every view is counted once in the related-products counts too.
+        use crate::profiles::related::Relation::Viewed;
+        for product in ["p1", "p2", "p3", "p4", "p5"] {
+            let (r, l) = (
+                recovered.symbols().get(product),
+                live.symbols().get(product),
+            );
+            let (r, l) = (r.unwrap(), l.unwrap());
+            let (r, l) = (
+                recovered.related().events(Viewed, r),
+                live.related().events(Viewed, l),
+            );
+            assert_eq!(r, l, "{product}");
+        }
+        assert_eq!(
+            live.related()
+                .events(Viewed, live.symbols().get("p1").unwrap()),
+            3
+        );
     }
 
     #[test]
@@ -578,7 +613,8 @@ mod tests {
         let rotation = log.rotate().unwrap();
         // The crash came after the snapshot's rename, before it deleted the old segment.
         let saved = std::fs::read(&old).unwrap();
-        write_snapshot(dir.path(), &live, Vec::new(), rotation).unwrap();
+        let related = live.related().snapshot();
+        write_snapshot(dir.path(), &live, Vec::new(), &related, rotation).unwrap();
         std::fs::write(&old, saved).unwrap();
         assert!(on_disk(dir.path(), "erased-visitor-x"));
         let _journal = Journal::open(dir.path(), store()).unwrap();
