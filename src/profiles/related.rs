@@ -16,8 +16,9 @@
 //! none when the visitor's profile was merged into another since; the pairs of the entries
 //! written between a snapshot's rotation and a crash are approximate.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,13 +40,14 @@ pub enum Relation {
     Bought,
 }
 
-/// One relation's counts.
+/// One relation's counts (Fx-hashed: every event looks up a dozen product symbols on the
+/// journal's thread, and the keys are small integers no client chooses).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     /// Events per product.
-    items: HashMap<Sym, u32>,
+    items: FxHashMap<Sym, u32>,
     /// Co-occurrences per product, at most [`NEIGHBOURS`] each.
-    pairs: HashMap<Sym, Vec<(Sym, u32)>>,
+    pairs: FxHashMap<Sym, Vec<(Sym, u32)>>,
 }
 
 impl Counts {
