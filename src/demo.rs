@@ -125,6 +125,7 @@ pub fn example_requests(base: &str) -> String {
         format!("curl '{base}/v1/autocomplete?q=wat'"),
         format!("curl '{base}/v1/recommendations?type=similar&product_id=B08FXD5SNC&visitor_id=demo-cook&limit=3'"),
         format!("curl '{base}/v1/recommendations?type=recently_viewed&visitor_id=demo-cook&limit=3'"),
+        format!("curl '{base}/v1/recommendations?type=trending&category=Home+%26+Kitchen&limit=3'"),
         format!(
             "curl -X POST '{base}/v1/multi-search' -H 'content-type: application/json' -d '{{\"queries\":[{{\"q\":\"mug\",\"limit\":2}},{{\"q\":\"knife\",\"limit\":2}}]}}'"
         ),

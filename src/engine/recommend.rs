@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Engine;
+use crate::catalog::Product;
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::profiles::related::Relation;
@@ -24,6 +25,7 @@ impl Engine {
             Kind::RecentlyViewed => self.recently_viewed(req),
             Kind::AlsoViewed => self.neighbours(req, Relation::Viewed),
             Kind::BoughtTogether => self.neighbours(req, Relation::Bought),
+            Kind::Trending => self.trending(req),
         }
     }
 
@@ -77,7 +79,7 @@ impl Engine {
             .map(|sym| self.profiles.related().neighbours(relation, sym))
             .unwrap_or_default();
         let config = self.config();
-        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
+        let hit = self.catalog_hits(&config)?;
         let mut items = Vec::new();
         for (neighbour, cosine, _) in neighbours {
             if items.len() >= req.limit {
@@ -86,10 +88,7 @@ impl Engine {
             let Some(product) = self.in_stock(&symbols.name(neighbour))? else {
                 continue;
             };
-            let tier = tiers.table.tier(&product.category, product.price);
-            let mut hit = search::hit_of(&product, config.tiers.name(tier).map(str::to_string));
-            hit.score = f64::from(cosine);
-            items.push(hit);
+            items.push(hit(&product, f64::from(cosine)));
         }
         if items.is_empty() {
             // Nobody has paired it yet (a new product): its alternatives stand in.
@@ -106,9 +105,69 @@ impl Engine {
         })
     }
 
+    /// The products trending now, in stock, in the category asked for; the category page's
+    /// first products (by popularity) when nothing has trended there.
+    fn trending(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let symbols = self.profiles.symbols();
+        let now = crate::profiles::profile::secs(crate::profiles::now_ms());
+        let config = self.config();
+        let hit = self.catalog_hits(&config)?;
+        let within = |path: &[String]| {
+            path.len() >= req.category.len()
+                && (path.iter().zip(&req.category)).all(|(a, b)| a.eq_ignore_ascii_case(b))
+        };
+        let mut items = Vec::new();
+        let trending = self.profiles.related().trending(now);
+        for (product, score) in trending.into_iter().take(recommend::TRENDING_CANDIDATES) {
+            if items.len() >= req.limit {
+                break;
+            }
+            let id = symbols.name(product);
+            if req.product_id.as_deref() == Some(&*id) {
+                continue;
+            }
+            let Some(product) = self.in_stock(&id)?.filter(|p| within(&p.category)) else {
+                continue;
+            };
+            items.push(hit(&product, f64::from(score)));
+        }
+        if items.is_empty() {
+            let mut pairs = vec![
+                ("q".to_string(), String::new()),
+                ("in_stock".to_string(), "true".to_string()),
+                ("limit".to_string(), req.limit.to_string()),
+            ];
+            if !req.category.is_empty() {
+                pairs.push(("category".into(), req.category.join(" > ")));
+            }
+            let found = self.search_now(&SearchRequest::from_pairs(pairs, &config.search)?)?;
+            items = found.hits;
+        }
+        Ok(Recommendations {
+            kind: Kind::Trending,
+            items,
+            personalization: self.unpersonalized(req),
+        })
+    }
+
+    /// What turns a catalog product into a hit of this snapshot's tiers, with a score.
+    fn catalog_hits(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<impl Fn(&Product, f64) -> search::Hit + use<>> {
+        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
+        let names = config.tiers.clone();
+        Ok(move |product: &Product, score: f64| {
+            let tier = tiers.table.tier(&product.category, product.price);
+            let mut hit = search::hit_of(product, names.name(tier).map(str::to_string));
+            hit.score = score;
+            hit
+        })
+    }
+
     /// A product of the catalog that can be bought now (None: deleted since, or out of
     /// stock: not worth showing).
-    fn in_stock(&self, id: &str) -> Result<Option<crate::catalog::Product>> {
+    fn in_stock(&self, id: &str) -> Result<Option<Product>> {
         match self.product(id) {
             Ok(product) if product.in_stock => Ok(Some(product)),
             Ok(_) | Err(Error::UnknownProduct(_)) => Ok(None),
@@ -125,7 +184,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let config = self.config();
-        let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
+        let hit = self.catalog_hits(&config)?;
         let mut items = Vec::new();
         for id in viewed
             .iter()
@@ -137,9 +196,7 @@ impl Engine {
             let Some(product) = self.in_stock(id)? else {
                 continue;
             };
-            let tier = tiers.table.tier(&product.category, product.price);
-            let tier = config.tiers.name(tier).map(str::to_string);
-            items.push(search::hit_of(&product, tier));
+            items.push(hit(&product, 0.0));
         }
         Ok(Recommendations {
             kind: Kind::RecentlyViewed,

@@ -24,6 +24,8 @@ pub struct RecommendParameters {
     product_id: Option<String>,
     /// The visitor they are for (required by `recently_viewed`; re-ranks `similar`).
     visitor_id: Option<String>,
+    /// Category path, `A > B`, case-insensitive: the items of `trending` are in it.
+    category: Option<String>,
     /// Items to return (default 10).
     #[param(maximum = 100)]
     limit: Option<usize>,

@@ -240,6 +240,11 @@ impl ProfileStore {
         {
             self.related.add(relation, product, &partners);
         }
+        if let Some(product) = product {
+            let weight = event.kind.weight(&self.config.weights);
+            self.related
+                .trend(product, weight, profile::secs(event.timestamp));
+        }
         if profile.last_seq >= seq {
             return;
         }

@@ -99,11 +99,44 @@ fn bump(list: &mut Vec<(Sym, u32)>, partner: Sym) {
     list.push((partner, 1));
 }
 
-/// Both relations' counts, as saved in a snapshot.
+/// Both relations' counts and the trending scores, as saved in a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelatedCounts {
     viewed: Counts,
     bought: Counts,
+    #[serde(default)]
+    trending: FxHashMap<Sym, Decayed>,
+}
+
+/// Half-life of a product's trending score: a day (yesterday's events count half).
+pub const TRENDING_HALF_LIFE_SECS: f64 = 86_400.0;
+
+/// A score decaying by half every [`TRENDING_HALF_LIFE_SECS`]: its value at `at` (seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decayed {
+    value: f32,
+    at: u32,
+}
+
+impl Decayed {
+    fn decay(seconds: f64) -> f32 {
+        (0.5f64).powf(seconds / TRENDING_HALF_LIFE_SECS) as f32
+    }
+
+    /// Adds `weight` at `at` (an event may come late: it adds what it is worth now).
+    fn add(&mut self, weight: f32, at: u32) {
+        if at >= self.at {
+            self.value = self.value * Self::decay(f64::from(at - self.at)) + weight;
+            self.at = at;
+        } else {
+            self.value += weight * Self::decay(f64::from(self.at - at));
+        }
+    }
+
+    /// The value at `now`.
+    fn at(&self, now: u32) -> f32 {
+        self.value * Self::decay(f64::from(now.saturating_sub(self.at)))
+    }
 }
 
 impl RelatedCounts {
@@ -170,6 +203,28 @@ impl Related {
         let mut counts = self.counts.write().unwrap_or_else(|p| p.into_inner());
         counts.viewed.remove(product);
         counts.bought.remove(product);
+        counts.trending.remove(&product);
+    }
+
+    /// Adds an event of `weight` at `at` (seconds) to a product's trending score.
+    pub fn trend(&self, product: Sym, weight: f32, at: u32) {
+        if weight <= 0.0 {
+            return;
+        }
+        let mut counts = self.counts.write().unwrap_or_else(|p| p.into_inner());
+        counts.trending.entry(product).or_default().add(weight, at);
+    }
+
+    /// Every product with a trending score at `now` (seconds), highest first.
+    pub fn trending(&self, now: u32) -> Vec<(Sym, f32)> {
+        let counts = self.counts.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<(Sym, f32)> = (counts.trending.iter())
+            .map(|(p, d)| (*p, d.at(now)))
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        drop(counts);
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all
     }
 
     /// A copy of the counts (for a snapshot).
@@ -209,6 +264,22 @@ mod tests {
         // Symmetric, and the other relation knows nothing of it.
         assert_eq!(related.neighbours(Relation::Viewed, 2)[0].0, 1);
         assert!(related.neighbours(Relation::Bought, 1).is_empty());
+    }
+
+    #[test]
+    fn a_trending_score_halves_every_day_and_late_events_count_what_they_are_worth() {
+        let related = Related::default();
+        let day = TRENDING_HALF_LIFE_SECS as u32;
+        related.trend(1, 4.0, 10 * day);
+        related.trend(2, 1.0, 11 * day);
+        related.trend(2, 1.0, 11 * day);
+        // On day 11, product 1's 4 is worth 2: a tie broken by id.
+        assert_eq!(related.trending(11 * day), [(1, 2.0), (2, 2.0)]);
+        // A late event on 2, from day 10, is worth half of it on day 11.
+        related.trend(2, 1.0, 10 * day);
+        assert_eq!(related.trending(12 * day), [(2, 1.25), (1, 1.0)]);
+        related.trend(3, 0.0, 12 * day);
+        assert_eq!(related.trending(12 * day).len(), 2, "no weight, no trend");
     }
 
     #[test]

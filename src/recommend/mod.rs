@@ -13,6 +13,9 @@
 //!   counts the journal keeps ([`crate::profiles::related`]): viewed in the same session,
 //!   bought in the same order, scored by cosine; a product nobody has paired yet gets its
 //!   `similar` items instead.
+//! - `trending`: the products with the highest time-decayed sum of event weights (views,
+//!   carts, purchases; half-life a day), overall or within `category`; a store without events
+//!   yet gets its category page's first products.
 
 use serde::Serialize;
 
@@ -27,8 +30,19 @@ pub const DEFAULT_LIMIT: usize = 10;
 /// telling; more words only widen the matches).
 pub const TITLE_WORDS: usize = 16;
 
+/// Trending products examined for one request (in stock, in the category): beyond them the
+/// category page stands in.
+pub const TRENDING_CANDIDATES: usize = 1000;
+
 /// The parameters a request reads.
-pub const PARAMETERS: &[&str] = &["type", "product_id", "visitor_id", "limit", "explain"];
+pub const PARAMETERS: &[&str] = &[
+    "type",
+    "product_id",
+    "visitor_id",
+    "category",
+    "limit",
+    "explain",
+];
 
 /// A kind of recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -43,6 +57,8 @@ pub enum Kind {
     AlsoViewed,
     /// What shoppers who bought `product_id` bought with it.
     BoughtTogether,
+    /// What shoppers view, put in carts and buy most lately, overall or in `category`.
+    Trending,
 }
 
 impl Kind {
@@ -51,6 +67,7 @@ impl Kind {
         ("recently_viewed", Kind::RecentlyViewed),
         ("also_viewed", Kind::AlsoViewed),
         ("bought_together", Kind::BoughtTogether),
+        ("trending", Kind::Trending),
     ];
 
     fn parse(name: &str) -> Result<Kind> {
@@ -71,6 +88,8 @@ pub struct RecommendRequest {
     pub product_id: Option<String>,
     /// The visitor they are for (required by `recently_viewed`).
     pub visitor_id: Option<String>,
+    /// A category path the items must be in (`trending`; empty: anywhere).
+    pub category: Vec<String>,
     /// Items to return.
     pub limit: usize,
     /// Whether each item explains its score.
@@ -84,6 +103,7 @@ impl RecommendRequest {
         let mut kind = None;
         let mut product_id = None;
         let mut visitor_id = None;
+        let mut category = Vec::new();
         let mut limit = DEFAULT_LIMIT;
         let mut explain = false;
         for (name, value) in pairs {
@@ -92,6 +112,12 @@ impl RecommendRequest {
                 "type" => kind = Some(Kind::parse(&value)?),
                 "product_id" => product_id = text(),
                 "visitor_id" => visitor_id = text(),
+                "category" => {
+                    category = (value.split('>'))
+                        .map(|level| level.trim().to_string())
+                        .filter(|level| !level.is_empty())
+                        .collect();
+                }
                 "limit" => {
                     limit = (value.trim().parse::<usize>().ok())
                         .filter(|l| *l <= MAX_LIMIT)
@@ -129,6 +155,7 @@ impl RecommendRequest {
             kind,
             product_id,
             visitor_id,
+            category,
             limit,
             explain,
         })

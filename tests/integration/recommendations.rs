@@ -226,3 +226,47 @@ async fn the_counts_survive_a_restart_from_the_snapshot_and_the_log() {
     assert_eq!(items(&again), items(&expected));
     assert_eq!(again["items"][0]["score"], expected["items"][0]["score"]);
 }
+
+#[tokio::test]
+async fn trending_weighs_recent_views_carts_and_purchases_within_a_category() {
+    let app = TestApp::new().load_small_catalog().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let event = |kind: &str, visitor: &str, product: &str, ago_days: i64| {
+        let mut e = json!({"type": kind, "visitor_id": visitor, "product_id": product,
+            "timestamp": now - ago_days * 86_400_000 - 60_000});
+        if kind == "purchase" {
+            e["price"] = json!(10.0);
+        }
+        e
+    };
+    let mut events = Vec::new();
+    for v in 0..3 {
+        events.push(event("view", &format!("t{v}"), "lamp-1", 0));
+    }
+    // A purchase (10) outweighs three views (3); the same a week ago is worth far less.
+    events.push(event("purchase", "t9", "bottle-3", 0));
+    events.push(event("purchase", "t8", "blender-1", 7));
+    events.push(event("add_to_cart", "t7", "mug-1", 0));
+    // Out of stock: never trending.
+    for v in 0..5 {
+        events.push(event("purchase", &format!("o{v}"), "shoe-3", 0));
+    }
+    app.events(events).await;
+    let body = recommend(&app, "type=trending").await;
+    assert_eq!(body["type"], "trending");
+    assert_eq!(
+        items(&body),
+        ["bottle-3", "mug-1", "lamp-1", "blender-1"],
+        "{body}"
+    );
+    let body = recommend(&app, "type=trending&category=home+%3E+kitchen&limit=2").await;
+    assert_eq!(items(&body), ["bottle-3", "mug-1"], "{body}");
+    // Nothing trends among shoes in stock: the category page stands in.
+    let body = recommend(&app, "type=trending&category=Shoes&limit=2").await;
+    assert_eq!(items(&body).len(), 2, "{body}");
+    let browse = app.search_ids("category=Shoes&in_stock=true&limit=2").await;
+    assert_eq!(items(&body), browse);
+}
