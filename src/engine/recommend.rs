@@ -26,6 +26,7 @@ impl Engine {
             Kind::AlsoViewed => self.neighbours(req, Relation::Viewed),
             Kind::BoughtTogether => self.neighbours(req, Relation::Bought),
             Kind::Trending => self.trending(req),
+            Kind::ForYou => self.for_you(req),
         }
     }
 
@@ -162,6 +163,69 @@ impl Engine {
             let mut hit = search::hit_of(product, names.name(tier).map(str::to_string));
             hit.score = score;
             hit
+        })
+    }
+
+    /// The neighbours of what the visitor bought, carted and viewed, without those, at most a
+    /// third of the list from one category; what is trending when they have none.
+    fn for_you(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let visitor = req.visitor_id.as_deref().unwrap_or_default();
+        let profile = match self.visitor(visitor) {
+            Ok(profile) => Some(profile),
+            Err(Error::UnknownVisitor(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let mut items = Vec::new();
+        if let Some(profile) = &profile {
+            let lists = [
+                &profile.bought[..],
+                &profile.cart[..],
+                &profile.recently_viewed[..],
+            ];
+            let excluded: HashSet<String> = lists.iter().flat_map(|l| l.iter().cloned()).collect();
+            let symbols = self.profiles.symbols();
+            let related = self.profiles.related();
+            let neighbours = recommend::seeds(lists)
+                .into_iter()
+                .map(|(id, relation, weight)| {
+                    let found = (symbols.get(id)).map_or_else(Vec::new, |sym| {
+                        (related.neighbours(relation, sym).into_iter())
+                            .map(|(n, cosine, _)| (symbols.name(n).to_string(), cosine))
+                            .collect()
+                    });
+                    (weight, found)
+                });
+            let ranked = recommend::blend(neighbours, &excluded);
+            let config = self.config();
+            let hit = self.catalog_hits(&config)?;
+            let per_category = req.limit.div_ceil(3).max(1);
+            let mut in_category: std::collections::HashMap<Vec<String>, usize> = Default::default();
+            for (id, score) in ranked {
+                if items.len() >= req.limit {
+                    break;
+                }
+                let Some(product) = self.in_stock(&id)? else {
+                    continue;
+                };
+                let shown = in_category.entry(product.category.clone()).or_default();
+                if *shown >= per_category {
+                    continue;
+                }
+                *shown += 1;
+                items.push(hit(&product, f64::from(score)));
+            }
+        }
+        if items.is_empty() {
+            let trending = self.trending(req)?;
+            return Ok(Recommendations {
+                kind: Kind::ForYou,
+                ..trending
+            });
+        }
+        Ok(Recommendations {
+            kind: Kind::ForYou,
+            items,
+            personalization: self.unpersonalized(req),
         })
     }
 

@@ -13,6 +13,10 @@
 //!   counts the journal keeps ([`crate::profiles::related`]): viewed in the same session,
 //!   bought in the same order, scored by cosine; a product nobody has paired yet gets its
 //!   `similar` items instead.
+//! - `for_you`: the visitor's next purchase: the neighbours (also viewed, bought together)
+//!   of what they bought, carted and viewed, newest counting most ([`seeds`], [`blend`]),
+//!   without what they bought, carted or viewed, at most a third of the list from one
+//!   category; a visitor with no such neighbours gets what is trending (in `category`).
 //! - `trending`: the products with the highest time-decayed sum of event weights (views,
 //!   carts, purchases; half-life a day), overall or within `category`; a store without events
 //!   yet gets its category page's first products.
@@ -20,6 +24,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::profiles::related::Relation;
 use crate::search::{Hit, PersonalizationEcho};
 
 /// Most items one request returns.
@@ -59,6 +64,8 @@ pub enum Kind {
     BoughtTogether,
     /// What shoppers view, put in carts and buy most lately, overall or in `category`.
     Trending,
+    /// The visitor's next purchase: neighbours of what they bought, carted and viewed.
+    ForYou,
 }
 
 impl Kind {
@@ -68,6 +75,7 @@ impl Kind {
         ("also_viewed", Kind::AlsoViewed),
         ("bought_together", Kind::BoughtTogether),
         ("trending", Kind::Trending),
+        ("for_you", Kind::ForYou),
     ];
 
     fn parse(name: &str) -> Result<Kind> {
@@ -143,10 +151,11 @@ impl RecommendRequest {
                     format!("is required by type={name}"),
                 ));
             }
-            Kind::RecentlyViewed if visitor_id.is_none() => {
+            Kind::RecentlyViewed | Kind::ForYou if visitor_id.is_none() => {
+                let name = Self::name(kind);
                 return Err(Error::invalid(
                     "visitor_id",
-                    "is required by type=recently_viewed",
+                    format!("is required by type={name}"),
                 ));
             }
             _ => {}
@@ -182,6 +191,51 @@ pub struct Recommendations {
     pub items: Vec<Hit>,
     /// Whether the visitor's profile re-ranked the items.
     pub personalization: PersonalizationEcho,
+}
+
+/// How much each list of a profile counts as a seed of `for_you`, and how fast an older item
+/// of a list fades (its `i`-th newest counts `FADE^i`).
+pub const SEED_WEIGHTS: [(Relation, f32); 3] = [
+    (Relation::Bought, 1.0),
+    (Relation::Bought, 0.8),
+    (Relation::Viewed, 0.5),
+];
+/// See [`SEED_WEIGHTS`].
+pub const FADE: f32 = 0.85;
+/// Items of a profile's lists used as seeds.
+pub const SEEDS_PER_LIST: usize = 10;
+
+/// The seeds of `for_you` from a profile's lists, newest first each: bought, cart, viewed.
+/// Each seed: the product, the relation whose neighbours it brings, and its weight.
+pub fn seeds(lists: [&[String]; 3]) -> Vec<(&str, Relation, f32)> {
+    let mut seeds = Vec::new();
+    for (list, (relation, weight)) in lists.iter().zip(SEED_WEIGHTS) {
+        let mut w = weight;
+        for id in list.iter().take(SEEDS_PER_LIST) {
+            seeds.push((id.as_str(), relation, w));
+            w *= FADE;
+        }
+    }
+    seeds
+}
+
+/// Candidates from the seeds' neighbours: each scores the sum of its seeds' weight times its
+/// cosine with them; best first, without the `excluded`.
+pub fn blend(
+    neighbours: impl IntoIterator<Item = (f32, Vec<(String, f32)>)>,
+    excluded: &std::collections::HashSet<String>,
+) -> Vec<(String, f32)> {
+    let mut scores: std::collections::HashMap<String, f32> = Default::default();
+    for (weight, list) in neighbours {
+        for (id, cosine) in list {
+            if !excluded.contains(&id) {
+                *scores.entry(id).or_default() += weight * cosine;
+            }
+        }
+    }
+    let mut ranked: Vec<(String, f32)> = scores.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
 }
 
 /// The words of a title searched for products similar to it.
@@ -223,6 +277,33 @@ mod tests {
             error(&[("type", "similar"), ("product_id", "p"), ("colour", "red")]),
             "colour"
         );
+    }
+
+    #[test]
+    fn for_you_blends_the_seeds_neighbours_newest_first_without_the_excluded() {
+        let bought = ["b1".to_string(), "b2".to_string()];
+        let viewed = ["v1".to_string()];
+        let seeds = seeds([&bought, &[], &viewed]);
+        assert_eq!(
+            seeds,
+            [
+                ("b1", Relation::Bought, 1.0),
+                ("b2", Relation::Bought, FADE),
+                ("v1", Relation::Viewed, 0.5)
+            ]
+        );
+        let list = |items: &[(&str, f32)]| -> Vec<(String, f32)> {
+            items.iter().map(|(i, c)| (i.to_string(), *c)).collect()
+        };
+        let excluded = std::collections::HashSet::from(["b2".to_string()]);
+        let ranked = blend(
+            [
+                (1.0, list(&[("x", 0.5), ("b2", 0.9)])),
+                (0.5, list(&[("y", 0.8), ("x", 0.2)])),
+            ],
+            &excluded,
+        );
+        assert_eq!(ranked, list(&[("x", 0.6), ("y", 0.4)]));
     }
 
     #[test]

@@ -270,3 +270,20 @@ async fn trending_weighs_recent_views_carts_and_purchases_within_a_category() {
     let browse = app.search_ids("category=Shoes&in_stock=true&limit=2").await;
     assert_eq!(items(&body), browse);
 }
+
+#[tokio::test]
+async fn for_you_is_the_neighbours_of_the_visitor_s_history_without_it() {
+    let app = TestApp::new().load_small_catalog().await;
+    app.events(history()).await;
+    // s2 viewed shoe-1 and bottle-1: lamp-1 was viewed with both, in two sessions each.
+    let body = recommend(&app, "type=for_you&visitor_id=s2").await;
+    assert_eq!(body["type"], "for_you");
+    assert_eq!(items(&body), ["lamp-1"], "{body}");
+    // s1 viewed all three: nothing new to pair them with, so what is trending (nothing in
+    // these old events) and then the catalog's first products stand in.
+    let body = recommend(&app, "type=for_you&visitor_id=s1&limit=3").await;
+    let first = app.search_ids("q=&in_stock=true&limit=3").await;
+    assert_eq!(items(&body), first, "{body}");
+    let stranger = recommend(&app, "type=for_you&visitor_id=nobody&limit=3").await;
+    assert_eq!(items(&stranger), first);
+}
