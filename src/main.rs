@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, default_value_t = 400)]
         shoppers: usize,
     },
+    /// Recommendations: HR@10 and NDCG@10 of for_you and bought_together on real baskets
+    /// (leave-last-basket-out), next to popularity and co-occurrence baselines.
+    EvalRecs {
+        /// The shared data folder (with `online_retail_uci`).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+    },
     /// Load products from an NDJSON or JSON file (optionally .gz) offline.
     Import {
         /// The file to load.
@@ -112,7 +119,33 @@ async fn main() -> anyhow::Result<()> {
             config,
         } => eval(data, per_query, config).await,
         Command::EvalPersonal { data, shoppers } => eval_personal(data, shoppers).await,
+        Command::EvalRecs { data } => eval_recs(data).await,
     }
+}
+
+async fn eval_recs(data: PathBuf) -> anyhow::Result<()> {
+    telemetry::init(false);
+    let work = tempfile_dir()?;
+    let reports = attune::eval::recs::evaluate(&data, &work)
+        .await
+        .with_context(|| format!("cannot evaluate on {}", data.display()))?;
+    let _ = std::fs::remove_dir_all(&work);
+    for r in &reports {
+        println!(
+            "{}: {} products, {} events replayed, {} customers",
+            r.name, r.products, r.events, r.customers
+        );
+        for s in &r.scores {
+            println!(
+                "  {:<46} HR@10 {:.4}  NDCG@10 {:.4}",
+                s.name, s.hr_at_10, s.ndcg_at_10
+            );
+        }
+        // Reported, not yet a gate: on these baskets popularity still beats both (see
+        // benches/README.md).
+        anyhow::ensure!(r.customers > 0, "no customer to evaluate");
+    }
+    Ok(())
 }
 
 async fn eval_personal(data: PathBuf, shoppers: usize) -> anyhow::Result<()> {

@@ -110,7 +110,7 @@ impl Engine {
     /// first products (by popularity) when nothing has trended there.
     fn trending(&self, req: &RecommendRequest) -> Result<Recommendations> {
         let symbols = self.profiles.symbols();
-        let now = crate::profiles::profile::secs(crate::profiles::now_ms());
+        let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
         let config = self.config();
         let hit = self.catalog_hits(&config)?;
         let within = |path: &[String]| {
@@ -195,7 +195,18 @@ impl Engine {
                     });
                     (weight, found)
                 });
-            let ranked = recommend::blend(neighbours, &excluded);
+            // After the neighbours, what is trending: a customer's next purchase is often
+            // what everyone buys now.
+            let mut ranked = recommend::blend(neighbours, &excluded);
+            let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
+            let chosen: HashSet<String> = ranked.iter().map(|(id, _)| id.clone()).collect();
+            let trending = (related.trending(now).into_iter())
+                .take(recommend::TRENDING_CANDIDATES)
+                .map(|(sym, _)| symbols.name(sym).to_string())
+                .filter(|id| !excluded.contains(id) && !chosen.contains(id))
+                // After every neighbour, in trending order, scored 0: a trend is no cosine.
+                .map(|id| (id, 0.0));
+            ranked.extend(trending);
             let config = self.config();
             let hit = self.catalog_hits(&config)?;
             let per_category = req.limit.div_ceil(3).max(1);
@@ -207,11 +218,14 @@ impl Engine {
                 let Some(product) = self.in_stock(&id)? else {
                     continue;
                 };
-                let shown = in_category.entry(product.category.clone()).or_default();
-                if *shown >= per_category {
-                    continue;
+                // Products without a category are not diversified: nothing says they are alike.
+                if !product.category.is_empty() {
+                    let shown = in_category.entry(product.category.clone()).or_default();
+                    if *shown >= per_category {
+                        continue;
+                    }
+                    *shown += 1;
                 }
-                *shown += 1;
                 items.push(hit(&product, f64::from(score)));
             }
         }

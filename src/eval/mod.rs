@@ -11,6 +11,7 @@
 
 pub mod baseline;
 pub mod personal;
+pub mod recs;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -99,7 +99,7 @@ struct Case {
 }
 
 /// NDCG@10 (binary gains) and hit@10 of a ranked list.
-fn score(ranked: &[String], targets: &HashSet<String>) -> (f64, f64) {
+pub(crate) fn score(ranked: &[String], targets: &HashSet<String>) -> (f64, f64) {
     let dcg: f64 = ranked
         .iter()
         .take(10)
@@ -137,7 +137,7 @@ pub async fn evaluate(data: &Path, work: &Path, shoppers: usize) -> Result<Vec<S
 
 /// An engine where every visitor is personalized (the control order is asked for by
 /// searching without a visitor), over `dir`.
-fn engine(dir: &Path) -> Result<Arc<Engine>> {
+pub(crate) fn engine(dir: &Path) -> Result<Arc<Engine>> {
     let mut config = Config::default();
     config.server.data_dir = dir.to_path_buf();
     config.personalization.control_share = 0;
@@ -353,16 +353,20 @@ async fn simulate(dir: &Path, work: &Path, shoppers: usize) -> Result<SetupRepor
     .await
 }
 
-/// Replays real purchase histories: earlier invoices as events, the last invoice as targets.
-async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
-    struct Line {
-        invoice: String,
-        code: String,
-        description: String,
-        price: f64,
-        customer: String,
-        order: (i64, String),
-    }
+/// One line of an Online Retail invoice (a sale: cancellations, non-products and refunds left
+/// out).
+pub(crate) struct RetailLine {
+    pub invoice: String,
+    pub code: String,
+    pub description: String,
+    pub price: f64,
+    pub customer: String,
+    /// (sortable time, invoice): the order of the customer's invoices.
+    pub order: (i64, String),
+}
+
+/// The sales of the French and German customers of `online_retail_uci`.
+pub(crate) fn retail_lines(dir: &Path) -> Result<Vec<RetailLine>> {
     let mut lines = Vec::new();
     for file in ["france.csv", "germany.csv"] {
         let path = dir.join(file);
@@ -379,7 +383,7 @@ async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
             if quantity <= 0.0 || price <= 0.0 || !code.starts_with(|c: char| c.is_ascii_digit()) {
                 continue;
             }
-            lines.push(Line {
+            lines.push(RetailLine {
                 invoice: cols[0].to_string(),
                 code: code.to_string(),
                 description: cols[2].trim().to_string(),
@@ -389,12 +393,18 @@ async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
             });
         }
     }
+    Ok(lines)
+}
+
+/// Replays real purchase histories: earlier invoices as events, the last invoice as targets.
+async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
+    let lines = retail_lines(dir)?;
     let mut products: BTreeMap<&str, (&str, f64)> = BTreeMap::new();
     for l in &lines {
         products.entry(&l.code).or_insert((&l.description, l.price));
     }
     // Invoices of each customer, in time order.
-    let mut invoices: BTreeMap<&str, BTreeMap<&(i64, String), Vec<&Line>>> = BTreeMap::new();
+    let mut invoices: BTreeMap<&str, BTreeMap<&(i64, String), Vec<&RetailLine>>> = BTreeMap::new();
     for l in &lines {
         invoices
             .entry(&l.customer)
@@ -410,7 +420,7 @@ async fn replay(dir: &Path, work: &Path) -> Result<SetupReport> {
             continue;
         }
         let shopper = format!("customer-{customer}");
-        let all: Vec<&Vec<&Line>> = history.values().collect();
+        let all: Vec<&Vec<&RetailLine>> = history.values().collect();
         let Some((last, earlier)) = all.split_last() else {
             continue;
         };

@@ -15,8 +15,9 @@
 //!   `similar` items instead.
 //! - `for_you`: the visitor's next purchase: the neighbours (also viewed, bought together)
 //!   of what they bought, carted and viewed, newest counting most ([`seeds`], [`blend`]),
-//!   without what they bought, carted or viewed, at most a third of the list from one
-//!   category; a visitor with no such neighbours gets what is trending (in `category`).
+//!   then what is trending; without what they bought, carted or viewed, at most a third of
+//!   the list from one category; a visitor with no such neighbours gets what is trending (in
+//!   `category`).
 //! - `trending`: the products with the highest time-decayed sum of event weights (views,
 //!   carts, purchases; half-life a day), overall or within `category`; a store without events
 //!   yet gets its category page's first products.

@@ -187,6 +187,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one moment (an offline evaluation replaying old events, a test).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
 /// A pin that survived the conflicts, with the rule that set it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FiredPin {
