@@ -27,6 +27,7 @@ impl Engine {
             Kind::BoughtTogether => self.neighbours(req, Relation::Bought),
             Kind::Trending => self.trending(req),
             Kind::ForYou => self.for_you(req),
+            Kind::PostPurchase => self.neighbours(req, Relation::Bought),
         }
     }
 
@@ -70,33 +71,67 @@ impl Engine {
         })
     }
 
-    /// The product's neighbours in a relation, best first, in stock; its `similar` items when
-    /// it has none yet.
+    /// The neighbours of the products asked about in a relation, best first (their cosines
+    /// added), in stock, without those products. For `post_purchase`, without the products
+    /// in the category of one of them too, and what is trending (outside those categories)
+    /// when they have no neighbours; otherwise the first product's `similar` items.
     fn neighbours(&self, req: &RecommendRequest, relation: Relation) -> Result<Recommendations> {
-        let id = req.product_id.as_deref().unwrap_or_default();
-        self.product(id)?;
+        let asked = req.products();
+        let mut categories = HashSet::new();
+        for id in &asked {
+            let product = self.product(id)?;
+            if req.kind == Kind::PostPurchase && !product.category.is_empty() {
+                categories.insert(product.category);
+            }
+        }
+        let excluded: HashSet<String> = asked.iter().map(|id| id.to_string()).collect();
         let symbols = self.profiles.symbols();
-        let neighbours = (symbols.get(id))
-            .map(|sym| self.profiles.related().neighbours(relation, sym))
-            .unwrap_or_default();
+        let related = self.profiles.related();
+        let lists = asked.iter().map(|id| {
+            let found = (symbols.get(id)).map_or_else(Vec::new, |sym| {
+                (related.neighbours(relation, sym).into_iter())
+                    .map(|(n, cosine, _)| (symbols.name(n).to_string(), cosine))
+                    .collect()
+            });
+            (1.0, found)
+        });
+        let ranked = recommend::blend(lists, &excluded);
         let config = self.config();
         let hit = self.catalog_hits(&config)?;
         let mut items = Vec::new();
-        for (neighbour, cosine, _) in neighbours {
+        for (id, score) in ranked {
             if items.len() >= req.limit {
                 break;
             }
-            let Some(product) = self.in_stock(&symbols.name(neighbour))? else {
+            let Some(product) = self.in_stock(&id)? else {
                 continue;
             };
-            items.push(hit(&product, f64::from(cosine)));
+            if categories.contains(&product.category) {
+                continue;
+            }
+            items.push(hit(&product, f64::from(score)));
         }
         if items.is_empty() {
-            // Nobody has paired it yet (a new product): its alternatives stand in.
-            let similar = self.similar(req)?;
+            // Nobody has paired them yet (new products): alternatives stand in, or for an
+            // order what is trending apart from what it bought.
+            let standing_in = if req.kind == Kind::PostPurchase {
+                let mut trending = self.trending(&RecommendRequest {
+                    limit: (req.limit + asked.len()).min(recommend::MAX_LIMIT),
+                    ..req.clone()
+                })?;
+                (trending.items)
+                    .retain(|h| !excluded.contains(&h.id) && !categories.contains(&h.category));
+                trending.items.truncate(req.limit);
+                trending
+            } else {
+                self.similar(&RecommendRequest {
+                    product_id: asked.first().map(|id| id.to_string()),
+                    ..req.clone()
+                })?
+            };
             return Ok(Recommendations {
                 kind: req.kind,
-                ..similar
+                ..standing_in
             });
         }
         Ok(Recommendations {

@@ -173,6 +173,7 @@ async fn baskets(dir: &Path, work: &Path) -> Result<RecsReport> {
         let req = RecommendRequest {
             kind,
             product_id: Some(case.last_item.clone()),
+            product_ids: Vec::new(),
             visitor_id: Some(case.customer.clone()),
             category: Vec::new(),
             limit: 10,

@@ -39,6 +39,7 @@ use super::{admin, autocomplete, events, health, products, recommend, search, sy
         search::post_multi_search,
         autocomplete::get_autocomplete,
         recommend::get_recommendations,
+        recommend::post_recommendations,
         events::post_events,
         visitors::get_visitor,
         visitors::delete_visitor,

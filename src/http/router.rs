@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/multi-search"),
     ("get", "/v1/autocomplete"),
     ("get", "/v1/recommendations"),
+    ("post", "/v1/recommendations"),
     ("post", "/v1/events"),
     ("get", "/v1/visitors/{id}"),
     ("delete", "/v1/visitors/{id}"),
@@ -75,7 +76,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/browse", get(search::get_browse))
         .route("/v1/multi-search", post(search::post_multi_search))
         .route("/v1/autocomplete", get(autocomplete::get_autocomplete))
-        .route("/v1/recommendations", get(recommend::get_recommendations))
+        .route(
+            "/v1/recommendations",
+            get(recommend::get_recommendations).post(recommend::post_recommendations),
+        )
         .route("/v1/events", post(events::post_events))
         .route(
             "/v1/visitors/{id}",

@@ -18,6 +18,9 @@
 //!   then what is trending; without what they bought, carted or viewed, at most a third of
 //!   the list from one category; a visitor with no such neighbours gets what is trending (in
 //!   `category`).
+//! - `post_purchase`: the bought-together neighbours of the products bought, without those in
+//!   the same category as one of them (alternatives to a purchase are not what its buyer
+//!   needs next); what is trending outside those categories when they have none.
 //! - `trending`: the products with the highest time-decayed sum of event weights (views,
 //!   carts, purchases; half-life a day), overall or within `category`; a store without events
 //!   yet gets its category page's first products.
@@ -30,6 +33,8 @@ use crate::search::{Hit, PersonalizationEcho};
 
 /// Most items one request returns.
 pub const MAX_LIMIT: usize = 100;
+/// Most products one request names (`product_ids`).
+pub const MAX_PRODUCT_IDS: usize = 100;
 /// Items returned without `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
 /// Title words searched for `similar` (a title is a product's name, its first words the most
@@ -44,6 +49,7 @@ pub const TRENDING_CANDIDATES: usize = 1000;
 pub const PARAMETERS: &[&str] = &[
     "type",
     "product_id",
+    "product_ids",
     "visitor_id",
     "category",
     "limit",
@@ -67,6 +73,9 @@ pub enum Kind {
     Trending,
     /// The visitor's next purchase: neighbours of what they bought, carted and viewed.
     ForYou,
+    /// Complements of what was just bought (`product_ids`): bought with them, not
+    /// alternatives to them, for an order confirmation.
+    PostPurchase,
 }
 
 impl Kind {
@@ -77,6 +86,7 @@ impl Kind {
         ("bought_together", Kind::BoughtTogether),
         ("trending", Kind::Trending),
         ("for_you", Kind::ForYou),
+        ("post_purchase", Kind::PostPurchase),
     ];
 
     fn parse(name: &str) -> Result<Kind> {
@@ -95,6 +105,9 @@ pub struct RecommendRequest {
     pub kind: Kind,
     /// The product the recommendations are for (required by `similar`).
     pub product_id: Option<String>,
+    /// Several products (a cart, an order) for `also_viewed`, `bought_together` and
+    /// `post_purchase`.
+    pub product_ids: Vec<String>,
     /// The visitor they are for (required by `recently_viewed`).
     pub visitor_id: Option<String>,
     /// A category path the items must be in (`trending`; empty: anywhere).
@@ -111,6 +124,7 @@ impl RecommendRequest {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<RecommendRequest> {
         let mut kind = None;
         let mut product_id = None;
+        let mut product_ids: Vec<String> = Vec::new();
         let mut visitor_id = None;
         let mut category = Vec::new();
         let mut limit = DEFAULT_LIMIT;
@@ -120,6 +134,14 @@ impl RecommendRequest {
             match name.as_str() {
                 "type" => kind = Some(Kind::parse(&value)?),
                 "product_id" => product_id = text(),
+                "product_ids" => {
+                    let ids = value.split(',').map(str::trim).filter(|id| !id.is_empty());
+                    product_ids.extend(ids.map(str::to_string));
+                    if product_ids.len() > MAX_PRODUCT_IDS {
+                        let message = format!("at most {MAX_PRODUCT_IDS} products");
+                        return Err(Error::invalid("product_ids", message));
+                    }
+                }
                 "visitor_id" => visitor_id = text(),
                 "category" => {
                     category = (value.split('>'))
@@ -145,12 +167,15 @@ impl RecommendRequest {
         }
         let kind = kind.ok_or_else(|| Error::invalid("type", "is required"))?;
         match kind {
-            Kind::Similar | Kind::AlsoViewed | Kind::BoughtTogether if product_id.is_none() => {
+            Kind::Similar if product_id.is_none() => {
+                return Err(Error::invalid("product_id", "is required by type=similar"));
+            }
+            Kind::AlsoViewed | Kind::BoughtTogether | Kind::PostPurchase
+                if product_id.is_none() && product_ids.is_empty() =>
+            {
                 let name = Self::name(kind);
-                return Err(Error::invalid(
-                    "product_id",
-                    format!("is required by type={name}"),
-                ));
+                let message = format!("product_id or product_ids is required by type={name}");
+                return Err(Error::invalid("product_ids", message));
             }
             Kind::RecentlyViewed | Kind::ForYou if visitor_id.is_none() => {
                 let name = Self::name(kind);
@@ -164,6 +189,7 @@ impl RecommendRequest {
         Ok(RecommendRequest {
             kind,
             product_id,
+            product_ids,
             visitor_id,
             category,
             limit,
@@ -173,6 +199,38 @@ impl RecommendRequest {
 }
 
 impl RecommendRequest {
+    /// Reads a request from a JSON body: the query string's parameters as fields,
+    /// `product_ids` a list.
+    pub fn from_json(body: serde_json::Value) -> Result<RecommendRequest> {
+        let serde_json::Value::Object(fields) = body else {
+            return Err(Error::Malformed("the body must be a JSON object".into()));
+        };
+        let mut pairs = Vec::new();
+        for (name, value) in fields {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Array(items) if name == "product_ids" => {
+                    let ids: Option<Vec<&str>> = items.iter().map(|i| i.as_str()).collect();
+                    ids.ok_or_else(|| Error::invalid("product_ids", "must be a list of ids"))?
+                        .join(",")
+                }
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                _ => return Err(Error::invalid(name, "must be a string, number or boolean")),
+            };
+            pairs.push((name, text));
+        }
+        RecommendRequest::from_pairs(pairs)
+    }
+
+    /// The products asked about: `product_id`, then `product_ids`, each once.
+    pub fn products(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        (self.product_id.iter().chain(&self.product_ids))
+            .map(String::as_str)
+            .filter(|id| seen.insert(*id))
+            .collect()
+    }
+
     fn name(kind: Kind) -> &'static str {
         (Kind::NAMES.iter())
             .find(|(_, k)| *k == kind)

@@ -163,6 +163,8 @@ fn history() -> Vec<Value> {
         ("b1", &["shoe-2", "bottle-2"][..]),
         ("b2", &["shoe-2", "bottle-2", "shoe-3"]),
         ("b3", &["shoe-2", "shoe-3", "mug-1"]),
+        ("b4", &["blender-1", "bottle-3", "mug-1"]),
+        ("b5", &["blender-1", "bottle-3", "mug-1"]),
     ] {
         for p in products {
             event("purchase", visitor, p);
@@ -286,4 +288,65 @@ async fn for_you_is_the_neighbours_of_the_visitor_s_history_without_it() {
     assert_eq!(items(&body), first, "{body}");
     let stranger = recommend(&app, "type=for_you&visitor_id=nobody&limit=3").await;
     assert_eq!(items(&stranger), first);
+}
+
+#[tokio::test]
+async fn a_cart_gets_what_was_bought_with_all_of_it_and_an_order_its_complements() {
+    let app = TestApp::new().load_small_catalog().await;
+    app.events(history()).await;
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .json(axum::http::Method::POST, "/v1/recommendations", &body)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body
+        }
+    };
+    // mug-1 was bought with both the blender and the bottle: it leads, the cart stays out.
+    let body =
+        post(json!({"type": "bought_together", "product_ids": ["blender-1", "bottle-3"]})).await;
+    assert_eq!(items(&body), ["mug-1"], "{body}");
+    // After buying the blender: the bottle and the mug (drinkware, not another blender).
+    let body = post(json!({"type": "post_purchase", "product_ids": ["blender-1"]})).await;
+    assert_eq!(body["type"], "post_purchase");
+    assert_eq!(items(&body), ["bottle-3", "mug-1"], "{body}");
+    // After buying the bottle: the blender, not the mug, another piece of drinkware.
+    let body =
+        post(json!({"type": "post_purchase", "product_ids": ["bottle-3"], "limit": 5})).await;
+    assert_eq!(items(&body), ["blender-1"], "{body}");
+    // The query string takes them too.
+    let body = recommend(&app, "type=post_purchase&product_ids=bottle-3").await;
+    assert_eq!(items(&body), ["blender-1"], "{body}");
+
+    for (body, field) in [
+        (json!({"type": "post_purchase"}), "product_ids"),
+        (
+            json!({"type": "bought_together", "product_ids": [1, 2]}),
+            "product_ids",
+        ),
+        (
+            json!({"type": "bought_together", "product_id": {"id": "x"}}),
+            "product_id",
+        ),
+    ] {
+        let r = app
+            .json(axum::http::Method::POST, "/v1/recommendations", &body)
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{body}: {message}"
+        );
+    }
+    let r = app
+        .json(
+            axum::http::Method::POST,
+            "/v1/recommendations",
+            &json!({"type": "post_purchase", "product_ids": ["blender-1", "no-such"]}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
 }
