@@ -50,10 +50,10 @@ enum Command {
         #[arg(long, default_value_t = 400)]
         shoppers: usize,
     },
-    /// Recommendations: HR@10 and NDCG@10 of for_you and bought_together on real baskets
-    /// (leave-last-basket-out), next to popularity and co-occurrence baselines.
+    /// Recommendations: HR@10 and NDCG@10 on real baskets (leave-last-basket-out) and
+    /// sessions (last view held out), next to popularity and co-occurrence baselines.
     EvalRecs {
-        /// The shared data folder (with `online_retail_uci`).
+        /// The shared data folder (with `online_retail_uci` and `diginetica`).
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
     },
@@ -132,7 +132,7 @@ async fn eval_recs(data: PathBuf) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     for r in &reports {
         println!(
-            "{}: {} products, {} events replayed, {} customers",
+            "{}: {} products, {} events replayed, {} cases",
             r.name, r.products, r.events, r.customers
         );
         for s in &r.scores {

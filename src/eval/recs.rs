@@ -1,6 +1,6 @@
-//! Offline evaluation of recommendations on real baskets: `online_retail_uci` (France and
-//! Germany), leave-last-basket-out per customer.
+//! Offline evaluation of recommendations on real baskets and sessions.
 //!
+//! **Baskets**: `online_retail_uci` (France and Germany), leave-last-basket-out per customer.
 //! Every customer's invoices but the last are replayed through the engine as purchase events
 //! (with their invoice times, so one invoice is one session); the items of the last invoice
 //! the customer had not bought before are the targets. For each customer with such targets:
@@ -11,6 +11,9 @@
 //! most bought items, without what the customer bought) and **co-occurrence** with that last
 //! item (cosine of the co-counts within invoices, without what the customer bought). HR@10
 //! and NDCG@10 (binary gains) over the customers.
+//!
+//! **Sessions**: the views of `diginetica`'s sample, the last view of the latest sessions held
+//! out ([`sessions`]), with `also_viewed` and `for_you` next to the same two baselines.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -64,6 +67,7 @@ impl RecsReport {
 pub async fn evaluate(data: &Path, work: &Path) -> Result<Vec<RecsReport>> {
     Ok(vec![
         baskets(&data.join("online_retail_uci"), &work.join("retail")).await?,
+        sessions(&data.join("diginetica"), &work.join("sessions")).await?,
     ])
 }
 
@@ -133,34 +137,218 @@ async fn baskets(dir: &Path, work: &Path) -> Result<RecsReport> {
             );
         }
     }
-    let baseline = Baseline::of(training.iter().map(|(_, _, lines)| *lines));
+    let baseline = Baseline::of(
+        (training.iter()).map(|(_, _, lines)| lines.iter().map(|l| l.code.as_str()).collect()),
+    );
 
-    // The engine's clock stops a day after the last training event: what trended then.
-    let end = training.last().map_or(0, |((time, _), ..)| epoch_ms(*time)) + 86_400_000;
-    let end = time::OffsetDateTime::from_unix_timestamp(end / 1000)
+    let end = training.last().map_or(0, |((time, _), ..)| epoch_ms(*time));
+    let catalog: Vec<serde_json::Value> = (products.iter())
+        .map(|(code, (title, price))| json!({"id": code, "title": title, "price": price}))
+        .collect();
+    let replayed = events.len();
+    let (engine, imported) = replay(work, end, catalog, events).await?;
+    let kinds = [
+        ("for_you", Kind::ForYou),
+        ("bought_together", Kind::BoughtTogether),
+    ];
+    let lists = measure(&engine, &cases, &baseline, &kinds)?;
+    engine.close();
+    Ok(report(
+        "baskets (online retail, FR+DE)",
+        imported,
+        replayed,
+        cases.len(),
+        lists,
+    ))
+}
+
+/// A session's views: (milliseconds since its start, item), in time order once sorted.
+type Views = Vec<(i64, String)>;
+
+/// Share of the sessions (the latest) whose last view is held out.
+const TEST_SHARE: f64 = 0.2;
+
+/// Viewing sessions of `diginetica`: the latest fifth of the sessions with two views or more
+/// hold their last view out (when it is an item the session had not viewed); everything else
+/// is replayed as views, one visitor per session. `also_viewed` of the session's previous
+/// item and `for_you` of the session are asked for the held-out item.
+async fn sessions(dir: &Path, work: &Path) -> Result<RecsReport> {
+    let read = |name: &str| -> Result<String> {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+    };
+    let views_text = read("sample_train-item-views.csv")?;
+    // session → (date, [(timeframe, item)])
+    let mut sessions: BTreeMap<u64, (String, Views)> = BTreeMap::new();
+    for row in views_text.lines().skip(1) {
+        let cols: Vec<&str> = row.split(';').collect();
+        let (Some(session), Some(item), Some(frame), Some(date)) = (
+            cols.first().and_then(|c| c.parse::<u64>().ok()),
+            cols.get(2),
+            cols.get(3).and_then(|c| c.parse::<i64>().ok()),
+            cols.get(4),
+        ) else {
+            continue;
+        };
+        let entry = sessions
+            .entry(session)
+            .or_insert_with(|| (date.to_string(), Vec::new()));
+        entry.1.push((frame, item.to_string()));
+    }
+    let viewed: HashSet<&str> = (sessions.values())
+        .flat_map(|(_, views)| views.iter().map(|(_, i)| i.as_str()))
+        .collect();
+    let categories_text = read("product-categories.csv")?;
+    let mut category: HashMap<&str, &str> = HashMap::new();
+    for row in categories_text.lines().skip(1) {
+        if let Some((item, cat)) = row.split_once(';')
+            && viewed.contains(item)
+        {
+            category.insert(item, cat);
+        }
+    }
+    let products: Vec<serde_json::Value> = (viewed.iter())
+        .map(|item| {
+            let cat = category.get(item).copied().unwrap_or("none");
+            json!({"id": item, "title": format!("item {item}"), "category": [format!("category {cat}")]})
+        })
+        .collect();
+    for (_, (_, views)) in sessions.iter_mut() {
+        views.sort();
+    }
+    let mut ordered: Vec<(u64, String, Views)> = (sessions.into_iter())
+        .map(|(id, (date, views))| (id, date, views))
+        .collect();
+    ordered.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+    let first_test = ((ordered.len() as f64) * (1.0 - TEST_SHARE)) as usize;
+    let mut events = Vec::new();
+    let mut cases = Vec::new();
+    let mut training: Vec<Vec<&str>> = Vec::new();
+    for (i, (id, date, views)) in ordered.iter().enumerate() {
+        let day = date_ms(date);
+        let held_out = i >= first_test && views.len() >= 2;
+        let kept = if held_out {
+            &views[..views.len() - 1]
+        } else {
+            &views[..]
+        };
+        for (frame, item) in kept {
+            events.push(
+                json!({"type": "view", "visitor_id": format!("session-{id}"),
+                "product_id": item, "timestamp": day + frame}),
+            );
+        }
+        training.push(kept.iter().map(|(_, item)| item.as_str()).collect());
+        if held_out {
+            let seen: HashSet<String> = kept.iter().map(|(_, item)| item.clone()).collect();
+            let target = &views[views.len() - 1].1;
+            if !seen.contains(target) {
+                cases.push(Case {
+                    customer: format!("session-{id}"),
+                    last_item: kept[kept.len() - 1].1.clone(),
+                    targets: HashSet::from([target.clone()]),
+                    bought: seen,
+                });
+            }
+        }
+    }
+    let end = events
+        .iter()
+        .filter_map(|e| e["timestamp"].as_i64())
+        .max()
+        .unwrap_or(0);
+    let baseline = Baseline::of(training.into_iter());
+    let replayed = events.len();
+    let (engine, imported) = replay(work, end, products, events).await?;
+    let kinds = [("for_you", Kind::ForYou), ("also_viewed", Kind::AlsoViewed)];
+    let lists = measure(&engine, &cases, &baseline, &kinds)?;
+    engine.close();
+    Ok(report(
+        "sessions (diginetica views)",
+        imported,
+        replayed,
+        cases.len(),
+        lists,
+    ))
+}
+
+/// Each recommender's and baseline's (NDCG@10, HR@10) per case.
+fn measure(
+    engine: &Engine,
+    cases: &[Case],
+    baseline: &Baseline,
+    kinds: &[(&'static str, Kind)],
+) -> Result<BTreeMap<&'static str, Vec<(f64, f64)>>> {
+    let mut lists: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for case in cases {
+        let mut score = |name, ranked: Vec<String>| {
+            let scored = super::personal::score(&ranked, &case.targets);
+            lists.entry(name).or_default().push(scored);
+        };
+        for (name, kind) in kinds {
+            score(name, recommended(engine, *kind, case)?);
+        }
+        score("popularity (baseline)", baseline.popular(&case.bought));
+        let co = baseline.with(&case.last_item, &case.bought);
+        score("co-occurrence with the last item (baseline)", co);
+    }
+    Ok(lists)
+}
+
+/// The ids a recommender answers for a case, without what the case had seen or bought.
+fn recommended(engine: &Engine, kind: Kind, case: &Case) -> Result<Vec<String>> {
+    let req = RecommendRequest {
+        kind,
+        product_id: Some(case.last_item.clone()),
+        product_ids: Vec::new(),
+        visitor_id: Some(case.customer.clone()),
+        category: Vec::new(),
+        limit: 10,
+        explain: false,
+    };
+    Ok((engine.recommend_now(&req)?.items.into_iter())
+        .map(|h| h.id)
+        .filter(|id| !case.bought.contains(id))
+        .collect())
+}
+
+/// Epoch milliseconds of a `YYYY-MM-DD` day's start, UTC.
+fn date_ms(date: &str) -> i64 {
+    let mut parts = date.split('-').map(|p| p.parse::<i64>().unwrap_or(1));
+    let (y, m, d) = (
+        parts.next().unwrap_or(1970),
+        parts.next().unwrap_or(1),
+        parts.next().unwrap_or(1),
+    );
+    epoch_ms(((y * 100 + m) * 100 + d) * 10_000)
+}
+
+/// An engine over `work` whose clock stops a day after `end_ms` (what trended then), with
+/// the products and the events loaded; and how many products it holds.
+async fn replay(
+    work: &Path,
+    end_ms: i64,
+    products: Vec<serde_json::Value>,
+    events: Vec<serde_json::Value>,
+) -> Result<(Arc<Engine>, u64)> {
+    let end = time::OffsetDateTime::from_unix_timestamp(end_ms / 1000 + 86_400)
         .map_err(|e| Error::Internal(format!("training end: {e}")))?;
     let mut config = crate::config::Config::default();
     config.server.data_dir = work.to_path_buf();
     config.personalization.control_share = 0;
     let engine = Engine::open_with_clock(config, Arc::new(FixedClock(end)))?;
     let ndjson = |items: Vec<serde_json::Value>| {
-        items
-            .iter()
-            .map(|v| v.to_string())
+        (items.iter().map(|v| v.to_string()))
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let catalog: Vec<serde_json::Value> = (products.iter())
-        .map(|(code, (title, price))| json!({"id": code, "title": title, "price": price}))
-        .collect();
     let imported = demo::import(
         &engine,
-        ndjson(catalog).as_bytes(),
+        ndjson(products).as_bytes(),
         BodyFormat::Ndjson,
         |_| {},
     )
     .await?;
-    let replayed = events.len();
     let recorded = demo::import_events(&engine, ndjson(events).as_bytes()).await?;
     if recorded.failed > 0 {
         return Err(Error::Internal(format!(
@@ -169,44 +357,25 @@ async fn baskets(dir: &Path, work: &Path) -> Result<RecsReport> {
             recorded.errors.first()
         )));
     }
-    let recommend = |kind: Kind, case: &Case| -> Result<Vec<String>> {
-        let req = RecommendRequest {
-            kind,
-            product_id: Some(case.last_item.clone()),
-            product_ids: Vec::new(),
-            visitor_id: Some(case.customer.clone()),
-            category: Vec::new(),
-            limit: 10,
-            explain: false,
-        };
-        Ok((engine.recommend_now(&req)?.items.into_iter())
-            .map(|h| h.id)
-            .filter(|id| !case.bought.contains(id))
-            .collect())
-    };
-    let mut lists: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    for case in &cases {
-        let mut score = |name, ranked: Vec<String>| {
-            lists
-                .entry(name)
-                .or_default()
-                .push(super::personal::score(&ranked, &case.targets));
-        };
-        score("for_you", recommend(Kind::ForYou, case)?);
-        score("bought_together", recommend(Kind::BoughtTogether, case)?);
-        score("popularity (baseline)", baseline.popular(&case.bought));
-        let co = baseline.with(&case.last_item, &case.bought);
-        score("co-occurrence with the last item (baseline)", co);
-    }
-    engine.close();
+    Ok((engine, imported.upserted))
+}
+
+/// Means of per-case (NDCG@10, HR@10) pairs, by recommender.
+fn report(
+    name: &str,
+    products: u64,
+    events: usize,
+    cases: usize,
+    lists: BTreeMap<&str, Vec<(f64, f64)>>,
+) -> RecsReport {
     let mean = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
         v.iter().map(f).sum::<f64>() / v.len().max(1) as f64
     };
-    Ok(RecsReport {
-        name: "baskets (online retail, FR+DE)".into(),
-        products: imported.upserted,
-        events: replayed,
-        customers: cases.len(),
+    RecsReport {
+        name: name.into(),
+        products,
+        events,
+        customers: cases,
         scores: (lists.into_iter())
             .map(|(name, v)| Scores {
                 name: name.to_string(),
@@ -214,7 +383,7 @@ async fn baskets(dir: &Path, work: &Path) -> Result<RecsReport> {
                 hr_at_10: mean(&v, |p| p.1),
             })
             .collect(),
-    })
+    }
 }
 
 /// The baselines' counts over the training baskets.
@@ -224,11 +393,12 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn of<'a>(baskets: impl Iterator<Item = &'a Vec<&'a RetailLine>>) -> Baseline {
+    /// Counts over baskets (or sessions) of item ids.
+    fn of<'a>(baskets: impl Iterator<Item = Vec<&'a str>>) -> Baseline {
         let mut bought: HashMap<String, u32> = HashMap::new();
         let mut pairs: HashMap<String, HashMap<String, u32>> = HashMap::new();
         for basket in baskets {
-            let items: HashSet<&str> = basket.iter().map(|l| l.code.as_str()).collect();
+            let items: HashSet<&str> = basket.into_iter().collect();
             for a in &items {
                 *bought.entry(a.to_string()).or_default() += 1;
                 for b in items.iter().filter(|b| *b != a) {
