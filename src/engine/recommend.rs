@@ -153,8 +153,8 @@ impl Engine {
                 && (path.iter().zip(&req.category)).all(|(a, b)| a.eq_ignore_ascii_case(b))
         };
         let mut items = Vec::new();
-        let trending = self.profiles.related().trending(now);
-        for (product, score) in trending.into_iter().take(recommend::TRENDING_CANDIDATES) {
+        let trending = (self.profiles.related()).trending(now, recommend::TRENDING_CANDIDATES);
+        for (product, score) in trending {
             if items.len() >= req.limit {
                 break;
             }
@@ -235,12 +235,13 @@ impl Engine {
             let mut ranked = recommend::blend(neighbours, &excluded);
             let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
             let chosen: HashSet<String> = ranked.iter().map(|(id, _)| id.clone()).collect();
-            let trending = (related.trending(now).into_iter())
-                .take(recommend::TRENDING_CANDIDATES)
-                .map(|(sym, _)| symbols.name(sym).to_string())
-                .filter(|id| !excluded.contains(id) && !chosen.contains(id))
-                // After every neighbour, in trending order, scored 0: a trend is no cosine.
-                .map(|id| (id, 0.0));
+            let trending = (related
+                .trending(now, recommend::TRENDING_CANDIDATES)
+                .into_iter())
+            .map(|(sym, _)| symbols.name(sym).to_string())
+            .filter(|id| !excluded.contains(id) && !chosen.contains(id))
+            // After every neighbour, in trending order, scored 0: a trend is no cosine.
+            .map(|id| (id, 0.0));
             ranked.extend(trending);
             let config = self.config();
             let hit = self.catalog_hits(&config)?;

@@ -215,15 +215,22 @@ impl Related {
         counts.trending.entry(product).or_default().add(weight, at);
     }
 
-    /// Every product with a trending score at `now` (seconds), highest first.
-    pub fn trending(&self, now: u32) -> Vec<(Sym, f32)> {
+    /// The `top` products with the highest trending score at `now` (seconds), highest first.
+    /// A linear selection, then a sort of those only: a catalog's every product can have a
+    /// score.
+    pub fn trending(&self, now: u32, top: usize) -> Vec<(Sym, f32)> {
         let counts = self.counts.read().unwrap_or_else(|p| p.into_inner());
         let mut all: Vec<(Sym, f32)> = (counts.trending.iter())
             .map(|(p, d)| (*p, d.at(now)))
             .filter(|(_, v)| *v > 0.0)
             .collect();
         drop(counts);
-        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let order = |a: &(Sym, f32), b: &(Sym, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if all.len() > top && top > 0 {
+            all.select_nth_unstable_by(top - 1, order);
+        }
+        all.truncate(top);
+        all.sort_by(order);
         all
     }
 
@@ -274,12 +281,17 @@ mod tests {
         related.trend(2, 1.0, 11 * day);
         related.trend(2, 1.0, 11 * day);
         // On day 11, product 1's 4 is worth 2: a tie broken by id.
-        assert_eq!(related.trending(11 * day), [(1, 2.0), (2, 2.0)]);
+        assert_eq!(related.trending(11 * day, 10), [(1, 2.0), (2, 2.0)]);
+        assert_eq!(related.trending(11 * day, 1), [(1, 2.0)]);
         // A late event on 2, from day 10, is worth half of it on day 11.
         related.trend(2, 1.0, 10 * day);
-        assert_eq!(related.trending(12 * day), [(2, 1.25), (1, 1.0)]);
+        assert_eq!(related.trending(12 * day, 10), [(2, 1.25), (1, 1.0)]);
         related.trend(3, 0.0, 12 * day);
-        assert_eq!(related.trending(12 * day).len(), 2, "no weight, no trend");
+        assert_eq!(
+            related.trending(12 * day, 10).len(),
+            2,
+            "no weight, no trend"
+        );
     }
 
     #[test]
