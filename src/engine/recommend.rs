@@ -76,6 +76,7 @@ impl Engine {
     /// in the category of one of them too, and what is trending (outside those categories)
     /// when they have no neighbours; otherwise the first product's `similar` items.
     fn neighbours(&self, req: &RecommendRequest, relation: Relation) -> Result<Recommendations> {
+        let hidden = self.hidden(req)?;
         let asked = req.products();
         let mut categories = HashSet::new();
         for id in &asked {
@@ -103,7 +104,7 @@ impl Engine {
             if items.len() >= req.limit {
                 break;
             }
-            let Some(product) = self.in_stock(&id)? else {
+            let Some(product) = self.in_stock(&id, &hidden)? else {
                 continue;
             };
             if categories.contains(&product.category) {
@@ -144,6 +145,7 @@ impl Engine {
     /// The products trending now, in stock, in the category asked for; the category page's
     /// first products (by popularity) when nothing has trended there.
     fn trending(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let hidden = self.hidden(req)?;
         let symbols = self.profiles.symbols();
         let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
         let config = self.config();
@@ -162,7 +164,7 @@ impl Engine {
             if req.product_id.as_deref() == Some(&*id) {
                 continue;
             }
-            let Some(product) = self.in_stock(&id)?.filter(|p| within(&p.category)) else {
+            let Some(product) = self.in_stock(&id, &hidden)?.filter(|p| within(&p.category)) else {
                 continue;
             };
             items.push(hit(&product, f64::from(score)));
@@ -204,6 +206,7 @@ impl Engine {
     /// The neighbours of what the visitor bought, carted and viewed, without those, at most a
     /// third of the list from one category; what is trending when they have none.
     fn for_you(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let hidden = self.hidden(req)?;
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
         let profile = match self.visitor(visitor) {
             Ok(profile) => Some(profile),
@@ -251,7 +254,7 @@ impl Engine {
                 if items.len() >= req.limit {
                     break;
                 }
-                let Some(product) = self.in_stock(&id)? else {
+                let Some(product) = self.in_stock(&id, &hidden)? else {
                     continue;
                 };
                 // Products without a category are not diversified: nothing says they are alike.
@@ -279,9 +282,12 @@ impl Engine {
         })
     }
 
-    /// A product of the catalog that can be bought now (None: deleted since, or out of
-    /// stock: not worth showing).
-    fn in_stock(&self, id: &str) -> Result<Option<Product>> {
+    /// A product of the catalog that can be shown now (None: deleted since, out of stock, or
+    /// hidden by a merchandising rule).
+    fn in_stock(&self, id: &str, hidden: &HashSet<String>) -> Result<Option<Product>> {
+        if hidden.contains(id) {
+            return Ok(None);
+        }
         match self.product(id) {
             Ok(product) if product.in_stock => Ok(Some(product)),
             Ok(_) | Err(Error::UnknownProduct(_)) => Ok(None),
@@ -289,8 +295,25 @@ impl Engine {
         }
     }
 
+    /// The products the merchandising rules hide from this request: those of the rules that
+    /// fire for it read as a category page (no words; its `category`, its visitor).
+    fn hidden(&self, req: &RecommendRequest) -> Result<HashSet<String>> {
+        let config = self.config();
+        let mut pairs = vec![("q".to_string(), String::new())];
+        if !req.category.is_empty() {
+            pairs.push(("category".into(), req.category.join(" > ")));
+        }
+        if let Some(visitor) = &req.visitor_id {
+            pairs.push(("visitor_id".into(), visitor.clone()));
+        }
+        let page = SearchRequest::from_pairs(pairs, &config.search)?;
+        let outcome = self.rules_for(&config, &page, self.clock.now());
+        Ok(outcome.hidden.into_iter().collect())
+    }
+
     /// What the visitor viewed, newest first, in stock, without the product looked at.
     fn recently_viewed(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        let hidden = self.hidden(req)?;
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
         let viewed = match self.visitor(visitor) {
             Ok(profile) => profile.recently_viewed,
@@ -307,7 +330,7 @@ impl Engine {
             if items.len() >= req.limit {
                 break;
             }
-            let Some(product) = self.in_stock(id)? else {
+            let Some(product) = self.in_stock(id, &hidden)? else {
                 continue;
             };
             items.push(hit(&product, 0.0));

@@ -350,3 +350,37 @@ async fn a_cart_gets_what_was_bought_with_all_of_it_and_an_order_its_complements
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_product_a_rule_hides_is_recommended_by_no_widget() {
+    let rule = "[[rules]]\nid = \"no-mug\"\nthen = { hide = [\"mug-1\"] }\n";
+    let app = TestApp::with_config_files(&[("attune.toml", rule)])
+        .load_small_catalog()
+        .await;
+    app.events(history()).await;
+    app.events(vec![
+        json!({"type": "view", "visitor_id": "v9", "product_id": "mug-1"}),
+        json!({"type": "view", "visitor_id": "v9", "product_id": "lamp-1"}),
+    ])
+    .await;
+    for query in [
+        "type=bought_together&product_id=blender-1",
+        "type=post_purchase&product_id=blender-1",
+        "type=recently_viewed&visitor_id=v9",
+        "type=trending",
+        "type=similar&product_id=bottle-3",
+    ] {
+        let body = recommend(&app, query).await;
+        assert!(
+            !items(&body).contains(&"mug-1".to_string()),
+            "{query}: {body}"
+        );
+    }
+    // Without the rule the mug is there.
+    let body = recommend(&app, "type=bought_together&product_id=blender-1").await;
+    assert_eq!(items(&body), ["bottle-3"], "{body}");
+    let plain = TestApp::new().load_small_catalog().await;
+    plain.events(history()).await;
+    let body = recommend(&plain, "type=bought_together&product_id=blender-1").await;
+    assert_eq!(items(&body), ["bottle-3", "mug-1"], "{body}");
+}
