@@ -80,6 +80,7 @@ impl Engine {
             filtered: !req.filters.is_empty(),
             visitor: self.segment(req.visitor_id.as_deref(), now),
             now,
+            placement: (req.placement).unwrap_or(if req.browse { "browse" } else { "search" }),
         };
         config.rules.evaluate(&ctx)
     }

@@ -59,7 +59,9 @@ impl Engine {
             if let Some(visitor) = &req.visitor_id {
                 pairs.push(("visitor_id".into(), visitor.clone()));
             }
-            let found = self.search_now(&SearchRequest::from_pairs(pairs, &config.search)?)?;
+            let mut search = SearchRequest::from_pairs(pairs, &config.search)?;
+            search.placement = Some(req.kind.name());
+            let found = self.search_now(&search)?;
             echo.get_or_insert(found.personalization);
             let fresh = found.hits.into_iter().filter(|h| seen.insert(h.id.clone()));
             items.extend(fresh.take(req.limit - items.len()));
@@ -178,7 +180,9 @@ impl Engine {
             if !req.category.is_empty() {
                 pairs.push(("category".into(), req.category.join(" > ")));
             }
-            let found = self.search_now(&SearchRequest::from_pairs(pairs, &config.search)?)?;
+            let mut search = SearchRequest::from_pairs(pairs, &config.search)?;
+            search.placement = Some(req.kind.name());
+            let found = self.search_now(&search)?;
             items = found.hits;
         }
         Ok(Recommendations {
@@ -306,7 +310,8 @@ impl Engine {
         if let Some(visitor) = &req.visitor_id {
             pairs.push(("visitor_id".into(), visitor.clone()));
         }
-        let page = SearchRequest::from_pairs(pairs, &config.search)?;
+        let mut page = SearchRequest::from_pairs(pairs, &config.search)?;
+        page.placement = Some(req.kind.name());
         let outcome = self.rules_for(&config, &page, self.clock.now());
         Ok(outcome.hidden.into_iter().collect())
     }

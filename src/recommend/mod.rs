@@ -173,12 +173,12 @@ impl RecommendRequest {
             Kind::AlsoViewed | Kind::BoughtTogether | Kind::PostPurchase
                 if product_id.is_none() && product_ids.is_empty() =>
             {
-                let name = Self::name(kind);
+                let name = kind.name();
                 let message = format!("product_id or product_ids is required by type={name}");
                 return Err(Error::invalid("product_ids", message));
             }
             Kind::RecentlyViewed | Kind::ForYou if visitor_id.is_none() => {
-                let name = Self::name(kind);
+                let name = kind.name();
                 return Err(Error::invalid(
                     "visitor_id",
                     format!("is required by type={name}"),
@@ -230,10 +230,13 @@ impl RecommendRequest {
             .filter(|id| seen.insert(*id))
             .collect()
     }
+}
 
-    fn name(kind: Kind) -> &'static str {
+impl Kind {
+    /// The type's name in requests (and in rules' `when.placement`).
+    pub fn name(self) -> &'static str {
         (Kind::NAMES.iter())
-            .find(|(_, k)| *k == kind)
+            .find(|(_, k)| *k == self)
             .map_or("", |(n, _)| n)
     }
 }

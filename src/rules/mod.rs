@@ -86,7 +86,23 @@ pub struct When {
     pub lifecycle: Option<Vec<Lifecycle>>,
     /// Acquisition sources targeted (lowercased).
     pub source: Option<Vec<String>>,
+    /// The places targeted ([`PLACEMENTS`]): search results, category pages, one widget.
+    pub placement: Option<Vec<String>>,
 }
+
+/// Where a rule can take effect: `search`, `browse` (category pages) and each recommendation
+/// widget.
+pub const PLACEMENTS: &[&str] = &[
+    "search",
+    "browse",
+    "similar",
+    "recently_viewed",
+    "also_viewed",
+    "bought_together",
+    "post_purchase",
+    "trending",
+    "for_you",
+];
 
 /// A product placed at a position.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +185,8 @@ pub struct Context<'a> {
     pub visitor: Segment,
     /// The time the request is served at.
     pub now: OffsetDateTime,
+    /// Where the answer is shown (one of [`PLACEMENTS`]).
+    pub placement: &'a str,
 }
 
 /// What reads the time for rule windows: the system clock in the server, a fixed one in tests.
@@ -339,6 +357,7 @@ impl When {
                         .all(|(want, have)| *want == crate::text::keyword(have.trim()))
             })
             && self.filtered.is_none_or(|f| f == ctx.filtered)
+            && (self.placement.as_ref()).is_none_or(|p| p.iter().any(|p| p == ctx.placement))
             && self.from.is_none_or(|from| ctx.now >= from)
             && self.until.is_none_or(|until| ctx.now < until)
             && self

@@ -74,6 +74,8 @@ pub struct RawWhen {
     pub lifecycle: Option<Spanned<OneOrMany>>,
     /// The visitor's acquisition source is one of these.
     pub source: Option<Spanned<OneOrMany>>,
+    /// Where the answer is shown is one of these (`search`, `browse`, a widget type).
+    pub placement: Option<Spanned<OneOrMany>>,
 }
 
 /// The `then` table.
@@ -227,6 +229,22 @@ impl RawWhen {
             }
             None => None,
         };
+        let placement = match &self.placement {
+            Some(value) => {
+                let names = value.get_ref().clone().into_vec();
+                let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
+                if let Some(unknown) = names
+                    .iter()
+                    .find(|n| !super::PLACEMENTS.contains(&n.as_str()))
+                {
+                    let known = super::PLACEMENTS.join(", ");
+                    let message = format!("unknown placement {unknown:?}: use {known}");
+                    return Err(fail(value.span(), "when.placement", message));
+                }
+                Some(names)
+            }
+            None => None,
+        };
         let category = self.category.as_ref().map(|c| {
             c.get_ref()
                 .split('>')
@@ -261,6 +279,7 @@ impl RawWhen {
                     .map(|s| s.trim().to_lowercase())
                     .collect()
             }),
+            placement,
         })
     }
 }

@@ -24,6 +24,7 @@ fn ctx(query: &str) -> Context<'_> {
         filtered: false,
         visitor: Segment::unknown(),
         now: NOON,
+        placement: "search",
     }
 }
 
@@ -162,6 +163,17 @@ fn segments_target_lifecycle_stages_and_sources() {
         r#"lifecycle = "customer", source = "newsletter""#,
         &c
     ));
+}
+
+#[test]
+fn a_placement_targets_search_a_category_page_or_one_widget() {
+    let mut c = ctx("");
+    assert!(fires(r#"placement = "search""#, &c));
+    assert!(!fires(r#"placement = "browse""#, &c));
+    c.placement = "bought_together";
+    assert!(fires(r#"placement = ["similar", "bought_together"]"#, &c));
+    assert!(!fires(r#"placement = ["search", "browse"]"#, &c));
+    assert!(fires("", &c), "a rule without one fires everywhere");
 }
 
 #[test]
@@ -325,6 +337,11 @@ fn each_validation_error_names_the_rule_the_key_and_where_it_is() {
             rule("when = { regex = \"(\" }\nthen = { strength = 1 }"),
             (4, 18),
             "rule \"sale\": when.regex: regex parse error: ( ^ error: unclosed group",
+        ),
+        (
+            rule("when = { placement = \"sidebar\" }\nthen = { strength = 1 }"),
+            (4, 22),
+            "rule \"sale\": when.placement: unknown placement \"sidebar\": use search, browse, similar, recently_viewed, also_viewed, bought_together, post_purchase, trending, for_you",
         ),
         (
             rule("when = { lifecycle = \"vip\" }\nthen = { strength = 1 }"),

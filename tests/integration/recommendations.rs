@@ -353,7 +353,7 @@ async fn a_cart_gets_what_was_bought_with_all_of_it_and_an_order_its_complements
 
 #[tokio::test]
 async fn a_product_a_rule_hides_is_recommended_by_no_widget() {
-    let rule = "[[rules]]\nid = \"no-mug\"\nthen = { hide = [\"mug-1\"] }\n";
+    let rule = "[[rules]]\nid = \"no-mug\"\nthen = { hide = [\"mug-1\", \"shoe-5\"] }\n";
     let app = TestApp::with_config_files(&[("attune.toml", rule)])
         .load_small_catalog()
         .await;
@@ -383,4 +383,27 @@ async fn a_product_a_rule_hides_is_recommended_by_no_widget() {
     plain.events(history()).await;
     let body = recommend(&plain, "type=bought_together&product_id=blender-1").await;
     assert_eq!(items(&body), ["bottle-3", "mug-1"], "{body}");
+}
+
+#[tokio::test]
+async fn a_rule_can_target_one_widget_by_its_placement() {
+    let rule = "[[rules]]\nid = \"off-widgets\"\nwhen = { placement = [\"bought_together\", \"similar\"] }\nthen = { hide = [\"mug-1\", \"shoe-5\"] }\n";
+    let app = TestApp::with_config_files(&[("attune.toml", rule)])
+        .load_small_catalog()
+        .await;
+    app.events(history()).await;
+    let has_mug = |body: &Value| items(body).contains(&"mug-1".to_string());
+    let body = recommend(&app, "type=bought_together&product_id=blender-1").await;
+    assert!(!has_mug(&body), "{body}");
+    let body = recommend(&app, "type=similar&product_id=shoe-1&limit=5").await;
+    assert_eq!(items(&body), ["shoe-2", "shoe-4"], "{body}");
+    // Other placements are untouched: the order confirmation, search.
+    let body = recommend(&app, "type=post_purchase&product_id=blender-1").await;
+    assert!(has_mug(&body), "{body}");
+    assert!(app.search_ids("q=mug").await.contains(&"mug-1".to_string()));
+    assert!(
+        app.search_ids("q=sneaker")
+            .await
+            .contains(&"shoe-5".to_string())
+    );
 }

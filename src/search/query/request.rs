@@ -116,6 +116,9 @@ pub struct SearchRequest {
     pub highlight: bool,
     /// The page asked for with `page` (1-based; `offset` is derived from it).
     pub page: Option<usize>,
+    /// Where the answer is shown, for the merchandising rules' `when.placement` (None:
+    /// `search`, or `browse` for a category page); set by the engine, never a parameter.
+    pub placement: Option<&'static str>,
 }
 
 /// Every parameter a search takes, besides `attr.<name>`.
@@ -200,6 +203,7 @@ impl SearchRequest {
             fields: None,
             highlight: false,
             page: None,
+            placement: None,
         };
         let given = |wanted: &str| pairs.iter().any(|(name, _)| name == wanted);
         for (a, b) in [("page", "offset"), ("hits_per_page", "limit")] {
