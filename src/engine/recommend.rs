@@ -212,18 +212,9 @@ impl Engine {
     fn for_you(&self, req: &RecommendRequest) -> Result<Recommendations> {
         let hidden = self.hidden(req)?;
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
-        let profile = match self.visitor(visitor) {
-            Ok(profile) => Some(profile),
-            Err(Error::UnknownVisitor(_)) => None,
-            Err(e) => return Err(e),
-        };
         let mut items = Vec::new();
-        if let Some(profile) = &profile {
-            let lists = [
-                &profile.bought[..],
-                &profile.cart[..],
-                &profile.recently_viewed[..],
-            ];
+        if let Some([bought, cart, viewed]) = self.profiles.lists(visitor) {
+            let lists = [&bought[..], &cart[..], &viewed[..]];
             let excluded: HashSet<String> = lists.iter().flat_map(|l| l.iter().cloned()).collect();
             let symbols = self.profiles.symbols();
             let related = self.profiles.related();
@@ -320,11 +311,7 @@ impl Engine {
     fn recently_viewed(&self, req: &RecommendRequest) -> Result<Recommendations> {
         let hidden = self.hidden(req)?;
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
-        let viewed = match self.visitor(visitor) {
-            Ok(profile) => profile.recently_viewed,
-            Err(Error::UnknownVisitor(_)) => Vec::new(),
-            Err(e) => return Err(e),
-        };
+        let viewed = (self.profiles.lists(visitor)).map_or_else(Vec::new, |[_, _, viewed]| viewed);
         let config = self.config();
         let hit = self.catalog_hits(&config)?;
         let mut items = Vec::new();

@@ -188,6 +188,21 @@ impl ProfileStore {
         Some(read(&profile))
     }
 
+    /// A visitor's lists, newest first: bought, cart, viewed (None: no profile). Reads only
+    /// them, for the recommendations that need nothing else of the profile.
+    pub fn lists(&self, id: &str) -> Option<[Vec<String>; 3]> {
+        self.with(id, |p| {
+            let names = |list: &std::collections::VecDeque<profile::Recent>| -> Vec<String> {
+                let names = self.symbols.names();
+                list.iter()
+                    .rev()
+                    .map(|r| names.of(r.product).to_string())
+                    .collect()
+            };
+            [names(&p.bought), names(&p.carted), names(&p.viewed)]
+        })
+    }
+
     /// Applies one journal entry. Entries must come in sequence order; an entry a profile
     /// already reflects (its `last_seq` is not older) is skipped, which makes replaying the
     /// journal over a snapshot taken while entries were applied exact.
