@@ -63,7 +63,10 @@
 //! validates it → [`engine::Engine::recommend`] runs it on the search threads: `similar`
 //! searches the product's title within its category and then its parents (so rules, the
 //! visitor's re-ranking and the control group apply as to any search), `recently_viewed`
-//! reads the visitor's profile and hydrates the products from the catalog.
+//! reads the visitor's profile and hydrates the products from the catalog; `also_viewed`,
+//! `bought_together`, `post_purchase`, `trending` and `for_you` read the related-products
+//! counts the journal's thread keeps from every event ([`profiles::related`], saved with the
+//! profile snapshots), and leave out what the merchandising rules hide for their placement.
 //!
 //! # A reload, end to end
 //! The file changes ([`watch`]) or `POST /v1/admin/reload` arrives → [`Config::load`] parses
