@@ -13,7 +13,7 @@
 //! and NDCG@10 (binary gains) over the customers.
 //!
 //! **Sessions**: the views of `diginetica`'s sample, the last view of the latest sessions held
-//! out ([`sessions`]), with `also_viewed` and `for_you` next to the same two baselines.
+//! out, with `also_viewed` and `for_you` next to the same two baselines.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
