@@ -20,15 +20,53 @@ impl Engine {
 
     /// Answers a recommendation request on the calling thread.
     pub fn recommend_now(&self, req: &RecommendRequest) -> Result<Recommendations> {
+        if req.kind == Kind::Similar {
+            // Its searches apply the rules themselves.
+            return self.similar(req);
+        }
+        let hidden = self.hidden(req)?;
         match req.kind {
             Kind::Similar => self.similar(req),
-            Kind::RecentlyViewed => self.recently_viewed(req),
-            Kind::AlsoViewed => self.neighbours(req, Relation::Viewed),
-            Kind::BoughtTogether => self.neighbours(req, Relation::Bought),
-            Kind::Trending => self.trending(req),
-            Kind::ForYou => self.for_you(req),
-            Kind::PostPurchase => self.neighbours(req, Relation::Bought),
+            Kind::RecentlyViewed => self.recently_viewed(req, &hidden),
+            Kind::AlsoViewed => self.neighbours(req, Relation::Viewed, &hidden),
+            Kind::BoughtTogether | Kind::PostPurchase => {
+                self.neighbours(req, Relation::Bought, &hidden)
+            }
+            Kind::Trending => self.trending(req, &hidden),
+            Kind::ForYou => self.for_you(req, &hidden),
         }
+    }
+
+    /// A search run for a widget: the rules read it in the widget's placement.
+    fn widget_search(
+        &self,
+        req: &RecommendRequest,
+        pairs: Vec<(&str, String)>,
+    ) -> Result<SearchRequest> {
+        let pairs = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut search = SearchRequest::from_pairs(pairs, &self.config().search)?;
+        search.placement = Some(req.kind.name());
+        Ok(search)
+    }
+
+    /// The neighbours of a product in a relation, by id, with their cosines.
+    fn named_neighbours(&self, relation: Relation, id: &str) -> Vec<(String, f32)> {
+        let symbols = self.profiles.symbols();
+        let Some(sym) = symbols.get(id) else {
+            return Vec::new();
+        };
+        (self
+            .profiles
+            .related()
+            .neighbours(relation, sym)
+            .into_iter())
+        .map(|(n, cosine, _)| (symbols.name(n).to_string(), cosine))
+        .collect()
+    }
+
+    /// The engine's clock in the seconds the related-products counts keep.
+    fn now_secs(&self) -> u32 {
+        crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000)
     }
 
     /// The product's title searched within its category, then within each parent category
@@ -36,7 +74,6 @@ impl Engine {
     fn similar(&self, req: &RecommendRequest) -> Result<Recommendations> {
         let id = req.product_id.as_deref().unwrap_or_default();
         let product = self.product(id)?;
-        let config = self.config();
         let q = recommend::title_query(&product.title);
         let mut seen: HashSet<String> = HashSet::from([product.id.clone()]);
         let mut items = Vec::new();
@@ -48,20 +85,18 @@ impl Engine {
             // Enough to fill the list after the products already in it (and this one).
             let wanted = (req.limit + seen.len()).min(recommend::MAX_LIMIT);
             let mut pairs = vec![
-                ("q".to_string(), q.clone()),
-                ("in_stock".to_string(), "true".to_string()),
-                ("limit".to_string(), wanted.to_string()),
-                ("explain".to_string(), req.explain.to_string()),
+                ("q", q.clone()),
+                ("in_stock", "true".to_string()),
+                ("limit", wanted.to_string()),
+                ("explain", req.explain.to_string()),
             ];
             if depth > 0 {
-                pairs.push(("category".into(), product.category[..depth].join(" > ")));
+                pairs.push(("category", product.category[..depth].join(" > ")));
             }
             if let Some(visitor) = &req.visitor_id {
-                pairs.push(("visitor_id".into(), visitor.clone()));
+                pairs.push(("visitor_id", visitor.clone()));
             }
-            let mut search = SearchRequest::from_pairs(pairs, &config.search)?;
-            search.placement = Some(req.kind.name());
-            let found = self.search_now(&search)?;
+            let found = self.search_now(&self.widget_search(req, pairs)?)?;
             echo.get_or_insert(found.personalization);
             let fresh = found.hits.into_iter().filter(|h| seen.insert(h.id.clone()));
             items.extend(fresh.take(req.limit - items.len()));
@@ -77,8 +112,12 @@ impl Engine {
     /// added), in stock, without those products. For `post_purchase`, without the products
     /// in the category of one of them too, and what is trending (outside those categories)
     /// when they have no neighbours; otherwise the first product's `similar` items.
-    fn neighbours(&self, req: &RecommendRequest, relation: Relation) -> Result<Recommendations> {
-        let hidden = self.hidden(req)?;
+    fn neighbours(
+        &self,
+        req: &RecommendRequest,
+        relation: Relation,
+        hidden: &HashSet<String>,
+    ) -> Result<Recommendations> {
         let asked = req.products();
         let mut categories = HashSet::new();
         for id in &asked {
@@ -88,25 +127,15 @@ impl Engine {
             }
         }
         let excluded: HashSet<String> = asked.iter().map(|id| id.to_string()).collect();
-        let symbols = self.profiles.symbols();
-        let related = self.profiles.related();
-        let lists = asked.iter().map(|id| {
-            let found = (symbols.get(id)).map_or_else(Vec::new, |sym| {
-                (related.neighbours(relation, sym).into_iter())
-                    .map(|(n, cosine, _)| (symbols.name(n).to_string(), cosine))
-                    .collect()
-            });
-            (1.0, found)
-        });
+        let lists = (asked.iter()).map(|id| (1.0, self.named_neighbours(relation, id)));
         let ranked = recommend::blend(lists, &excluded);
-        let config = self.config();
-        let hit = self.catalog_hits(&config)?;
+        let hit = self.catalog_hits()?;
         let mut items = Vec::new();
         for (id, score) in ranked {
             if items.len() >= req.limit {
                 break;
             }
-            let Some(product) = self.in_stock(&id, &hidden)? else {
+            let Some(product) = self.in_stock(&id, hidden)? else {
                 continue;
             };
             if categories.contains(&product.category) {
@@ -118,10 +147,11 @@ impl Engine {
             // Nobody has paired them yet (new products): alternatives stand in, or for an
             // order what is trending apart from what it bought.
             let standing_in = if req.kind == Kind::PostPurchase {
-                let mut trending = self.trending(&RecommendRequest {
+                let wider = RecommendRequest {
                     limit: (req.limit + asked.len()).min(recommend::MAX_LIMIT),
                     ..req.clone()
-                })?;
+                };
+                let mut trending = self.trending(&wider, hidden)?;
                 (trending.items)
                     .retain(|h| !excluded.contains(&h.id) && !categories.contains(&h.category));
                 trending.items.truncate(req.limit);
@@ -146,18 +176,20 @@ impl Engine {
 
     /// The products trending now, in stock, in the category asked for; the category page's
     /// first products (by popularity) when nothing has trended there.
-    fn trending(&self, req: &RecommendRequest) -> Result<Recommendations> {
-        let hidden = self.hidden(req)?;
+    fn trending(
+        &self,
+        req: &RecommendRequest,
+        hidden: &HashSet<String>,
+    ) -> Result<Recommendations> {
         let symbols = self.profiles.symbols();
-        let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
-        let config = self.config();
-        let hit = self.catalog_hits(&config)?;
+        let hit = self.catalog_hits()?;
         let within = |path: &[String]| {
             path.len() >= req.category.len()
                 && (path.iter().zip(&req.category)).all(|(a, b)| a.eq_ignore_ascii_case(b))
         };
         let mut items = Vec::new();
-        let trending = (self.profiles.related()).trending(now, recommend::TRENDING_CANDIDATES);
+        let trending =
+            (self.profiles.related()).trending(self.now_secs(), recommend::TRENDING_CANDIDATES);
         for (product, score) in trending {
             if items.len() >= req.limit {
                 break;
@@ -166,24 +198,21 @@ impl Engine {
             if req.product_id.as_deref() == Some(&*id) {
                 continue;
             }
-            let Some(product) = self.in_stock(&id, &hidden)?.filter(|p| within(&p.category)) else {
+            let Some(product) = self.in_stock(&id, hidden)?.filter(|p| within(&p.category)) else {
                 continue;
             };
             items.push(hit(&product, f64::from(score)));
         }
         if items.is_empty() {
             let mut pairs = vec![
-                ("q".to_string(), String::new()),
-                ("in_stock".to_string(), "true".to_string()),
-                ("limit".to_string(), req.limit.to_string()),
+                ("q", String::new()),
+                ("in_stock", "true".to_string()),
+                ("limit", req.limit.to_string()),
             ];
             if !req.category.is_empty() {
-                pairs.push(("category".into(), req.category.join(" > ")));
+                pairs.push(("category", req.category.join(" > ")));
             }
-            let mut search = SearchRequest::from_pairs(pairs, &config.search)?;
-            search.placement = Some(req.kind.name());
-            let found = self.search_now(&search)?;
-            items = found.hits;
+            items = self.search_now(&self.widget_search(req, pairs)?)?.hits;
         }
         Ok(Recommendations {
             kind: Kind::Trending,
@@ -193,10 +222,8 @@ impl Engine {
     }
 
     /// What turns a catalog product into a hit of this snapshot's tiers, with a score.
-    fn catalog_hits(
-        &self,
-        config: &crate::config::Config,
-    ) -> Result<impl Fn(&Product, f64) -> search::Hit + use<>> {
+    fn catalog_hits(&self) -> Result<impl Fn(&Product, f64) -> search::Hit + use<>> {
+        let config = self.config();
         let tiers = self.search.tiers(&self.search.searcher(), &config.tiers)?;
         let names = config.tiers.clone();
         Ok(move |product: &Product, score: f64| {
@@ -209,47 +236,35 @@ impl Engine {
 
     /// The neighbours of what the visitor bought, carted and viewed, without those, at most a
     /// third of the list from one category; what is trending when they have none.
-    fn for_you(&self, req: &RecommendRequest) -> Result<Recommendations> {
-        let hidden = self.hidden(req)?;
+    fn for_you(&self, req: &RecommendRequest, hidden: &HashSet<String>) -> Result<Recommendations> {
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
         let mut items = Vec::new();
         if let Some([bought, cart, viewed]) = self.profiles.lists(visitor) {
             let lists = [&bought[..], &cart[..], &viewed[..]];
             let excluded: HashSet<String> = lists.iter().flat_map(|l| l.iter().cloned()).collect();
             let symbols = self.profiles.symbols();
-            let related = self.profiles.related();
-            let neighbours = recommend::seeds(lists)
-                .into_iter()
-                .map(|(id, relation, weight)| {
-                    let found = (symbols.get(id)).map_or_else(Vec::new, |sym| {
-                        (related.neighbours(relation, sym).into_iter())
-                            .map(|(n, cosine, _)| (symbols.name(n).to_string(), cosine))
-                            .collect()
-                    });
-                    (weight, found)
-                });
+            let neighbours = (recommend::seeds(lists).into_iter())
+                .map(|(id, relation, weight)| (weight, self.named_neighbours(relation, id)));
             // After the neighbours, what is trending: a customer's next purchase is often
             // what everyone buys now.
             let mut ranked = recommend::blend(neighbours, &excluded);
-            let now = crate::profiles::profile::secs(self.clock.now().unix_timestamp() * 1000);
             let chosen: HashSet<String> = ranked.iter().map(|(id, _)| id.clone()).collect();
-            let trending = (related
-                .trending(now, recommend::TRENDING_CANDIDATES)
-                .into_iter())
-            .map(|(sym, _)| symbols.name(sym).to_string())
-            .filter(|id| !excluded.contains(id) && !chosen.contains(id))
-            // After every neighbour, in trending order, scored 0: a trend is no cosine.
-            .map(|id| (id, 0.0));
+            let trending = (self.profiles.related())
+                .trending(self.now_secs(), recommend::TRENDING_CANDIDATES)
+                .into_iter()
+                .map(|(sym, _)| symbols.name(sym).to_string())
+                .filter(|id| !excluded.contains(id) && !chosen.contains(id))
+                // After every neighbour, in trending order, scored 0: a trend is no cosine.
+                .map(|id| (id, 0.0));
             ranked.extend(trending);
-            let config = self.config();
-            let hit = self.catalog_hits(&config)?;
+            let hit = self.catalog_hits()?;
             let per_category = req.limit.div_ceil(3).max(1);
             let mut in_category: std::collections::HashMap<Vec<String>, usize> = Default::default();
             for (id, score) in ranked {
                 if items.len() >= req.limit {
                     break;
                 }
-                let Some(product) = self.in_stock(&id, &hidden)? else {
+                let Some(product) = self.in_stock(&id, hidden)? else {
                     continue;
                 };
                 // Products without a category are not diversified: nothing says they are alike.
@@ -264,7 +279,7 @@ impl Engine {
             }
         }
         if items.is_empty() {
-            let trending = self.trending(req)?;
+            let trending = self.trending(req, hidden)?;
             return Ok(Recommendations {
                 kind: Kind::ForYou,
                 ..trending
@@ -293,27 +308,27 @@ impl Engine {
     /// The products the merchandising rules hide from this request: those of the rules that
     /// fire for it read as a category page (no words; its `category`, its visitor).
     fn hidden(&self, req: &RecommendRequest) -> Result<HashSet<String>> {
-        let config = self.config();
-        let mut pairs = vec![("q".to_string(), String::new())];
+        let mut pairs = vec![("q", String::new())];
         if !req.category.is_empty() {
-            pairs.push(("category".into(), req.category.join(" > ")));
+            pairs.push(("category", req.category.join(" > ")));
         }
         if let Some(visitor) = &req.visitor_id {
-            pairs.push(("visitor_id".into(), visitor.clone()));
+            pairs.push(("visitor_id", visitor.clone()));
         }
-        let mut page = SearchRequest::from_pairs(pairs, &config.search)?;
-        page.placement = Some(req.kind.name());
-        let outcome = self.rules_for(&config, &page, self.clock.now());
+        let page = self.widget_search(req, pairs)?;
+        let outcome = self.rules_for(&self.config(), &page, self.clock.now());
         Ok(outcome.hidden.into_iter().collect())
     }
 
     /// What the visitor viewed, newest first, in stock, without the product looked at.
-    fn recently_viewed(&self, req: &RecommendRequest) -> Result<Recommendations> {
-        let hidden = self.hidden(req)?;
+    fn recently_viewed(
+        &self,
+        req: &RecommendRequest,
+        hidden: &HashSet<String>,
+    ) -> Result<Recommendations> {
         let visitor = req.visitor_id.as_deref().unwrap_or_default();
         let viewed = (self.profiles.lists(visitor)).map_or_else(Vec::new, |[_, _, viewed]| viewed);
-        let config = self.config();
-        let hit = self.catalog_hits(&config)?;
+        let hit = self.catalog_hits()?;
         let mut items = Vec::new();
         for id in viewed
             .iter()
@@ -322,7 +337,7 @@ impl Engine {
             if items.len() >= req.limit {
                 break;
             }
-            let Some(product) = self.in_stock(id, &hidden)? else {
+            let Some(product) = self.in_stock(id, hidden)? else {
                 continue;
             };
             items.push(hit(&product, 0.0));

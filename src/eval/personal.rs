@@ -137,11 +137,45 @@ pub async fn evaluate(data: &Path, work: &Path, shoppers: usize) -> Result<Vec<S
 
 /// An engine where every visitor is personalized (the control order is asked for by
 /// searching without a visitor), over `dir`.
-pub(crate) fn engine(dir: &Path) -> Result<Arc<Engine>> {
+fn engine(dir: &Path) -> Result<Arc<Engine>> {
+    engine_with_clock(dir, Arc::new(crate::rules::SystemClock))
+}
+
+/// The same engine reading the time from `clock` (a replay of old events stops it).
+pub(crate) fn engine_with_clock(
+    dir: &Path,
+    clock: Arc<dyn crate::rules::Clock>,
+) -> Result<Arc<Engine>> {
     let mut config = Config::default();
     config.server.data_dir = dir.to_path_buf();
     config.personalization.control_share = 0;
-    Engine::open(config)
+    Engine::open_with_clock(config, clock)
+}
+
+/// Loads products and then events into an engine, every event accepted; returns how many
+/// products it holds. `what` names the set-up in an error.
+pub(crate) async fn load(
+    engine: &Arc<Engine>,
+    what: &str,
+    products: &[serde_json::Value],
+    events: &[serde_json::Value],
+) -> Result<u64> {
+    let ndjson = |items: &[serde_json::Value]| {
+        (items.iter().map(|v| v.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let catalog = ndjson(products);
+    let report = demo::import(engine, catalog.as_bytes(), BodyFormat::Ndjson, |_| {}).await?;
+    let recorded = demo::import_events(engine, ndjson(events).as_bytes()).await?;
+    if recorded.failed > 0 {
+        return Err(Error::Internal(format!(
+            "{what}: {} events rejected: {:?}",
+            recorded.failed,
+            recorded.errors.first()
+        )));
+    }
+    Ok(report.upserted)
 }
 
 /// Loads products and events, then scores every case and the neutral check.
@@ -153,23 +187,7 @@ async fn run(
     cases: &[Case],
 ) -> Result<SetupReport> {
     let engine = engine(dir)?;
-    let ndjson = |items: &[serde_json::Value]| {
-        items
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let catalog = ndjson(products);
-    let report = demo::import(&engine, catalog.as_bytes(), BodyFormat::Ndjson, |_| {}).await?;
-    let recorded = demo::import_events(&engine, ndjson(events).as_bytes()).await?;
-    if recorded.failed > 0 {
-        return Err(Error::Internal(format!(
-            "{name}: {} events rejected: {:?}",
-            recorded.failed,
-            recorded.errors.first()
-        )));
-    }
+    let products = load(&engine, name, products, events).await?;
     let search_config = engine.config().search.clone();
     let ranked = |q: &str, visitor: Option<&str>| -> Result<Vec<String>> {
         let mut pairs = vec![("q".to_string(), q.to_string())];
@@ -205,7 +223,7 @@ async fn run(
     engine.close();
     Ok(SetupReport {
         name: name.to_string(),
-        products: report.upserted,
+        products,
         shoppers: shoppers.len(),
         cases: cases.len(),
         ndcg_at_10: Paired::of(&ndcg),

@@ -17,15 +17,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::personal::{RetailLine, retail_lines};
-use crate::demo;
-use std::sync::Arc;
 
-use crate::engine::{BodyFormat, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::recommend::{Kind, RecommendRequest};
 use crate::rules::FixedClock;
@@ -333,31 +332,9 @@ async fn replay(
 ) -> Result<(Arc<Engine>, u64)> {
     let end = time::OffsetDateTime::from_unix_timestamp(end_ms / 1000 + 86_400)
         .map_err(|e| Error::Internal(format!("training end: {e}")))?;
-    let mut config = crate::config::Config::default();
-    config.server.data_dir = work.to_path_buf();
-    config.personalization.control_share = 0;
-    let engine = Engine::open_with_clock(config, Arc::new(FixedClock(end)))?;
-    let ndjson = |items: Vec<serde_json::Value>| {
-        (items.iter().map(|v| v.to_string()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let imported = demo::import(
-        &engine,
-        ndjson(products).as_bytes(),
-        BodyFormat::Ndjson,
-        |_| {},
-    )
-    .await?;
-    let recorded = demo::import_events(&engine, ndjson(events).as_bytes()).await?;
-    if recorded.failed > 0 {
-        return Err(Error::Internal(format!(
-            "{} events rejected: {:?}",
-            recorded.failed,
-            recorded.errors.first()
-        )));
-    }
-    Ok((engine, imported.upserted))
+    let engine = super::personal::engine_with_clock(work, Arc::new(FixedClock(end)))?;
+    let imported = super::personal::load(&engine, "eval-recs", &products, &events).await?;
+    Ok((engine, imported))
 }
 
 /// Means of per-case (NDCG@10, HR@10) pairs, by recommender.

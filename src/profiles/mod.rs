@@ -249,16 +249,13 @@ impl ProfileStore {
         // Counted even when the profile already reflects the entry (a replay over a snapshot
         // taken after it): the counts' own snapshot holds every entry before the rotation and
         // none after, and only entries from the rotation on are replayed.
-        if let Some(product) = product
-            && let Some((relation, partners)) =
-                profile.partners(event, product, related::PARTNERS, &self.config)
-        {
-            self.related.add(relation, product, &partners);
-        }
         if let Some(product) = product {
+            let partners = profile.partners(event, product, related::PARTNERS, &self.config);
+            if let Some((relation, partners)) = partners {
+                self.related.add(relation, product, &partners);
+            }
             let weight = event.kind.weight(&self.config.weights);
-            self.related
-                .trend(product, weight, profile::secs(event.timestamp));
+            (self.related).trend(product, weight, profile::secs(event.timestamp));
         }
         if profile.last_seq >= seq {
             return;

@@ -348,10 +348,6 @@ impl Profile {
         self.preferences.as_ref().is_some_and(|p| !p.personalize)
     }
 
-    /// Applies one event about `product` (a symbol of its id). `known` is what the catalog
-    /// knows of it (None: unknown yet, kept pending). Returns whether it may change what a
-    /// taste reads: every event does but a search within a session, which only adds a query
-    /// (one that opens a session starts its affinities over).
     /// What an event on `product` goes together with, before it is applied: for a view or a
     /// click the products viewed earlier in the same session, for a purchase those bought
     /// earlier in it (an order's lines arrive together), newest first, at most `limit`. None
@@ -381,6 +377,10 @@ impl Profile {
         Some((relation, partners))
     }
 
+    /// Applies one event about `product` (a symbol of its id). `known` is what the catalog
+    /// knows of it (None: unknown yet, kept pending). Returns whether it may change what a
+    /// taste reads: every event does but a search within a session, which only adds a query
+    /// (one that opens a session starts its affinities over).
     pub fn apply(
         &mut self,
         event: &Event,

@@ -89,6 +89,13 @@ impl Kind {
         ("post_purchase", Kind::PostPurchase),
     ];
 
+    /// The type's name in requests (and in rules' `when.placement`).
+    pub fn name(self) -> &'static str {
+        (Kind::NAMES.iter())
+            .find(|(_, k)| *k == self)
+            .map_or("", |(n, _)| n)
+    }
+
     fn parse(name: &str) -> Result<Kind> {
         let found = Self::NAMES.iter().find(|(n, _)| *n == name.trim());
         found.map(|(_, kind)| *kind).ok_or_else(|| {
@@ -119,8 +126,8 @@ pub struct RecommendRequest {
 }
 
 impl RecommendRequest {
-    /// Reads a request from query-string pairs; an unknown, repeated-in-error or missing
-    /// parameter is a 400 naming it.
+    /// Reads a request from query-string pairs; an unknown, invalid or missing parameter is
+    /// an error naming it (a 422).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<RecommendRequest> {
         let mut kind = None;
         let mut product_id = None;
@@ -196,9 +203,7 @@ impl RecommendRequest {
             explain,
         })
     }
-}
 
-impl RecommendRequest {
     /// Reads a request from a JSON body: the query string's parameters as fields,
     /// `product_ids` a list.
     pub fn from_json(body: serde_json::Value) -> Result<RecommendRequest> {
@@ -232,15 +237,6 @@ impl RecommendRequest {
     }
 }
 
-impl Kind {
-    /// The type's name in requests (and in rules' `when.placement`).
-    pub fn name(self) -> &'static str {
-        (Kind::NAMES.iter())
-            .find(|(_, k)| *k == self)
-            .map_or("", |(n, _)| n)
-    }
-}
-
 /// Recommended items.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recommendations {
@@ -248,8 +244,10 @@ pub struct Recommendations {
     #[serde(rename = "type")]
     pub kind: Kind,
     /// The items, best first, in the hit shape of search (`score` is the search score for
-    /// `similar`, the cosine of the co-occurrence counts for `also_viewed` and
-    /// `bought_together`, 0 for `recently_viewed`, which is in recency order).
+    /// `similar`; the cosine of the co-occurrence counts, added over the products asked about,
+    /// for `also_viewed`, `bought_together` and `post_purchase`; the weighted cosines for
+    /// `for_you`, 0 for what trends after them; the decayed event weights for `trending`; 0
+    /// for `recently_viewed`, which is in recency order).
     pub items: Vec<Hit>,
     /// Whether the visitor's profile re-ranked the items.
     pub personalization: PersonalizationEcho,

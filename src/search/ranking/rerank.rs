@@ -100,11 +100,8 @@ impl PersonalStage {
             return (intent, intent);
         };
         let ceiling = taste.ceiling(&self.config.weights);
-        let c = &self.config;
-        (
-            intent * personalize::factor(ceiling, *strength, c.max_boost),
-            intent * personalize::band_factor(ceiling, *strength, c.max_boost, c.band_boost),
-        )
+        let largest = |in_band| personal_factor(&self.config, ceiling, *strength, in_band);
+        (intent * largest(false), intent * largest(true))
     }
 
     /// The per-segment state.
