@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::profiles::related::Relation;
+use crate::search::query::request::category_path;
 use crate::search::{Hit, PersonalizationEcho};
 
 /// Most items one request returns.
@@ -150,12 +151,7 @@ impl RecommendRequest {
                     }
                 }
                 "visitor_id" => visitor_id = text(),
-                "category" => {
-                    category = (value.split('>'))
-                        .map(|level| level.trim().to_string())
-                        .filter(|level| !level.is_empty())
-                        .collect();
-                }
+                "category" => category = category_path(&value),
                 "limit" => {
                     limit = (value.trim().parse::<usize>().ok())
                         .filter(|l| *l <= MAX_LIMIT)

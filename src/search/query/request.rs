@@ -121,6 +121,14 @@ pub struct SearchRequest {
     pub placement: Option<&'static str>,
 }
 
+/// The levels of a category path as sent, `A > B` (blank levels dropped).
+pub fn category_path(value: &str) -> Vec<String> {
+    (value.split('>'))
+        .map(|level| level.trim().to_string())
+        .filter(|level| !level.is_empty())
+        .collect()
+}
+
 /// Every parameter a search takes, besides `attr.<name>`.
 pub const PARAMETERS: &[&str] = &[
     "q",
@@ -268,13 +276,7 @@ impl SearchRequest {
         match name {
             "q" => self.q = value,
             "visitor_id" => self.visitor_id = Some(value).filter(|v| !v.is_empty()),
-            "category" => {
-                self.filters.category = value
-                    .split('>')
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect();
-            }
+            "category" => self.filters.category = category_path(&value),
             "tier" => {
                 if !value.trim().is_empty() {
                     self.filters.tiers.push(value.trim().to_string());
